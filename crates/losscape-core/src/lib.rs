@@ -1,0 +1,27 @@
+//! Cross-cutting plumbing for the losscape crates, with no machine-learning logic of its own.
+//!
+//! - [`progress`]: the small callback trait through which libraries report long work
+//!   (they never print); the CLI turns it into progress bars.
+//! - [`fsio`]: files written whole or not at all (temporary name, then rename).
+//! - [`hash`]: SHA-256 content hashes of files, bytes and tensors, used to tie results to inputs.
+//! - [`device`]: parsing of device and precision names, thread settings.
+//! - [`error`]: the crate's error type and [`Result`] alias.
+//!
+//! ```
+//! use losscape_core::{fsio, hash};
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("numbers.txt");
+//! fsio::write_atomic(&path, b"1 2 3\n")?;
+//! assert_eq!(hash::sha256_file(&path)?, hash::sha256_hex(b"1 2 3\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod device;
+pub mod error;
+pub mod fsio;
+pub mod hash;
+pub mod progress;
+
+pub use device::{parse_device, Precision};
+pub use error::{Error, Result};
+pub use progress::{Progress, Silent};

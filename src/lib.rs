@@ -1,0 +1,3 @@
+//! losscape: filter-normalized loss landscapes of neural networks (Li et al., 2018) on libtorch.
+pub use losscape_core as core;
+pub use losscape_data as data;
