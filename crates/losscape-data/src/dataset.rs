@@ -1,0 +1,288 @@
+//! The in-memory [`Dataset`]: all images and labels of a split as two tensors on one device,
+//! with per-channel normalization and seeded batching. Nothing is decoded per batch.
+
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::error::{Error, Result};
+use crate::rng::SplitMix64;
+
+/// Per-channel normalization `x -> (x - mean[c]) / std[c]`, applied to images on the 0..1 scale.
+/// Stored in checkpoints so evaluation applies what training used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl Normalization {
+    /// The identity for `channels` channels (mean 0, std 1).
+    pub fn identity(channels: usize) -> Self {
+        Self { mean: vec![0.0; channels], std: vec![1.0; channels] }
+    }
+
+    /// Per-channel mean and standard deviation of a data set's images (as they are stored).
+    pub fn fit(data: &Dataset) -> Result<Self> {
+        let x = data.images.f_to_kind(Kind::Double)?;
+        let c = x.size()[1];
+        let per_channel = x.f_transpose(0, 1)?.f_reshape([c, -1])?;
+        let mean = per_channel.f_mean_dim(1, false, Kind::Double)?;
+        let std = per_channel.f_std_dim(1, false, false)?;
+        Ok(Self { mean: Vec::<f64>::try_from(&mean)?, std: Vec::<f64>::try_from(&std)? })
+    }
+
+    pub fn channels(&self) -> usize {
+        self.mean.len()
+    }
+}
+
+/// One split of a data set, held in memory.
+#[derive(Debug)]
+pub struct Dataset {
+    /// `[N, C, H, W]` floating point; on the 0..1 scale unless `normalization` is set.
+    pub images: Tensor,
+    /// `[N]` int64 class indices in `0..num_classes`.
+    pub labels: Tensor,
+    /// Number of classes.
+    pub num_classes: i64,
+    /// The normalization already applied to `images`, if any.
+    pub normalization: Option<Normalization>,
+    /// A short human-readable name (e.g. `fashion-mnist-mini/train`).
+    pub name: String,
+}
+
+impl Clone for Dataset {
+    fn clone(&self) -> Self {
+        Self {
+            images: self.images.shallow_clone(),
+            labels: self.labels.shallow_clone(),
+            num_classes: self.num_classes,
+            normalization: self.normalization.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl Dataset {
+    /// Checks shapes and label range and builds a data set.
+    pub fn new(images: Tensor, labels: Tensor, num_classes: i64, name: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        let (is, ls) = (images.size(), labels.size());
+        if is.len() != 4 {
+            return Err(Error::Invalid(format!("{name}: images must be [N, C, H, W], got {is:?}")));
+        }
+        if ls.len() != 1 || ls[0] != is[0] {
+            return Err(Error::Invalid(format!(
+                "{name}: {} images but labels of shape {ls:?}",
+                is[0]
+            )));
+        }
+        if num_classes < 1 {
+            return Err(Error::Invalid(format!("{name}: num_classes must be at least 1")));
+        }
+        let labels = labels.f_to_kind(Kind::Int64)?;
+        if ls[0] > 0 {
+            let (lo, hi) = (labels.f_min()?.int64_value(&[]), labels.f_max()?.int64_value(&[]));
+            if lo < 0 || hi >= num_classes {
+                return Err(Error::Invalid(format!(
+                    "{name}: label {} out of range 0..{num_classes}",
+                    if lo < 0 { lo } else { hi }
+                )));
+            }
+        }
+        Ok(Self { images, labels, num_classes, normalization: None, name })
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.size()[0] as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of image channels.
+    pub fn channels(&self) -> i64 {
+        self.images.size()[1]
+    }
+
+    /// `[C, H, W]` of one image.
+    pub fn image_shape(&self) -> [i64; 3] {
+        let s = self.images.size();
+        [s[1], s[2], s[3]]
+    }
+
+    pub fn device(&self) -> Device {
+        self.images.device()
+    }
+
+    /// A copy on `device` (a no-op view if already there).
+    pub fn to_device(&self, device: Device) -> Result<Self> {
+        Ok(Self {
+            images: self.images.f_to_device(device)?,
+            labels: self.labels.f_to_device(device)?,
+            ..self.clone()
+        })
+    }
+
+    /// A copy with images of floating kind `kind` (e.g. `Kind::Double` for exact tests).
+    pub fn to_kind(&self, kind: Kind) -> Result<Self> {
+        Ok(Self { images: self.images.f_to_kind(kind)?, ..self.clone() })
+    }
+
+    /// A normalized copy. Fails if a normalization is already applied or channels differ.
+    pub fn normalized(&self, norm: &Normalization) -> Result<Self> {
+        if self.normalization.is_some() {
+            return Err(Error::Invalid(format!("{}: already normalized", self.name)));
+        }
+        let c = self.channels();
+        if norm.channels() as i64 != c || norm.std.iter().any(|s| *s <= 0.0) {
+            return Err(Error::Invalid(format!(
+                "{}: normalization has {} channel(s) (std must be positive), images have {c}",
+                self.name,
+                norm.channels()
+            )));
+        }
+        let kind = self.images.kind();
+        let mean = Tensor::from_slice(&norm.mean).to_kind(kind).to_device(self.device()).view([1, c, 1, 1]);
+        let std = Tensor::from_slice(&norm.std).to_kind(kind).to_device(self.device()).view([1, c, 1, 1]);
+        let images = self.images.f_sub(&mean)?.f_div(&std)?;
+        Ok(Self { images, normalization: Some(norm.clone()), ..self.clone() })
+    }
+
+    /// Number of examples of each class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let labels = Vec::<i64>::try_from(&self.labels.to_device(Device::Cpu)).unwrap_or_default();
+        let mut counts = vec![0usize; self.num_classes as usize];
+        for l in labels {
+            counts[l as usize] += 1;
+        }
+        counts
+    }
+
+    /// The first `k` examples of each class (fewer where a class has fewer), in the original
+    /// order: a deterministic subset for quick runs.
+    pub fn first_per_class(&self, k: usize) -> Result<Self> {
+        let labels = Vec::<i64>::try_from(&self.labels.to_device(Device::Cpu))?;
+        let mut seen = vec![0usize; self.num_classes as usize];
+        let mut keep = Vec::new();
+        for (i, l) in labels.iter().enumerate() {
+            let slot = &mut seen[*l as usize];
+            if *slot < k {
+                *slot += 1;
+                keep.push(i as i64);
+            }
+        }
+        self.select(&keep, format!("{} (first {k} per class)", self.name))
+    }
+
+    /// The examples at `indices`, in that order.
+    pub fn select(&self, indices: &[i64], name: impl Into<String>) -> Result<Self> {
+        let idx = Tensor::from_slice(indices).to_device(self.device());
+        Ok(Self {
+            images: self.images.f_index_select(0, &idx)?,
+            labels: self.labels.f_index_select(0, &idx)?,
+            name: name.into(),
+            ..self.clone()
+        })
+    }
+
+    /// Batches of `(images, labels)` views in order, or in a seeded random order.
+    /// The last batch may be smaller.
+    pub fn batches(&self, batch_size: usize, shuffle_seed: Option<u64>) -> Result<Batches> {
+        if batch_size == 0 {
+            return Err(Error::Invalid("batch size must be at least 1".into()));
+        }
+        let order = shuffle_seed.map(|seed| {
+            Tensor::from_slice(&SplitMix64::new(seed).permutation(self.len())).to_device(self.device())
+        });
+        Ok(Batches { data: self.clone(), order, batch_size, next: 0 })
+    }
+}
+
+/// Iterator over the batches of a [`Dataset`]; see [`Dataset::batches`].
+pub struct Batches {
+    data: Dataset,
+    order: Option<Tensor>,
+    batch_size: usize,
+    next: usize,
+}
+
+impl Batches {
+    /// Number of batches in total.
+    pub fn num_batches(&self) -> usize {
+        self.data.len().div_ceil(self.batch_size)
+    }
+}
+
+impl Iterator for Batches {
+    type Item = (Tensor, Tensor);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let n = self.data.len();
+        if self.next >= n {
+            return None;
+        }
+        let start = self.next as i64;
+        let len = self.batch_size.min(n - self.next) as i64;
+        self.next += len as usize;
+        Some(match &self.order {
+            None => (self.data.images.narrow(0, start, len), self.data.labels.narrow(0, start, len)),
+            Some(order) => {
+                let idx = order.narrow(0, start, len);
+                (self.data.images.index_select(0, &idx), self.data.labels.index_select(0, &idx))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy() -> Dataset {
+        let images = Tensor::arange(2 * 6 * 4, (Kind::Float, Device::Cpu)).view([6, 2, 2, 2]) / 48.0;
+        let labels = Tensor::from_slice(&[0i64, 1, 2, 0, 1, 2]);
+        Dataset::new(images, labels, 3, "toy").unwrap()
+    }
+
+    #[test]
+    fn normalization_fits_and_applies() {
+        let d = toy();
+        let norm = Normalization::fit(&d).unwrap();
+        let n = d.normalized(&norm).unwrap();
+        let back = Normalization::fit(&Dataset { normalization: None, ..n.clone() }).unwrap();
+        for c in 0..2 {
+            assert!(back.mean[c].abs() < 1e-6);
+            assert!((back.std[c] - 1.0).abs() < 1e-5);
+        }
+        assert!(n.normalized(&norm).is_err());
+    }
+
+    #[test]
+    fn batches_cover_everything_once() {
+        let d = toy();
+        let b = d.batches(4, Some(3)).unwrap();
+        assert_eq!(b.num_batches(), 2);
+        let mut labels: Vec<i64> = b.flat_map(|(_, y)| Vec::<i64>::try_from(&y).unwrap()).collect();
+        labels.sort();
+        assert_eq!(labels, vec![0, 0, 1, 1, 2, 2]);
+        assert!(d.batches(0, None).is_err());
+    }
+
+    #[test]
+    fn rejects_bad_labels_and_shapes() {
+        let images = Tensor::zeros([2, 1, 2, 2], (Kind::Float, Device::Cpu));
+        let err = Dataset::new(images.shallow_clone(), Tensor::from_slice(&[0i64, 5]), 3, "x").unwrap_err();
+        assert!(err.to_string().contains("label 5 out of range"));
+        assert!(Dataset::new(images, Tensor::from_slice(&[0i64]), 3, "x").is_err());
+    }
+
+    #[test]
+    fn first_per_class_is_deterministic() {
+        let s = toy().first_per_class(1).unwrap();
+        assert_eq!(Vec::<i64>::try_from(&s.labels).unwrap(), vec![0, 1, 2]);
+        assert_eq!(s.class_counts(), vec![1, 1, 1]);
+    }
+}

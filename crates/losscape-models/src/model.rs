@@ -1,0 +1,61 @@
+//! The `Model` trait: what every higher layer (training, directions, landscapes, curvature,
+//! trajectories) needs from a network, without knowing its architecture.
+
+use tch::{Device, Kind, Tensor};
+
+use crate::role::Role;
+
+/// One entry of a model's canonical tensor list.
+///
+/// `tensor` shares storage with the model (a shallow clone): writing into it under
+/// `tch::no_grad` (for example with `copy_`) changes the model itself. This is how directions and
+/// the evaluator move a model to `theta* + a*d1 + b*d2`.
+#[derive(Debug)]
+pub struct NamedTensor {
+    /// Canonical, stable name (PyTorch state-dict style, e.g. `layer1.0.conv1.weight`).
+    pub name: String,
+    /// What the tensor is, so directions can treat filters, bias/BN and BN statistics exactly.
+    pub role: Role,
+    /// The model's tensor itself (shared storage).
+    pub tensor: Tensor,
+}
+
+/// A network whose tensors can be listed, read and overwritten by name.
+///
+/// Implemented by the built-in architectures of this crate and designed so that an imported
+/// TorchScript module can implement it too.
+pub trait Model: Send {
+    /// The architecture spec string this model was built from (e.g. `resnet56-noshort`).
+    fn spec(&self) -> String;
+
+    /// Logits for a batch `xs` of shape `[N, C, H, W]`. With `train` true, batch normalization
+    /// uses batch statistics and updates its running statistics; with `train` false it uses the
+    /// running statistics (evaluation mode).
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor;
+
+    /// Every tensor of the model's state in canonical order: trainable parameters and buffers
+    /// (BN running mean/var and step counter), each with its role. The order and names are stable
+    /// across runs and builds of the same spec.
+    fn named_tensors(&self) -> Vec<NamedTensor>;
+
+    /// The device the model's tensors live on.
+    fn device(&self) -> Device;
+
+    /// The floating-point kind of the model's parameters (`Kind::Float` or `Kind::Double`).
+    fn kind(&self) -> Kind;
+
+    /// The trainable parameters in canonical order (those whose role
+    /// [`is_parameter`](Role::is_parameter)); they require gradients.
+    fn parameters(&self) -> Vec<Tensor> {
+        self.named_tensors()
+            .into_iter()
+            .filter(|t| t.role.is_parameter())
+            .map(|t| t.tensor)
+            .collect()
+    }
+
+    /// Number of trainable scalars (BN weight and bias counted, running statistics not).
+    fn num_parameters(&self) -> i64 {
+        self.parameters().iter().map(|t| t.numel() as i64).sum()
+    }
+}
