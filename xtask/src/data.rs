@@ -106,6 +106,7 @@ fn read_idx(path: &Path) -> Result<Idx> {
         .with_context(|| format!("cannot decompress {}", path.display()))?;
     ensure!(raw.len() >= 4 && raw[0] == 0 && raw[1] == 0 && raw[2] == 0x08, "{} is not a u8 IDX file", path.display());
     let ndim = raw[3] as usize;
+    ensure!(raw.len() >= 4 + 4 * ndim, "{} has a truncated header", path.display());
     let mut dims = Vec::with_capacity(ndim);
     for d in 0..ndim {
         let at = 4 + 4 * d;
@@ -127,6 +128,7 @@ fn write_idx(dims: &[usize], data: &[u8]) -> Vec<u8> {
 
 /// The first `per_class` examples of each class, in file order.
 fn subset(images: &Idx, labels: &Idx, per_class: usize) -> Result<(Vec<u8>, Vec<u8>)> {
+    ensure!(labels.dims.len() == 1 && images.dims.len() == 3, "expected 1-D labels and 3-D images");
     let n = labels.dims[0];
     ensure!(images.dims[0] == n, "image and label counts differ");
     let pixels: usize = images.dims[1..].iter().product();

@@ -11,7 +11,9 @@ use crate::rng::SplitMix64;
 /// Stored in checkpoints so evaluation applies what training used.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Normalization {
+    /// Per-channel mean subtracted from the 0..1 images.
     pub mean: Vec<f64>,
+    /// Per-channel standard deviation divided into them (positive).
     pub std: Vec<f64>,
 }
 
@@ -31,6 +33,7 @@ impl Normalization {
         Ok(Self { mean: Vec::<f64>::try_from(&mean)?, std: Vec::<f64>::try_from(&std)? })
     }
 
+    /// Number of channels it normalizes.
     pub fn channels(&self) -> usize {
         self.mean.len()
     }
@@ -98,6 +101,7 @@ impl Dataset {
         self.labels.size()[0] as usize
     }
 
+    /// True when it holds no examples.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -113,6 +117,7 @@ impl Dataset {
         [s[1], s[2], s[3]]
     }
 
+    /// The device its tensors live on.
     pub fn device(&self) -> Device {
         self.images.device()
     }

@@ -12,6 +12,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file or folder that a reader needs does not exist.
+    #[error("{path}: {message}")]
+    NotFound { path: PathBuf, message: String },
     /// A file's content is not what its format requires.
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
@@ -32,6 +35,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+    pub(crate) fn not_found(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::NotFound { path: path.into(), message: message.into() }
     }
     pub(crate) fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Format { path: path.into(), message: message.into() }

@@ -9,6 +9,7 @@ pub struct SplitMix64 {
 }
 
 impl SplitMix64 {
+    /// A generator whose whole future output is fixed by `seed`.
     pub fn new(seed: u64) -> Self {
         Self { state: seed }
     }
