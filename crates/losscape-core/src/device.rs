@@ -51,6 +51,15 @@ impl Precision {
             Precision::F64 => Kind::Double,
         }
     }
+
+    /// The precision of a floating kind: `Kind::Double` is f64, anything else f32.
+    pub fn from_kind(kind: Kind) -> Self {
+        if kind == Kind::Double {
+            Precision::F64
+        } else {
+            Precision::F32
+        }
+    }
 }
 
 impl FromStr for Precision {
