@@ -31,7 +31,18 @@ pub trait Model: Send {
     /// Logits for a batch `xs` of shape `[N, C, H, W]`. With `train` true, batch normalization
     /// uses batch statistics and updates its running statistics; with `train` false it uses the
     /// running statistics (evaluation mode).
+    ///
+    /// # Panics
+    /// When libtorch refuses the input (wrong shape, kind or device); use
+    /// [`f_forward_t`](Model::f_forward_t) for an error instead.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor;
+
+    /// [`forward_t`](Model::forward_t) that reports bad inputs (shape, channels, kind) and libtorch
+    /// failures as an error instead of panicking. The built-in networks check their input; the
+    /// default implementation calls `forward_t`.
+    fn f_forward_t(&self, xs: &Tensor, train: bool) -> crate::Result<Tensor> {
+        Ok(self.forward_t(xs, train))
+    }
 
     /// Every tensor of the model's state in canonical order: trainable parameters and buffers
     /// (BN running mean/var and step counter), each with its role. The order and names are stable
@@ -57,5 +68,16 @@ pub trait Model: Send {
     /// Number of trainable scalars (BN weight and bias counted, running statistics not).
     fn num_parameters(&self) -> i64 {
         self.parameters().iter().map(|t| t.numel() as i64).sum()
+    }
+}
+
+impl std::fmt::Debug for dyn Model + '_ {
+    /// The spec, kind and device (not the values), so `Result<Box<dyn Model>>` can be debugged.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("spec", &self.spec())
+            .field("kind", &self.kind())
+            .field("device", &self.device())
+            .finish()
     }
 }
