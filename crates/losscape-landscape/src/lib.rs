@@ -1,0 +1,48 @@
+//! Loss landscapes of neural networks: metric values over a grid of points `theta* + a*d1 + b*d2`,
+//! stored in a resumable, shardable surface file and exported for numpy, spreadsheets and ParaView.
+//!
+//! - [`grid`]: [`Axis`] (`min:max:num`), [`Grid`] (a line or a plane, row-major with x slowest) and
+//!   [`Shard`] (`i/n`, the points whose index is `i` modulo `n`).
+//! - [`surface`]: [`Surface`], the metric arrays with an explicit done-mask and a per-point record
+//!   of the run that computed each point, and its [`SurfaceHeader`] (grid, input hashes,
+//!   settings); a versioned, checksummed bincode file written atomically, resumed only when its
+//!   inputs match, merged from shards.
+//! - [`export`]: `.npz` (arrays named like the original code's), `.csv` and `.vtp`.
+//! - [`error`]: the crate's [`Error`] and [`Result`].
+//!
+//! ```
+//! use losscape_landscape::export::{write_npz, write_vtp, VtpOptions};
+//! use losscape_landscape::{Grid, Shard, Surface, SurfaceHeader};
+//!
+//! // A 5 x 3 grid split into two shards, computed separately and merged.
+//! let grid = Grid::new("-1:1:5".parse()?, Some("-0.5:0.5:3".parse()?))?;
+//! let header = SurfaceHeader { loss: "mse".into(), ..SurfaceHeader::new(grid, vec!["train_loss".into()]) };
+//! let mut parts = Vec::new();
+//! for shard in ["0/2".parse::<Shard>()?, "1/2".parse()?] {
+//!     let mut part = Surface::new(header.clone())?;
+//!     let run = part.begin_run(shard);
+//!     for index in part.pending(shard) {
+//!         let (a, b) = part.grid().point(index);
+//!         part.set_point(index, &[a * a + 2.0 * b * b], run)?;
+//!     }
+//!     parts.push(part);
+//! }
+//! let mut surface = parts.remove(0);
+//! surface.merge(&parts[0])?;
+//! assert!(surface.is_complete());
+//! assert_eq!(surface.array("train_loss").unwrap()[surface.grid().index(2, 1)], 0.0);
+//!
+//! let dir = tempfile::tempdir()?;
+//! write_npz(&surface, &dir.path().join("bowl.npz"))?;
+//! write_vtp(&surface, &VtpOptions::default(), &dir.path().join("bowl.vtp"))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod error;
+pub mod export;
+pub mod grid;
+pub mod surface;
+
+pub use error::{Error, Result};
+pub use grid::{Axis, Grid, Shard};
+pub use surface::{RunRecord, Surface, SurfaceHeader};
