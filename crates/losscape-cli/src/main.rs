@@ -1,1 +1,105 @@
-fn main() {}
+//! `losscape`: the command-line front end, one subcommand per stage (today `data`). It owns
+//! presentation: printing, progress and exit codes; the library crates only report.
+//!
+//! Adding a stage is one variant in [`Command`], one arm in [`run`] and a `<stage>_cmd.rs` module
+//! with its `clap::Args` and a `run` function returning `anyhow::Result<()>`.
+
+mod data_cmd;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The whole command line.
+#[derive(Parser)]
+#[command(name = "losscape", version, about = "Loss landscapes of neural networks (Li et al., 2018) on libtorch")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The stages.
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect data sets (the embedded Fashion-MNIST subset, IDX or CIFAR-10 folders).
+    Data(data_cmd::DataArgs),
+}
+
+/// Runs one parsed command.
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Data(args) => data_cmd::run(args),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A panic is a bug, but the user still gets one line and exit code 1, not a backtrace.
+    panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("error: internal error: {}{place}", first_line(&what));
+    }));
+    match panic::catch_unwind(AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(err)) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+/// An error and its causes on one line, `outer: inner`, skipping a cause whose text the line
+/// already holds (our errors often include their source) and keeping only the first line of
+/// each (libtorch messages carry a C++ backtrace after it).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        let text = first_line(&text);
+        if text.is_empty() || line.contains(text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text);
+    }
+    line
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("").trim_end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn errors_print_on_one_line_without_repeats() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let err = anyhow::Error::new(io).context("reading x: gone");
+        assert_eq!(one_line(&err), "reading x: gone");
+        let err: anyhow::Result<()> = Err(anyhow::anyhow!("libtorch: bad shape\nException raised from ...\n  #0 foo"));
+        let err = err.context("evaluating").unwrap_err();
+        assert_eq!(one_line(&err), "evaluating: libtorch: bad shape");
+    }
+
+    #[test]
+    fn command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        assert!(Cli::try_parse_from(["losscape", "data", "info", "--cifar", "a", "--idx", "b"]).is_err());
+        assert!(Cli::try_parse_from(["losscape", "data", "info", "--dataset", "nonsense"]).is_err());
+        assert!(Cli::try_parse_from(["losscape", "data", "info", "--dataset", "idx:d"]).is_ok());
+    }
+}
