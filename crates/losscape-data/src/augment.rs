@@ -2,8 +2,8 @@
 //! flip (the recipe of the original CIFAR-10 training: pad 4, crop 32, flip), drawn from
 //! [`SplitMix64`] so that a batch's augmentation depends only on its seed.
 //!
-//! The whole batch is cropped and flipped with two `gather` operations on index tensors, on the
-//! images' own device: no loop over pixels.
+//! Each image's crop is a view of the padded batch (flipped where drawn) and the views are stacked
+//! in one copy, on the images' own device: no loop over pixels.
 
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
@@ -148,19 +148,25 @@ pub(crate) fn transform(images: &Tensor, placements: &[Placement], padding: i64,
         padded.f_narrow(2, padding, h)?.f_narrow(3, padding, w)?.f_copy_(images)?;
         padded
     };
-    let rows = if padding == 0 {
-        padded
-    } else {
-        let index: Vec<i64> = placements.iter().flat_map(|p| (0..h).map(move |i| p.top + i)).collect();
-        let index = Tensor::f_from_slice(&index)?.f_to_device(device)?.f_view([b, 1, h, 1])?.f_expand([b, c, h, wp], false)?;
-        padded.f_gather(2, &index, false)?
-    };
-    let cols: Vec<i64> = placements
+    // One view per sample (a crop is a narrow of the padded image), flipped where drawn, then one
+    // stack: a handful of small operations per sample, measured several times faster on the CPU
+    // than two gathers over index tensors of the whole batch.
+    let crops = placements
         .iter()
-        .flat_map(|p| (0..w).map(move |j| p.left + if p.flip { w - 1 - j } else { j }))
-        .collect();
-    let cols = Tensor::f_from_slice(&cols)?.f_to_device(device)?.f_view([b, 1, 1, w])?.f_expand([b, c, h, w], false)?;
-    Ok(rows.f_gather(3, &cols, false)?)
+        .enumerate()
+        .map(|(i, p)| {
+            let crop = padded.f_get(i as i64)?.f_narrow(1, p.top, h)?.f_narrow(2, p.left, w)?;
+            if p.flip {
+                crop.f_flip([2])
+            } else {
+                Ok(crop)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if crops.is_empty() {
+        return Ok(images.shallow_clone());
+    }
+    Ok(Tensor::f_stack(&crops, 0)?)
 }
 
 #[cfg(test)]
