@@ -43,6 +43,15 @@ pub enum Error {
     /// An error from the plumbing layer (atomic writes, hashing, devices).
     #[error(transparent)]
     Core(#[from] losscape_core::Error),
+    /// An error from the data layer.
+    #[error(transparent)]
+    Data(#[from] losscape_data::Error),
+    /// An error from the models layer.
+    #[error(transparent)]
+    Models(#[from] losscape_models::Error),
+    /// An error from the directions layer.
+    #[error(transparent)]
+    Directions(#[from] losscape_directions::Error),
     /// An error reported by libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

@@ -39,10 +39,14 @@
 //! ```
 
 pub mod error;
+pub mod evaluate;
 pub mod export;
 pub mod grid;
+pub mod run;
 pub mod surface;
 
 pub use error::{Error, Result};
+pub use evaluate::{Evaluator, LossKind, Metrics};
 pub use grid::{Axis, Grid, Shard};
+pub use run::{run_surface, RunReport, SurfaceJob};
 pub use surface::{RunRecord, Surface, SurfaceHeader};
