@@ -1,3 +1,6 @@
 //! losscape: filter-normalized loss landscapes of neural networks (Li et al., 2018) on libtorch.
 pub use losscape_core as core;
 pub use losscape_data as data;
+pub use losscape_models as models;
+pub use losscape_directions as directions;
+pub use losscape_landscape as landscape;
