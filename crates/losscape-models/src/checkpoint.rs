@@ -79,7 +79,13 @@ pub struct CheckpointMeta {
 impl CheckpointMeta {
     /// Metadata for a model built with [`build`](crate::build) from these arguments; the other
     /// fields start empty.
-    pub fn new(spec: &ModelSpec, in_channels: i64, num_classes: i64, image_size: [i64; 2], precision: Precision) -> Self {
+    pub fn new(
+        spec: &ModelSpec,
+        in_channels: i64,
+        num_classes: i64,
+        image_size: [i64; 2],
+        precision: Precision,
+    ) -> Self {
         Self {
             spec: spec.to_string(),
             in_channels,
@@ -102,9 +108,12 @@ impl CheckpointMeta {
 
     /// The parsed precision.
     pub fn precision(&self) -> Result<Precision> {
-        self.precision
-            .parse()
-            .map_err(|_| Error::Invalid(format!("unknown precision '{}' in checkpoint metadata: use f32 or f64", self.precision)))
+        self.precision.parse().map_err(|_| {
+            Error::Invalid(format!(
+                "unknown precision '{}' in checkpoint metadata: use f32 or f64",
+                self.precision
+            ))
+        })
     }
 }
 
@@ -153,8 +162,18 @@ pub fn load(path: &Path, device: Device) -> Result<(Box<dyn Model>, CheckpointMe
 /// returned metadata still says the precision the checkpoint was saved in.
 pub fn load_as(path: &Path, device: Device, precision: Precision) -> Result<(Box<dyn Model>, CheckpointMeta)> {
     let meta = read_meta(path)?;
-    let spec = meta.model_spec().map_err(|e| Error::format(path, format!("checkpoint metadata: {e}")))?;
-    let model = build_with(&spec, meta.in_channels, meta.num_classes, meta.image_size, precision, device, Init::Blank)?;
+    let spec = meta
+        .model_spec()
+        .map_err(|e| Error::format(path, format!("checkpoint metadata: {e}")))?;
+    let model = build_with(
+        &spec,
+        meta.in_channels,
+        meta.num_classes,
+        meta.image_size,
+        precision,
+        device,
+        Init::Blank,
+    )?;
     load_into(model.as_ref(), path)?;
     Ok((model, meta))
 }
@@ -201,7 +220,10 @@ pub fn load_into(model: &dyn Model, path: &Path) -> Result<CheckpointMeta> {
         if from != to && !(is_float(from) && is_float(to)) {
             return Err(Error::mismatch(
                 path,
-                format!("tensor '{}' is {from:?} in the checkpoint but {to:?} in the model", target.name),
+                format!(
+                    "tensor '{}' is {from:?} in the checkpoint but {to:?} in the model",
+                    target.name
+                ),
             ));
         }
         pairs.push((source, target.tensor));
@@ -245,15 +267,21 @@ pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
     Ok(metadata)
 }
 
+/// Named tensors in canonical order, with a file's string metadata.
+pub type TensorsAndMetadata = (Vec<(String, Tensor)>, BTreeMap<String, String>);
+
 /// Reads tensors and metadata of a safetensors file in one pass (see [`read_tensors`] and
 /// [`read_metadata`]).
-pub fn read_tensor_file(path: &Path) -> Result<(Vec<(String, Tensor)>, BTreeMap<String, String>)> {
+pub fn read_tensor_file(path: &Path) -> Result<TensorsAndMetadata> {
     let bytes = fsio::read(path)?;
     let bad = |e: safetensors::SafeTensorError| Error::format(path, format!("not a valid safetensors file: {e:?}"));
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(bad)?;
     let file = SafeTensors::deserialize(&bytes).map_err(bad)?;
-    let mut metadata: BTreeMap<String, String> =
-        header.metadata().as_ref().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
+    let mut metadata: BTreeMap<String, String> = header
+        .metadata()
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
     let names: Vec<String> = match metadata.remove(ORDER_KEY) {
         Some(json) => {
             let order: Vec<String> = serde_json::from_str(&json)
@@ -263,13 +291,19 @@ pub fn read_tensor_file(path: &Path) -> Result<(Vec<(String, Tensor)>, BTreeMap<
             listed.sort_unstable();
             stored.sort_unstable();
             if listed != stored {
-                return Err(Error::format(path, format!("metadata '{ORDER_KEY}' does not list exactly the stored tensors")));
+                return Err(Error::format(
+                    path,
+                    format!("metadata '{ORDER_KEY}' does not list exactly the stored tensors"),
+                ));
             }
             order
         }
         None => {
-            let mut infos: Vec<(String, usize)> =
-                header.tensors().into_iter().map(|(name, info)| (name, info.data_offsets.0)).collect();
+            let mut infos: Vec<(String, usize)> = header
+                .tensors()
+                .into_iter()
+                .map(|(name, info)| (name, info.data_offsets.0))
+                .collect();
             infos.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
             infos.into_iter().map(|(name, _)| name).collect()
         }
@@ -277,8 +311,12 @@ pub fn read_tensor_file(path: &Path) -> Result<(Vec<(String, Tensor)>, BTreeMap<
     let mut tensors = Vec::with_capacity(names.len());
     for name in names {
         let view = file.tensor(&name).map_err(bad)?;
-        let kind = kind_of(view.dtype())
-            .ok_or_else(|| Error::format(path, format!("tensor '{name}' has unsupported dtype {:?}", view.dtype())))?;
+        let kind = kind_of(view.dtype()).ok_or_else(|| {
+            Error::format(
+                path,
+                format!("tensor '{name}' has unsupported dtype {:?}", view.dtype()),
+            )
+        })?;
         let shape: Vec<i64> = view.shape().iter().map(|&s| s as i64).collect();
         let tensor = Tensor::f_from_data_size(view.data(), &shape, kind)?;
         tensors.push((name, tensor));
@@ -293,17 +331,26 @@ pub fn read_tensor_file(path: &Path) -> Result<(Vec<(String, Tensor)>, BTreeMap<
 /// be unique and `metadata` must not use [`ORDER_KEY`].
 pub fn save_tensors(tensors: &[(String, Tensor)], metadata: &BTreeMap<String, String>, path: &Path) -> Result<()> {
     if metadata.contains_key(ORDER_KEY) {
-        return Err(Error::Invalid(format!("metadata key '{ORDER_KEY}' is reserved (it records the tensor order)")));
+        return Err(Error::Invalid(format!(
+            "metadata key '{ORDER_KEY}' is reserved (it records the tensor order)"
+        )));
     }
     let mut seen = std::collections::HashSet::new();
     let mut buffers = Vec::with_capacity(tensors.len());
     for (name, tensor) in tensors {
         if !seen.insert(name.as_str()) {
-            return Err(Error::Invalid(format!("{}: duplicate tensor name '{name}'", path.display())));
+            return Err(Error::Invalid(format!(
+                "{}: duplicate tensor name '{name}'",
+                path.display()
+            )));
         }
         let kind = tensor.f_kind()?;
-        let dtype = dtype_of(kind)
-            .ok_or_else(|| Error::Invalid(format!("{}: tensor '{name}' has unsupported kind {kind:?}", path.display())))?;
+        let dtype = dtype_of(kind).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{}: tensor '{name}' has unsupported kind {kind:?}",
+                path.display()
+            ))
+        })?;
         let cpu = tensor.f_detach()?.f_to_device(Device::Cpu)?.f_contiguous()?;
         let numel = cpu.numel();
         let mut bytes = vec![0u8; numel * kind.elt_size_in_bytes()];
@@ -321,7 +368,10 @@ pub fn save_tensors(tensors: &[(String, Tensor)], metadata: &BTreeMap<String, St
         .collect::<Result<Vec<_>>>()?;
     let order: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
     let mut header: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    header.insert(ORDER_KEY.to_string(), serde_json::to_string(&order).expect("a list of strings encodes as JSON"));
+    header.insert(
+        ORDER_KEY.to_string(),
+        serde_json::to_string(&order).expect("a list of strings encodes as JSON"),
+    );
     let bytes = safetensors::serialize(views, &Some(header))
         .map_err(|e| Error::Invalid(format!("{}: cannot encode safetensors: {e:?}", path.display())))?;
     fsio::write_atomic(path, &bytes)?;
@@ -371,13 +421,18 @@ fn kind_of(dtype: Dtype) -> Option<Kind> {
 fn read_header_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut prefix = [0u8; 8];
-    file.read_exact(&mut prefix).map_err(|_| Error::format(path, "not a safetensors file (shorter than its 8-byte header length)"))?;
+    file.read_exact(&mut prefix)
+        .map_err(|_| Error::format(path, "not a safetensors file (shorter than its 8-byte header length)"))?;
     let len = u64::from_le_bytes(prefix);
     if len > MAX_HEADER {
-        return Err(Error::format(path, format!("not a safetensors file (header length {len} is implausible)")));
+        return Err(Error::format(
+            path,
+            format!("not a safetensors file (header length {len} is implausible)"),
+        ));
     }
     let mut header = vec![0u8; len as usize];
-    file.read_exact(&mut header).map_err(|_| Error::format(path, "truncated safetensors header"))?;
+    file.read_exact(&mut header)
+        .map_err(|_| Error::format(path, "truncated safetensors header"))?;
     #[derive(Deserialize)]
     struct Header {
         #[serde(rename = "__metadata__", default)]
@@ -392,8 +447,18 @@ fn read_header_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
 fn parse_meta(metadata: &BTreeMap<String, String>, path: &Path) -> Result<CheckpointMeta> {
     match metadata.get(FORMAT_KEY).map(String::as_str) {
         Some(FORMAT) => {}
-        Some(other) => return Err(Error::format(path, format!("is a '{other}' file, not a losscape checkpoint"))),
-        None => return Err(Error::format(path, format!("not a losscape checkpoint (no '{FORMAT_KEY}' metadata)"))),
+        Some(other) => {
+            return Err(Error::format(
+                path,
+                format!("is a '{other}' file, not a losscape checkpoint"),
+            ))
+        }
+        None => {
+            return Err(Error::format(
+                path,
+                format!("not a losscape checkpoint (no '{FORMAT_KEY}' metadata)"),
+            ))
+        }
     }
     let version = metadata.get(FORMAT_VERSION_KEY).and_then(|v| v.parse::<u32>().ok());
     match version {
@@ -401,10 +466,17 @@ fn parse_meta(metadata: &BTreeMap<String, String>, path: &Path) -> Result<Checkp
         Some(v) => {
             return Err(Error::format(
                 path,
-                format!("checkpoint format version {v} is not supported (this build reads versions 1 to {FORMAT_VERSION})"),
+                format!(
+                    "checkpoint format version {v} is not supported (this build reads versions 1 to {FORMAT_VERSION})"
+                ),
             ))
         }
-        None => return Err(Error::format(path, format!("checkpoint without a valid '{FORMAT_VERSION_KEY}'"))),
+        None => {
+            return Err(Error::format(
+                path,
+                format!("checkpoint without a valid '{FORMAT_VERSION_KEY}'"),
+            ))
+        }
     }
     let json = metadata
         .get(META_KEY)
@@ -455,7 +527,11 @@ mod finite_or_string {
                         "NaN" | "nan" => f64::NAN,
                         "inf" | "Infinity" => f64::INFINITY,
                         "-inf" | "-Infinity" => f64::NEG_INFINITY,
-                        other => return Err(serde::de::Error::custom(format!("metric '{k}' is not a number: '{other}'"))),
+                        other => {
+                            return Err(serde::de::Error::custom(format!(
+                                "metric '{k}' is not a number: '{other}'"
+                            )))
+                        }
                     },
                 };
                 Ok((k, number))

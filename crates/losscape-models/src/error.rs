@@ -39,12 +39,21 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
     pub(crate) fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Format { path: path.into(), message: message.into() }
+        Error::Format {
+            path: path.into(),
+            message: message.into(),
+        }
     }
     pub(crate) fn mismatch(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Mismatch { path: path.into(), message: message.into() }
+        Error::Mismatch {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }

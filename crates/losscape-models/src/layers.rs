@@ -46,7 +46,12 @@ enum Fill {
 
 impl Builder {
     pub(crate) fn new(kind: Kind, device: Device, init: Init) -> Self {
-        Self { entries: Vec::new(), kind, device, init }
+        Self {
+            entries: Vec::new(),
+            kind,
+            device,
+            init,
+        }
     }
 
     /// Creates and registers one floating-point tensor.
@@ -62,12 +67,19 @@ impl Builder {
                 // Drawn in f64 on the host, then rounded to the model's kind: the same seed gives
                 // the same weights on every device, and f32 weights are the f64 ones rounded.
                 let values = normal_values(derive_seed(seed, index), numel as usize, std);
-                Tensor::f_from_slice(&values)?.f_reshape(shape)?.f_to_kind(self.kind)?.f_to_device(self.device)?
+                Tensor::f_from_slice(&values)?
+                    .f_reshape(shape)?
+                    .f_to_kind(self.kind)?
+                    .f_to_device(self.device)?
             }
             (Fill::Normal(_), Init::Blank) => Tensor::f_zeros(shape, options)?,
             (Fill::Constant(value), _) => Tensor::f_full(shape, value, options)?,
         };
-        let tensor = if role.is_parameter() { tensor.f_set_requires_grad(true)? } else { tensor };
+        let tensor = if role.is_parameter() {
+            tensor.f_set_requires_grad(true)?
+        } else {
+            tensor
+        };
         self.entries.push((name.to_string(), role, tensor.shallow_clone()));
         Ok(tensor)
     }
@@ -75,33 +87,70 @@ impl Builder {
     /// A convolution `[out, in, k, k]` (Kaiming-normal, fan-in) with an optional zero bias.
     pub(crate) fn conv(&mut self, name: &str, cin: i64, cout: i64, k: i64, stride: i64, bias: bool) -> Result<Conv2d> {
         let std = (2.0 / (cin * k * k) as f64).sqrt();
-        let weight = self.add(&format!("{name}.weight"), Role::ConvWeight, &[cout, cin, k, k], Fill::Normal(std))?;
+        let weight = self.add(
+            &format!("{name}.weight"),
+            Role::ConvWeight,
+            &[cout, cin, k, k],
+            Fill::Normal(std),
+        )?;
         let bias = if bias {
             Some(self.add(&format!("{name}.bias"), Role::Bias, &[cout], Fill::Constant(0.0))?)
         } else {
             None
         };
-        Ok(Conv2d { weight, bias, stride, padding: k / 2 })
+        Ok(Conv2d {
+            weight,
+            bias,
+            stride,
+            padding: k / 2,
+        })
     }
 
     /// Batch normalization over `channels` (gamma 1, beta 0, mean 0, variance 1, counter 0).
     pub(crate) fn batch_norm(&mut self, name: &str, channels: i64) -> Result<BatchNorm> {
-        let weight = self.add(&format!("{name}.weight"), Role::BnWeight, &[channels], Fill::Constant(1.0))?;
+        let weight = self.add(
+            &format!("{name}.weight"),
+            Role::BnWeight,
+            &[channels],
+            Fill::Constant(1.0),
+        )?;
         let bias = self.add(&format!("{name}.bias"), Role::BnBias, &[channels], Fill::Constant(0.0))?;
-        let running_mean =
-            self.add(&format!("{name}.running_mean"), Role::BnRunningMean, &[channels], Fill::Constant(0.0))?;
-        let running_var =
-            self.add(&format!("{name}.running_var"), Role::BnRunningVar, &[channels], Fill::Constant(1.0))?;
+        let running_mean = self.add(
+            &format!("{name}.running_mean"),
+            Role::BnRunningMean,
+            &[channels],
+            Fill::Constant(0.0),
+        )?;
+        let running_var = self.add(
+            &format!("{name}.running_var"),
+            Role::BnRunningVar,
+            &[channels],
+            Fill::Constant(1.0),
+        )?;
         let counter_name = format!("{name}.num_batches_tracked");
         let num_batches_tracked = Tensor::f_zeros([], (Kind::Int64, self.device))?;
-        self.entries.push((counter_name, Role::BnNumBatchesTracked, num_batches_tracked.shallow_clone()));
-        Ok(BatchNorm { weight, bias, running_mean, running_var, num_batches_tracked })
+        self.entries.push((
+            counter_name,
+            Role::BnNumBatchesTracked,
+            num_batches_tracked.shallow_clone(),
+        ));
+        Ok(BatchNorm {
+            weight,
+            bias,
+            running_mean,
+            running_var,
+            num_batches_tracked,
+        })
     }
 
     /// A fully connected layer `[out, in]` (normal with std 1e-3) with a zero bias.
     pub(crate) fn linear(&mut self, name: &str, inputs: i64, outputs: i64) -> Result<Linear> {
-        let weight =
-            self.add(&format!("{name}.weight"), Role::LinearWeight, &[outputs, inputs], Fill::Normal(LINEAR_INIT_STD))?;
+        let weight = self.add(
+            &format!("{name}.weight"),
+            Role::LinearWeight,
+            &[outputs, inputs],
+            Fill::Normal(LINEAR_INIT_STD),
+        )?;
         let bias = self.add(&format!("{name}.bias"), Role::Bias, &[outputs], Fill::Constant(0.0))?;
         Ok(Linear { weight, bias })
     }
@@ -214,10 +263,15 @@ impl<A: Architecture> Network<A> {
         let size = xs.size();
         let fail = |what: String| Err(Error::Invalid(format!("{}: {what}", self.spec)));
         if size.len() != 4 {
-            return fail(format!("expected a batch of images [N, C, H, W], got a tensor of shape {size:?}"));
+            return fail(format!(
+                "expected a batch of images [N, C, H, W], got a tensor of shape {size:?}"
+            ));
         }
         if size[1] != self.in_channels {
-            return fail(format!("expected {} input channel(s), got images of shape {size:?}", self.in_channels));
+            return fail(format!(
+                "expected {} input channel(s), got images of shape {size:?}",
+                self.in_channels
+            ));
         }
         if let Some([h, w]) = self.fixed_size {
             if size[2] != h || size[3] != w {
@@ -252,7 +306,11 @@ impl<A: Architecture> Model for Network<A> {
     fn named_tensors(&self) -> Vec<NamedTensor> {
         self.tensors
             .iter()
-            .map(|(name, role, tensor)| NamedTensor { name: name.clone(), role: *role, tensor: tensor.shallow_clone() })
+            .map(|(name, role, tensor)| NamedTensor {
+                name: name.clone(),
+                role: *role,
+                tensor: tensor.shallow_clone(),
+            })
             .collect()
     }
 

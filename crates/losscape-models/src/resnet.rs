@@ -48,7 +48,13 @@ impl BasicBlock {
         } else {
             Shortcut::Identity
         };
-        Ok(Self { conv1, bn1, conv2, bn2, shortcut })
+        Ok(Self {
+            conv1,
+            bn1,
+            conv2,
+            bn2,
+            shortcut,
+        })
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
@@ -90,7 +96,12 @@ impl ResNet {
             }
         }
         let linear = b.linear("linear", cin, num_classes)?;
-        Ok(Self { conv1, bn1, blocks, linear })
+        Ok(Self {
+            conv1,
+            bn1,
+            blocks,
+            linear,
+        })
     }
 }
 

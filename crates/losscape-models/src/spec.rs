@@ -51,19 +51,31 @@ impl ModelSpec {
             )));
         }
         if depth > MAX_DEPTH {
-            return Err(Error::Spec(format!("resnet depth {depth} is larger than the supported {MAX_DEPTH}")));
+            return Err(Error::Spec(format!(
+                "resnet depth {depth} is larger than the supported {MAX_DEPTH}"
+            )));
         }
         if width == 0 || width > MAX_WIDTH {
             return Err(Error::Spec(format!(
                 "invalid width multiplier {width}: it must be between 1 and {MAX_WIDTH}; valid forms: {VALID_FORMS}"
             )));
         }
-        Ok(Self { family: Family::ResNet, depth, width, shortcuts })
+        Ok(Self {
+            family: Family::ResNet,
+            depth,
+            width,
+            shortcuts,
+        })
     }
 
     /// VGG-9 with batch normalization.
     pub fn vgg9() -> Self {
-        Self { family: Family::Vgg9, depth: 9, width: 1, shortcuts: false }
+        Self {
+            family: Family::Vgg9,
+            depth: 9,
+            width: 1,
+            shortcuts: false,
+        }
     }
 
     /// The architecture family.
@@ -101,7 +113,10 @@ impl ModelSpec {
 
     /// The same ResNet without any shortcut connection (VGG-9 has none already).
     pub fn without_shortcuts(self) -> Self {
-        Self { shortcuts: false, ..self }
+        Self {
+            shortcuts: false,
+            ..self
+        }
     }
 }
 
@@ -188,7 +203,16 @@ mod tests {
 
     #[test]
     fn canonical_strings_round_trip() {
-        for text in ["resnet20", "resnet56-noshort", "resnet110", "wrn56-4", "wrn56-4-noshort", "vgg9", "resnet8", "wrn14-2"] {
+        for text in [
+            "resnet20",
+            "resnet56-noshort",
+            "resnet110",
+            "wrn56-4",
+            "wrn56-4-noshort",
+            "vgg9",
+            "resnet8",
+            "wrn14-2",
+        ] {
             let spec: ModelSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);
             assert_eq!(spec.to_string().parse::<ModelSpec>().unwrap(), spec);
@@ -201,7 +225,10 @@ mod tests {
         assert_eq!(spec, ModelSpec::resnet(56, 1, false).unwrap());
         assert_eq!("wrn56-1".parse::<ModelSpec>().unwrap().to_string(), "resnet56");
         let wrn = "wrn56-8-noshort".parse::<ModelSpec>().unwrap();
-        assert_eq!((wrn.depth(), wrn.width(), wrn.shortcuts(), wrn.blocks_per_stage()), (56, 8, false, Some(9)));
+        assert_eq!(
+            (wrn.depth(), wrn.width(), wrn.shortcuts(), wrn.blocks_per_stage()),
+            (56, 8, false, Some(9))
+        );
         assert_eq!(ModelSpec::vgg9().blocks_per_stage(), None);
     }
 
@@ -211,9 +238,26 @@ mod tests {
         assert!(err.contains("depth must be 6n+2"), "{err}");
         assert!(err.contains("resnet21"), "{err}");
         let err = "densenet121".parse::<ModelSpec>().unwrap_err().to_string();
-        assert!(err.contains("unknown model spec 'densenet121'") && err.contains("wrn{D}-{k}"), "{err}");
-        assert!("wrn56-0".parse::<ModelSpec>().unwrap_err().to_string().contains("width multiplier 0"));
-        for bad in ["resnet", "wrn56", "wrn-4", "resnet2", "resnet-20", "vgg16", "resnet20-short", "", "resnet99999999999"] {
+        assert!(
+            err.contains("unknown model spec 'densenet121'") && err.contains("wrn{D}-{k}"),
+            "{err}"
+        );
+        assert!("wrn56-0"
+            .parse::<ModelSpec>()
+            .unwrap_err()
+            .to_string()
+            .contains("width multiplier 0"));
+        for bad in [
+            "resnet",
+            "wrn56",
+            "wrn-4",
+            "resnet2",
+            "resnet-20",
+            "vgg16",
+            "resnet20-short",
+            "",
+            "resnet99999999999",
+        ] {
             assert!(bad.parse::<ModelSpec>().is_err(), "{bad} must be refused");
         }
         assert!(ModelSpec::vgg9().with_width(2).is_err());

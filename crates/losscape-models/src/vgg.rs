@@ -14,8 +14,18 @@ use crate::error::{Error, Result};
 use crate::layers::{Architecture, BatchNorm, Builder, Conv2d, Linear};
 
 /// The feature configuration: channel counts, `None` for a max pooling.
-const FEATURES: [Option<i64>; 10] =
-    [Some(64), Some(64), None, Some(128), Some(128), None, Some(256), Some(256), Some(256), None];
+const FEATURES: [Option<i64>; 10] = [
+    Some(64),
+    Some(64),
+    None,
+    Some(128),
+    Some(128),
+    None,
+    Some(256),
+    Some(256),
+    Some(256),
+    None,
+];
 
 /// Width of the hidden fully connected layer (the last feature map count).
 const HIDDEN: i64 = 256;
@@ -81,7 +91,12 @@ impl Vgg9 {
         let fc = b.linear("fc.0", cin * h * w, HIDDEN)?;
         let fc_bn = b.batch_norm("fc.1", HIDDEN)?;
         let classifier = b.linear("classifier", HIDDEN, num_classes)?;
-        Ok(Self { features, fc, fc_bn, classifier })
+        Ok(Self {
+            features,
+            fc,
+            fc_bn,
+            classifier,
+        })
     }
 }
 
@@ -109,6 +124,9 @@ mod tests {
         assert_eq!(Vgg9::feature_size([32, 32]).unwrap(), [4, 4]);
         assert_eq!(Vgg9::feature_size([28, 28]).unwrap(), [4, 4]);
         assert_eq!(Vgg9::feature_size([5, 64]).unwrap(), [1, 8]);
-        assert!(Vgg9::feature_size([4, 32]).unwrap_err().to_string().contains("at least 5x5"));
+        assert!(Vgg9::feature_size([4, 32])
+            .unwrap_err()
+            .to_string()
+            .contains("at least 5x5"));
     }
 }

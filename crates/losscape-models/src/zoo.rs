@@ -36,7 +36,15 @@ pub fn build(
     device: Device,
     seed: u64,
 ) -> Result<Box<dyn Model>> {
-    build_with(spec, in_channels, num_classes, image_size, precision, device, Init::Seeded(seed))
+    build_with(
+        spec,
+        in_channels,
+        num_classes,
+        image_size,
+        precision,
+        device,
+        Init::Seeded(seed),
+    )
 }
 
 /// [`build`] with an explicit initialization (checkpoint loading uses [`Init::Blank`]).
@@ -50,10 +58,14 @@ pub(crate) fn build_with(
     init: Init,
 ) -> Result<Box<dyn Model>> {
     if !(1..=4096).contains(&in_channels) {
-        return Err(Error::Invalid(format!("{spec}: input channels must be between 1 and 4096, got {in_channels}")));
+        return Err(Error::Invalid(format!(
+            "{spec}: input channels must be between 1 and 4096, got {in_channels}"
+        )));
     }
     if !(1..=1_000_000).contains(&num_classes) {
-        return Err(Error::Invalid(format!("{spec}: class count must be between 1 and 1000000, got {num_classes}")));
+        return Err(Error::Invalid(format!(
+            "{spec}: class count must be between 1 and 1000000, got {num_classes}"
+        )));
     }
     if image_size.iter().any(|&s| !(1..=65_536).contains(&s)) {
         return Err(Error::Invalid(format!(

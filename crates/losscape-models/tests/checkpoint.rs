@@ -28,7 +28,10 @@ fn bytes(t: &Tensor) -> Vec<u8> {
 }
 
 fn state(m: &dyn Model) -> Vec<(String, Kind, Vec<i64>, Vec<u8>)> {
-    m.named_tensors().into_iter().map(|t| (t.name, t.tensor.kind(), t.tensor.size(), bytes(&t.tensor))).collect()
+    m.named_tensors()
+        .into_iter()
+        .map(|t| (t.name, t.tensor.kind(), t.tensor.size(), bytes(&t.tensor)))
+        .collect()
 }
 
 /// A model whose BN statistics and counters are no longer at their initial values.
@@ -42,10 +45,17 @@ fn trained(spec: &str, precision: Precision) -> Box<dyn Model> {
 #[test]
 fn round_trip_is_bit_exact_in_f32_and_f64() {
     let dir = tempfile::tempdir().unwrap();
-    for (spec, precision) in [("resnet8", Precision::F32), ("resnet8-noshort", Precision::F64), ("vgg9", Precision::F32)] {
+    for (spec, precision) in [
+        ("resnet8", Precision::F32),
+        ("resnet8-noshort", Precision::F64),
+        ("vgg9", Precision::F32),
+    ] {
         let original = trained(spec, precision);
         let mut meta = meta_for(original.as_ref(), precision);
-        meta.normalization = Some(Normalization { mean: vec![0.286], std: vec![0.353] });
+        meta.normalization = Some(Normalization {
+            mean: vec![0.286],
+            std: vec![0.353],
+        });
         meta.data = Some("fashion-mnist-mini".into());
         meta.epoch = Some(3);
         meta.lr = Some(0.1);
@@ -59,7 +69,11 @@ fn round_trip_is_bit_exact_in_f32_and_f64() {
         let (loaded, loaded_meta) = checkpoint::load(&path, Device::Cpu).unwrap();
         assert_eq!(loaded.spec(), spec);
         assert_eq!(loaded.kind(), precision.kind());
-        assert_eq!(state(loaded.as_ref()), state(original.as_ref()), "{spec}: values must round-trip bit-exactly");
+        assert_eq!(
+            state(loaded.as_ref()),
+            state(original.as_ref()),
+            "{spec}: values must round-trip bit-exactly"
+        );
         assert!(loaded_meta.metrics["train_loss"].is_nan());
         assert_eq!(loaded_meta.metrics["grad"], f64::NEG_INFINITY);
         let mut comparable = loaded_meta.clone();
@@ -89,7 +103,10 @@ fn read_tensors_returns_canonical_order_and_all_buffers() {
     let canonical: Vec<String> = m.named_tensors().into_iter().map(|t| t.name).collect();
     assert_eq!(names, canonical);
     let (_, counter) = tensors.iter().find(|(n, _)| n == "bn1.num_batches_tracked").unwrap();
-    assert_eq!((counter.kind(), counter.dim(), counter.int64_value(&[])), (Kind::Int64, 0, 1));
+    assert_eq!(
+        (counter.kind(), counter.dim(), counter.int64_value(&[])),
+        (Kind::Int64, 0, 1)
+    );
     assert!(tensors.iter().all(|(_, t)| t.device() == Device::Cpu));
     let metadata = checkpoint::read_metadata(&path).unwrap();
     assert_eq!(metadata["format"], "losscape-checkpoint");
@@ -113,23 +130,43 @@ fn mismatched_checkpoints_are_refused_with_the_tensor_name() {
     let wide = model("wrn8-2", Precision::F32, 1);
     let before = state(wide.as_ref());
     let err = checkpoint::load_into(wide.as_ref(), &resnet8).unwrap_err().to_string();
-    assert!(err.contains("'conv1.weight'") && err.contains("[16, 1, 3, 3]") && err.contains("[32, 1, 3, 3]"), "{err}");
+    assert!(
+        err.contains("'conv1.weight'") && err.contains("[16, 1, 3, 3]") && err.contains("[32, 1, 3, 3]"),
+        "{err}"
+    );
     assert!(err.contains("resnet8.safetensors"), "the error names the file: {err}");
-    assert_eq!(state(wide.as_ref()), before, "a refused load leaves the model unchanged");
+    assert_eq!(
+        state(wide.as_ref()),
+        before,
+        "a refused load leaves the model unchanged"
+    );
 
     // Shortcut tensors missing from the file, or left over in it.
     let with_shortcuts = model("resnet8", Precision::F32, 2);
-    let err = checkpoint::load_into(with_shortcuts.as_ref(), &noshort).unwrap_err().to_string();
-    assert!(err.contains("'layer2.0.shortcut.0.weight'") && err.contains("missing"), "{err}");
+    let err = checkpoint::load_into(with_shortcuts.as_ref(), &noshort)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'layer2.0.shortcut.0.weight'") && err.contains("missing"),
+        "{err}"
+    );
     let without = model("resnet8-noshort", Precision::F32, 2);
-    let err = checkpoint::load_into(without.as_ref(), &resnet8).unwrap_err().to_string();
-    assert!(err.contains("'layer2.0.shortcut.0.weight'") && err.contains("does not have"), "{err}");
+    let err = checkpoint::load_into(without.as_ref(), &resnet8)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'layer2.0.shortcut.0.weight'") && err.contains("does not have"),
+        "{err}"
+    );
 
     // Another class count: the head differs.
     let spec: ModelSpec = "resnet8".parse().unwrap();
     let five = build(&spec, 1, 5, [16, 16], Precision::F32, Device::Cpu, 0).unwrap();
     let err = checkpoint::load_into(five.as_ref(), &resnet8).unwrap_err().to_string();
-    assert!(err.contains("'linear.weight'") && err.contains("[10, 64]") && err.contains("[5, 64]"), "{err}");
+    assert!(
+        err.contains("'linear.weight'") && err.contains("[10, 64]") && err.contains("[5, 64]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -141,7 +178,14 @@ fn f32_checkpoints_load_into_f64_models() {
     let (double, meta) = checkpoint::load_as(&path, Device::Cpu, Precision::F64).unwrap();
     assert_eq!((double.kind(), meta.precision.as_str()), (Kind::Double, "f32"));
     for (a, b) in double.named_tensors().iter().zip(single.named_tensors()) {
-        assert_eq!(a.tensor.kind(), if b.tensor.kind() == Kind::Int64 { Kind::Int64 } else { Kind::Double });
+        assert_eq!(
+            a.tensor.kind(),
+            if b.tensor.kind() == Kind::Int64 {
+                Kind::Int64
+            } else {
+                Kind::Double
+            }
+        );
         assert!(a.tensor.to_kind(b.tensor.kind()).equal(&b.tensor), "{}", a.name);
     }
 }
@@ -153,9 +197,15 @@ fn save_checks_that_the_metadata_describes_the_model() {
     let m = model("resnet8", Precision::F32, 0);
     let mut meta = meta_for(m.as_ref(), Precision::F32);
     meta.spec = "resnet14".into();
-    assert!(checkpoint::save(m.as_ref(), &meta, &path).unwrap_err().to_string().contains("resnet14"));
+    assert!(checkpoint::save(m.as_ref(), &meta, &path)
+        .unwrap_err()
+        .to_string()
+        .contains("resnet14"));
     let meta = meta_for(m.as_ref(), Precision::F64);
-    assert!(checkpoint::save(m.as_ref(), &meta, &path).unwrap_err().to_string().contains("precision"));
+    assert!(checkpoint::save(m.as_ref(), &meta, &path)
+        .unwrap_err()
+        .to_string()
+        .contains("precision"));
     assert!(!path.exists());
 }
 
@@ -164,10 +214,16 @@ fn generic_tensor_files_keep_order_kinds_and_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("directions.safetensors");
     let tensors = vec![
-        ("z.first".to_string(), Tensor::from_slice(&[1.5f64, -2.0]).reshape([2, 1])),
+        (
+            "z.first".to_string(),
+            Tensor::from_slice(&[1.5f64, -2.0]).reshape([2, 1]),
+        ),
         ("a.second".to_string(), Tensor::from_slice(&[7i64])),
         ("m.third".to_string(), Tensor::from_slice(&[true, false, true])),
-        ("b.fourth".to_string(), Tensor::from_slice(&[0.25f32; 6]).reshape([1, 2, 3])),
+        (
+            "b.fourth".to_string(),
+            Tensor::from_slice(&[0.25f32; 6]).reshape([1, 2, 3]),
+        ),
         ("scalar".to_string(), Tensor::from(3.0f32)),
     ];
     let mut metadata = BTreeMap::new();
@@ -182,7 +238,10 @@ fn generic_tensor_files_keep_order_kinds_and_metadata() {
     }
     assert_eq!(checkpoint::read_metadata(&path).unwrap(), metadata);
     let err = checkpoint::read_meta(&path).unwrap_err().to_string();
-    assert!(err.contains("'losscape-directions' file, not a losscape checkpoint"), "{err}");
+    assert!(
+        err.contains("'losscape-directions' file, not a losscape checkpoint"),
+        "{err}"
+    );
 
     let mut reserved = metadata.clone();
     reserved.insert("tensor_order".into(), "[]".into());
@@ -191,7 +250,10 @@ fn generic_tensor_files_keep_order_kinds_and_metadata() {
         .into_iter()
         .map(|n| (n, Tensor::zeros([1], (Kind::Float, Device::Cpu))))
         .collect::<Vec<_>>();
-    assert!(checkpoint::save_tensors(&duplicate, &metadata, &path).unwrap_err().to_string().contains("duplicate"));
+    assert!(checkpoint::save_tensors(&duplicate, &metadata, &path)
+        .unwrap_err()
+        .to_string()
+        .contains("duplicate"));
 }
 
 fn write(path: &Path, bytes: &[u8]) {
@@ -209,22 +271,34 @@ fn damaged_or_foreign_files_are_clear_errors() {
     let truncated = dir.path().join("truncated.safetensors");
     write(&truncated, &content[..content.len() - 100]);
     let err = checkpoint::load(&truncated, Device::Cpu).unwrap_err().to_string();
-    assert!(err.contains("truncated.safetensors") && err.contains("not a valid safetensors file"), "{err}");
+    assert!(
+        err.contains("truncated.safetensors") && err.contains("not a valid safetensors file"),
+        "{err}"
+    );
 
     let garbage = dir.path().join("garbage.safetensors");
     write(&garbage, b"hello");
     let err = checkpoint::read_meta(&garbage).unwrap_err().to_string();
     assert!(err.contains("garbage.safetensors"), "{err}");
     write(&garbage, &u64::MAX.to_le_bytes());
-    assert!(checkpoint::read_meta(&garbage).unwrap_err().to_string().contains("implausible"));
+    assert!(checkpoint::read_meta(&garbage)
+        .unwrap_err()
+        .to_string()
+        .contains("implausible"));
 
     let missing = dir.path().join("missing.safetensors");
-    assert!(checkpoint::load(&missing, Device::Cpu).unwrap_err().to_string().contains("missing.safetensors"));
+    assert!(checkpoint::load(&missing, Device::Cpu)
+        .unwrap_err()
+        .to_string()
+        .contains("missing.safetensors"));
 
     // A future format version is refused by number.
     let (tensors, mut metadata) = checkpoint::read_tensor_file(&good).unwrap();
     metadata.insert("format_version".into(), "99".into());
     let future = dir.path().join("future.safetensors");
     checkpoint::save_tensors(&tensors, &metadata, &future).unwrap();
-    assert!(checkpoint::read_meta(&future).unwrap_err().to_string().contains("version 99"));
+    assert!(checkpoint::read_meta(&future)
+        .unwrap_err()
+        .to_string()
+        .contains("version 99"));
 }
