@@ -48,5 +48,5 @@ pub mod surface;
 pub use error::{Error, Result};
 pub use evaluate::{Evaluator, LossKind, Metrics};
 pub use grid::{Axis, Grid, Shard};
-pub use run::{run_surface, RunReport, SurfaceJob};
+pub use run::{run_grid, run_surface, GridJob, LossMetrics, PointMetrics, RunReport, SurfaceJob};
 pub use surface::{RunRecord, Surface, SurfaceHeader};

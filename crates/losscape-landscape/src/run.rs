@@ -1,6 +1,9 @@
-//! The grid driver: evaluates a model at `theta* + a d1 (+ b d2)` for every pending point of a
-//! surface (or of one shard of it), saving the surface file as it goes so that a killed run
-//! resumes where it stopped and recomputes nothing already done.
+//! The grid driver: computes some metrics of a model at `theta* + a d1 (+ b d2)` for every
+//! pending point of a surface (or of one shard of it), saving the surface file as it goes so that
+//! a killed run resumes where it stopped and recomputes nothing already done.
+//!
+//! What is computed at a point is a [`PointMetrics`]: [`LossMetrics`] (loss and accuracy on the
+//! training and/or test split) here, Hessian eigenvalues in losscape-curvature.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,6 +18,15 @@ use crate::evaluate::Evaluator;
 use crate::grid::Shard;
 use crate::surface::{Surface, SurfaceHeader};
 
+/// What the driver computes at each grid point, with the model already moved there.
+pub trait PointMetrics {
+    /// Names of the values [`compute`](PointMetrics::compute) returns, in order; they become the
+    /// surface's arrays.
+    fn names(&self) -> Vec<String>;
+    /// The values at the model's current weights.
+    fn compute(&mut self, model: &dyn Model) -> Result<Vec<f64>>;
+}
+
 /// The metric arrays a surface of these splits holds, in order.
 pub fn metric_names(train: bool, test: bool) -> Vec<String> {
     let mut names = Vec::new();
@@ -27,24 +39,54 @@ pub fn metric_names(train: bool, test: bool) -> Vec<String> {
     names
 }
 
-/// Everything one surface computation needs.
-pub struct SurfaceJob<'a> {
+/// Loss and accuracy on the training and/or the test split: `train_loss`, `train_acc`,
+/// `test_loss`, `test_acc` (those of the splits given).
+pub struct LossMetrics<'a> {
+    pub evaluator: Evaluator,
+    pub train: Option<&'a Dataset>,
+    pub test: Option<&'a Dataset>,
+}
+
+impl PointMetrics for LossMetrics<'_> {
+    fn names(&self) -> Vec<String> {
+        metric_names(self.train.is_some(), self.test.is_some())
+    }
+
+    fn compute(&mut self, model: &dyn Model) -> Result<Vec<f64>> {
+        let mut values = Vec::with_capacity(4);
+        for split in [self.train, self.test].into_iter().flatten() {
+            let m = self.evaluator.evaluate(model, split)?;
+            values.push(m.loss);
+            values.push(m.accuracy);
+        }
+        Ok(values)
+    }
+}
+
+/// The model, directions and schedule of one grid computation.
+pub struct GridJob<'a> {
     /// The model at its base weights `theta*`; restored to them when the job ends.
     pub model: &'a dyn Model,
     /// One direction (1D) or two (2D), on the model's device and kind.
     pub directions: &'a [Direction],
-    /// The training split to evaluate, if any (on the model's device).
-    pub train: Option<&'a Dataset>,
-    /// The test split to evaluate, if any.
-    pub test: Option<&'a Dataset>,
-    pub evaluator: Evaluator,
     /// Which points this run computes.
     pub shard: Shard,
     /// Save the surface file at least this often (and always at the end).
     pub save_interval: Duration,
 }
 
-/// Summary of one run of [`run_surface`].
+/// A loss-surface job in one struct: a [`GridJob`] plus the [`LossMetrics`] settings.
+pub struct SurfaceJob<'a> {
+    pub model: &'a dyn Model,
+    pub directions: &'a [Direction],
+    pub train: Option<&'a Dataset>,
+    pub test: Option<&'a Dataset>,
+    pub evaluator: Evaluator,
+    pub shard: Shard,
+    pub save_interval: Duration,
+}
+
+/// Summary of one run of [`run_grid`].
 #[derive(Clone, Debug)]
 pub struct RunReport {
     /// Points computed by this run.
@@ -67,11 +109,19 @@ impl RunReport {
     }
 }
 
-/// Computes the pending points of `job.shard` into the surface file at `path`, creating it with
-/// `header` or resuming it (a file made from other inputs is refused). Progress: one task with a
-/// step per point.
-pub fn run_surface(
-    job: &SurfaceJob<'_>,
+/// Loss and accuracy over the grid: [`run_grid`] with [`LossMetrics`].
+pub fn run_surface(job: &SurfaceJob<'_>, path: &Path, header: SurfaceHeader, progress: &dyn Progress) -> Result<RunReport> {
+    let grid_job = GridJob { model: job.model, directions: job.directions, shard: job.shard, save_interval: job.save_interval };
+    let mut metrics = LossMetrics { evaluator: job.evaluator.clone(), train: job.train, test: job.test };
+    run_grid(&grid_job, &mut metrics, path, header, progress)
+}
+
+/// Computes `metrics` at the pending points of `job.shard` into the surface file at `path`,
+/// creating it with `header` or resuming it (a file made from other inputs is refused).
+/// `header.arrays` must equal `metrics.names()`. Progress: one task with a step per point.
+pub fn run_grid(
+    job: &GridJob<'_>,
+    metrics: &mut dyn PointMetrics,
     path: &Path,
     header: SurfaceHeader,
     progress: &dyn Progress,
@@ -83,34 +133,28 @@ pub fn run_surface(
             job.directions.len()
         )));
     }
-    let expected = metric_names(job.train.is_some(), job.test.is_some());
+    let expected = metrics.names();
     if header.arrays != expected {
         return Err(Error::Invalid(format!(
-            "header arrays {:?} do not match the splits {:?}",
+            "header arrays {:?} do not match the metrics {:?}",
             header.arrays, expected
         )));
     }
     for d in job.directions {
         d.check_fits(job.model)?;
     }
-    let scope = if job.directions.iter().any(|d| d.scope == Scope::States) {
-        Scope::States
-    } else {
-        Scope::Weights
-    };
+    let scope = if job.directions.iter().any(|d| d.scope == Scope::States) { Scope::States } else { Scope::Weights };
     let anchor = Anchor::new(job.model, scope)?;
 
     let mut surface = Surface::open_or_create(path, header)?;
     let pending = surface.pending(job.shard);
-    let in_shard = (0..surface.grid().len())
-        .filter(|i| job.shard.contains(*i))
-        .count();
+    let in_shard = (0..surface.grid().len()).filter(|i| job.shard.contains(*i)).count();
     let run_id = surface.begin_run(job.shard);
     surface.save(path)?;
 
     let start = Instant::now();
-    progress.begin("surface", pending.len() as u64);
-    let result = compute(job, &anchor, &mut surface, &pending, run_id, path, progress);
+    progress.begin("grid points", pending.len() as u64);
+    let result = compute(job, metrics, &anchor, &mut surface, &pending, run_id, path, progress);
     progress.end();
     // Whatever happened, the model goes back to its base weights and finished points are kept.
     let restored = anchor.restore();
@@ -118,16 +162,13 @@ pub fn run_surface(
     let computed = result?;
     restored?;
     saved?;
-    Ok(RunReport {
-        computed,
-        skipped: in_shard - pending.len(),
-        seconds: start.elapsed().as_secs_f64(),
-        run_id,
-    })
+    Ok(RunReport { computed, skipped: in_shard - pending.len(), seconds: start.elapsed().as_secs_f64(), run_id })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compute(
-    job: &SurfaceJob<'_>,
+    job: &GridJob<'_>,
+    metrics: &mut dyn PointMetrics,
     anchor: &Anchor,
     surface: &mut Surface,
     pending: &[usize],
@@ -136,32 +177,20 @@ fn compute(
     progress: &dyn Progress,
 ) -> Result<usize> {
     let mut last_save = Instant::now();
-    let mut computed = 0;
     let started = Instant::now();
+    let names = metrics.names();
+    let mut computed = 0;
     for &index in pending {
         let (a, b) = surface.grid().point(index);
-        let coeffs = [a, b];
-        let steps: Vec<(&Direction, f64)> = job
-            .directions
-            .iter()
-            .zip(coeffs)
-            .map(|(d, c)| (d, c))
-            .collect();
+        let steps: Vec<(&Direction, f64)> = job.directions.iter().zip([a, b]).collect();
         anchor.set(&steps)?;
-        let mut values = Vec::with_capacity(4);
-        for split in [job.train, job.test].into_iter().flatten() {
-            let m = job.evaluator.evaluate(job.model, split)?;
-            values.push(m.loss);
-            values.push(m.accuracy);
-        }
+        let values = metrics.compute(job.model)?;
         surface.set_point(index, &values, run_id)?;
         computed += 1;
         progress.advance(1);
         let rate = computed as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        progress.message(&format!(
-            "({a:.3}, {b:.3}) loss {:.4} | {rate:.2} points/s",
-            values[0]
-        ));
+        let first = names.first().map(String::as_str).unwrap_or("value");
+        progress.message(&format!("({a:.3}, {b:.3}) {first} {:.4} | {rate:.2} points/s", values.first().copied().unwrap_or(f64::NAN)));
         if last_save.elapsed() >= job.save_interval {
             surface.save(path)?;
             last_save = Instant::now();
