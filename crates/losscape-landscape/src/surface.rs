@@ -81,7 +81,7 @@ pub struct SurfaceHeader {
     pub checkpoint: String,
     /// SHA-256 of the checkpoint's tensors or file.
     pub checkpoint_hash: String,
-    /// SHA-256 of the direction tensors (or a description such as "interpolation to <hash>").
+    /// SHA-256 of the direction tensors (or a description such as `"interpolation to <hash>"`).
     pub directions_hash: String,
     /// How the directions were made, e.g. "random filter biasbn weights seed=1" or "interpolate".
     pub method: String,
