@@ -5,6 +5,8 @@
 //! with its `clap::Args` and a `run` function returning `anyhow::Result<()>`.
 
 mod data_cmd;
+mod landscape_cmd;
+mod progress;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -24,12 +26,24 @@ struct Cli {
 enum Command {
     /// Inspect data sets (the embedded Fashion-MNIST subset, IDX or CIFAR-10 folders).
     Data(data_cmd::DataArgs),
+    /// Make directions (random, filter-normalized, target) for a checkpoint and save them.
+    Direction(landscape_cmd::DirectionArgs),
+    /// Compute a 1D or 2D loss/accuracy surface (resumable; shardable with --shard i/n).
+    Surface(landscape_cmd::SurfaceArgs),
+    /// Export a surface as .npz (numpy), .csv or .vtp (ParaView).
+    Export(landscape_cmd::ExportArgs),
+    /// Merge the shard files of one surface.
+    Merge(landscape_cmd::MergeArgs),
 }
 
 /// Runs one parsed command.
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Data(args) => data_cmd::run(args),
+        Command::Direction(args) => landscape_cmd::direction(args),
+        Command::Surface(args) => landscape_cmd::surface(args),
+        Command::Export(args) => landscape_cmd::export(args),
+        Command::Merge(args) => landscape_cmd::merge(args),
     }
 }
 
