@@ -4,3 +4,4 @@ pub use losscape_data as data;
 pub use losscape_models as models;
 pub use losscape_directions as directions;
 pub use losscape_landscape as landscape;
+pub use losscape_curvature as curvature;
