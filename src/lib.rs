@@ -2,6 +2,7 @@
 pub use losscape_core as core;
 pub use losscape_data as data;
 pub use losscape_models as models;
+pub use losscape_train as train;
 pub use losscape_directions as directions;
 pub use losscape_landscape as landscape;
 pub use losscape_curvature as curvature;

@@ -1,0 +1,54 @@
+//! Evaluation of a model on a whole split (eval mode, no gradients) and the global weight norm.
+
+use losscape_data::Dataset;
+use losscape_models::Model;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Reduction, Tensor};
+
+use crate::error::{Error, Result};
+
+/// Loss and accuracy over a whole split.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Sample-weighted mean cross-entropy.
+    pub loss: f64,
+    /// Accuracy in percent.
+    pub accuracy: f64,
+    /// Number of examples.
+    pub examples: usize,
+}
+
+/// Cross-entropy loss and accuracy of `model` on `data` in eval mode (BN running statistics),
+/// without gradients, in batches of `batch_size`. `data` must already carry the normalization the
+/// model was trained with; its images are converted to the model's kind and device.
+pub fn evaluate(model: &dyn Model, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
+    if data.is_empty() {
+        return Err(Error::Config(format!("{}: cannot evaluate on an empty split", data.name)));
+    }
+    let _guard = tch::no_grad_guard();
+    let data = data.to_device(model.device())?.to_kind(model.kind())?;
+    let (mut loss_sum, mut correct) = (0.0f64, 0i64);
+    for (xs, ys) in data.batches(batch_size, None)? {
+        let logits = model.forward_t(&xs, false);
+        let loss = logits.f_cross_entropy_loss(&ys, None::<Tensor>, Reduction::Sum, -100, 0.0)?;
+        loss_sum += loss.f_double_value(&[])?;
+        correct += count_correct(&logits, &ys)?;
+    }
+    let n = data.len();
+    Ok(Evaluation { loss: loss_sum / n as f64, accuracy: 100.0 * correct as f64 / n as f64, examples: n })
+}
+
+/// Number of rows of `logits` whose arg-max equals the label.
+pub(crate) fn count_correct(logits: &Tensor, labels: &Tensor) -> Result<i64> {
+    Ok(logits.f_argmax(1, false)?.f_eq_tensor(labels)?.f_sum(Kind::Int64)?.f_int64_value(&[])?)
+}
+
+/// L2 norm of all trainable parameters of `model` taken together (computed in f64).
+pub fn weight_norm(model: &dyn Model) -> Result<f64> {
+    let _guard = tch::no_grad_guard();
+    let mut sum = 0.0;
+    for p in model.parameters() {
+        sum += p.f_to_kind(Kind::Double)?.f_square()?.f_sum(Kind::Double)?.f_double_value(&[])?;
+    }
+    Ok(sum.sqrt())
+}
