@@ -7,6 +7,7 @@
 mod data_cmd;
 mod landscape_cmd;
 mod progress;
+mod train_cmd;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
     Export(landscape_cmd::ExportArgs),
     /// Merge the shard files of one surface.
     Merge(landscape_cmd::MergeArgs),
+    /// Train a network with SGD into a run folder (checkpoints, metrics; rerun to resume).
+    Train(train_cmd::TrainArgs),
 }
 
 /// Runs one parsed command.
@@ -44,6 +47,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Surface(args) => landscape_cmd::surface(args),
         Command::Export(args) => landscape_cmd::export(args),
         Command::Merge(args) => landscape_cmd::merge(args),
+        Command::Train(args) => train_cmd::run(args),
     }
 }
 
