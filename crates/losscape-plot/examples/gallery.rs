@@ -140,6 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..HeatmapFigure::default()
     };
     heatmap(&out.join("heatmap_chaotic_log.png"), &g, &h)?;
+    heatmap(&out.join("heatmap_chaotic_log.svg"), &g, &h)?;
 
     // A saddle as filled contours with the diverging colour map.
     let x = linspace(-2.0, 2.0, 33);

@@ -101,7 +101,11 @@ pub fn heatmap(path: &Path, grid: &Grid<'_>, figure: &HeatmapFigure) -> Result<(
             )));
         }
     }
-    let scale = ColorScale::fit(grid, figure);
+    // Bands need two points per axis to interpolate between; otherwise the map shows cells.
+    let mut scale = ColorScale::fit(grid, figure);
+    if grid.nx() < 2 || grid.ny() < 2 {
+        scale.bands = None;
+    }
     render(
         path,
         figure.size,
@@ -266,8 +270,7 @@ impl Draw for HeatmapDraw<'_, '_> {
         let (w, _) = root.dim_in_pixel();
         let (main, side) = root.split_horizontally(w.saturating_sub(cbar_w));
 
-        // Bands need two points per axis to interpolate; otherwise show cells.
-        let bands = matches!(fig.shading, Shading::Bands(_)) && g.nx() >= 2 && g.ny() >= 2;
+        let bands = self.scale.bands.is_some();
         let (xe, ye) = if bands {
             (
                 vec![g.x_extent().0, g.x_extent().1],
