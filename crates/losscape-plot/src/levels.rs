@@ -8,6 +8,9 @@ use crate::ticks::nice_step;
 /// Most contour levels a figure may have (more would be unreadable, and guards against a tiny step).
 const MAX_LEVELS: usize = 200;
 
+/// Most log-spaced high levels.
+const MAX_DECADES: usize = 12;
+
 /// How contour levels are chosen.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Levels {
@@ -174,7 +177,9 @@ fn decades_above(above: f64, hi: f64) -> Vec<f64> {
             out.push(v);
         }
     }
-    out
+    // Values spanning very many decades (a diverged run reaching 1e30): keep about a dozen.
+    let every = out.len().div_ceil(MAX_DECADES).max(1);
+    out.into_iter().step_by(every).collect()
 }
 
 /// Rounds away the binary noise of `min + step * i` (0.1 + 0.5 * 3 = 1.6000000000000001).
@@ -234,6 +239,17 @@ mod tests {
             Levels::default().resolve(&[2.0, 2.0]).unwrap().linear,
             vec![2.0]
         );
+    }
+
+    #[test]
+    fn decades_are_thinned_over_huge_ranges() {
+        let set = Levels::original().resolve(&[0.1, 1e300]).unwrap();
+        assert!(
+            set.log.len() <= MAX_DECADES && set.log.len() >= 6,
+            "{:?}",
+            set.log
+        );
+        assert_eq!(set.log[0], 10.0);
     }
 
     #[test]

@@ -307,3 +307,55 @@ impl Draw for LinesDraw<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_split_curves_into_runs() {
+        let x = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0];
+        let y = [1.0, f64::NAN, 2.0, 0.0, 3.0, 4.0];
+        let curves = [Curve::new("c", &x, &y)];
+        let linear = LinesFigure::default();
+        let d = LinesDraw {
+            curves: &curves,
+            figure: &linear,
+        };
+        let runs = d.runs(&curves[0]);
+        assert_eq!(
+            runs,
+            vec![
+                vec![(0.0, 1.0)],
+                vec![(2.0, 2.0), (3.0, 0.0), (4.0, 3.0), (5.0, 4.0)]
+            ]
+        );
+        // On a log axis the zero is a gap too, and values are log10.
+        let log = LinesFigure {
+            log_loss: true,
+            ..LinesFigure::default()
+        };
+        let d = LinesDraw {
+            curves: &curves,
+            figure: &log,
+        };
+        let runs = d.runs(&curves[0]);
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs[1], vec![(2.0, 2f64.log10())]);
+        // A fixed accuracy range clamps.
+        let acc = [Curve {
+            axis: YAxis::Accuracy,
+            ..Curve::new("a", &x, &[50.0, 120.0, -5.0, 1.0, 2.0, 3.0])
+        }];
+        let fixed = LinesFigure {
+            accuracy_range: Some((0.0, 100.0)),
+            ..LinesFigure::default()
+        };
+        let d = LinesDraw {
+            curves: &acc,
+            figure: &fixed,
+        };
+        assert_eq!(d.runs(&acc[0])[0][1], (1.0, 100.0));
+        assert_eq!(d.runs(&acc[0])[0][2], (2.0, 0.0));
+    }
+}

@@ -17,7 +17,7 @@ static FONT_BYTES: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 
 /// Smallest and largest accepted figure side, in pixels.
 const MIN_SIDE: u32 = 64;
-const MAX_SIDE: u32 = 10_000;
+const MAX_SIDE: u32 = 8192;
 
 /// A figure file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,13 @@ pub(crate) fn render_bytes(
         Format::Png => {
             // Drawn at twice the size and averaged down: the bitmap backend does not smooth
             // lines or polygon edges, and this does (text too).
-            let (sw, sh) = (w * SUPERSAMPLE, h * SUPERSAMPLE);
+            // Very large figures are drawn at their own size to bound the memory used.
+            let k = if (w as u64) * (h as u64) <= SUPERSAMPLE_MAX_PIXELS {
+                SUPERSAMPLE
+            } else {
+                1
+            };
+            let (sw, sh) = (w * k, h * k);
             let mut big = vec![0u8; sw as usize * sh as usize * 3];
             {
                 let root = BitMapBackend::with_buffer(&mut big, (sw, sh)).into_drawing_area();
@@ -107,7 +113,12 @@ pub(crate) fn render_bytes(
                 figure.draw(&root)?;
                 root.present()?;
             }
-            encode_png(&downsample(&big, (sw, sh), SUPERSAMPLE), size)
+            let rgb = if k == 1 {
+                big
+            } else {
+                downsample(&big, (sw, sh), k)
+            };
+            encode_png(&rgb, size)
         }
         Format::Svg => {
             let mut svg = String::new();
@@ -124,6 +135,9 @@ pub(crate) fn render_bytes(
 
 /// The PNG rendering factor along each axis.
 const SUPERSAMPLE: u32 = 2;
+
+/// Largest figure (in pixels) drawn supersampled (the drawing buffer is 4 x 3 bytes a pixel).
+const SUPERSAMPLE_MAX_PIXELS: u64 = 4_000_000;
 
 /// Averages `k` x `k` blocks of an RGB buffer of size `(w, h)` (both multiples of `k`).
 fn downsample(rgb: &[u8], (w, h): (u32, u32), k: u32) -> Vec<u8> {

@@ -473,3 +473,66 @@ fn an_existing_file_is_replaced_whole() {
     assert!(svg_text(&path, (800, 600)).contains("New"));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn extreme_values_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = [0.0, 1.0, 2.0, 3.0];
+    let y = [f64::MAX, -f64::MAX, 1e-300, 1e300];
+    let fig = LinesFigure::default();
+    lines(
+        &dir.path().join("a.png"),
+        &[Curve::new("huge", &x, &y)],
+        &fig,
+    )
+    .unwrap();
+    let log = LinesFigure {
+        log_loss: true,
+        ..LinesFigure::default()
+    };
+    lines(
+        &dir.path().join("b.png"),
+        &[Curve::new("huge", &x, &y)],
+        &log,
+    )
+    .unwrap();
+
+    let gx = linspace(-1.0, 1.0, 5);
+    let z = Array2::from_shape_fn(
+        (5, 5),
+        |(i, j)| if (i + j) % 2 == 0 { 1e300 } else { -1e-300 },
+    );
+    let g = Grid::new(&gx, &gx, z.view()).unwrap();
+    contour(
+        &dir.path().join("c.png"),
+        &g,
+        &ContourFigure {
+            levels: Levels::original(),
+            ..ContourFigure::default()
+        },
+    )
+    .unwrap();
+    contour(&dir.path().join("d.png"), &g, &ContourFigure::default()).unwrap();
+    heatmap(
+        &dir.path().join("e.png"),
+        &g,
+        &HeatmapFigure {
+            log_scale: true,
+            ..HeatmapFigure::default()
+        },
+    )
+    .unwrap();
+    surface3d(&dir.path().join("f.png"), &g, &SurfaceFigure::default()).unwrap();
+    let far = [1e300, -1e300];
+    trajectory(
+        &dir.path().join("g.png"),
+        Some(&g),
+        &Trajectory {
+            x: &far,
+            y: &far,
+            lr_decay: &[1],
+        },
+        &TrajectoryFigure::default(),
+    )
+    .unwrap();
+}
