@@ -35,7 +35,7 @@ pub struct RandomArgs {
 }
 
 impl RandomArgs {
-    fn spec(&self) -> RandomSpec {
+    pub(crate) fn spec(&self) -> RandomSpec {
         RandomSpec { norm: self.norm, ignore: self.ignore, scope: self.scope, seed: self.seed }
     }
 }
@@ -213,7 +213,7 @@ fn target_direction(model: &dyn Model, target: &Path) -> Result<Direction> {
         .with_context(|| format!("making the direction towards {}", target.display()))
 }
 
-fn load_checkpoint(path: &Path, device: tch::Device) -> Result<(Box<dyn Model>, CheckpointMeta)> {
+pub(crate) fn load_checkpoint(path: &Path, device: tch::Device) -> Result<(Box<dyn Model>, CheckpointMeta)> {
     checkpoint::load(path, device).with_context(|| format!("loading checkpoint {}", path.display()))
 }
 
@@ -310,7 +310,7 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
 
 /// Normalizes both splits as the checkpoint's training did, optionally subsets them, and moves
 /// them to the device in the model's kind, once for the whole run.
-fn prepare(
+pub(crate) fn prepare(
     splits: &Splits,
     meta: &CheckpointMeta,
     per_class: Option<usize>,

@@ -5,6 +5,7 @@
 //! with its `clap::Args` and a `run` function returning `anyhow::Result<()>`.
 
 mod data_cmd;
+mod hessian_cmd;
 mod landscape_cmd;
 mod progress;
 mod train_cmd;
@@ -35,6 +36,9 @@ enum Command {
     Export(landscape_cmd::ExportArgs),
     /// Merge the shard files of one surface.
     Merge(landscape_cmd::MergeArgs),
+    /// Hessian eigenvalues (lambda_max, lambda_min, trace) at a checkpoint, or the
+    /// |lambda_min/lambda_max| map over a 1D/2D grid (resumable; shardable with --shard i/n).
+    Hessian(hessian_cmd::HessianArgs),
     /// Train a network with SGD into a run folder (checkpoints, metrics; rerun to resume).
     Train(train_cmd::TrainArgs),
 }
@@ -47,6 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Surface(args) => landscape_cmd::surface(args),
         Command::Export(args) => landscape_cmd::export(args),
         Command::Merge(args) => landscape_cmd::merge(args),
+        Command::Hessian(args) => hessian_cmd::run(args),
         Command::Train(args) => train_cmd::run(args),
     }
 }

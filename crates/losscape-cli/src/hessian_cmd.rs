@@ -1,0 +1,326 @@
+//! `losscape hessian`: the extreme eigenvalues of the loss Hessian of a checkpoint, either at the
+//! checkpoint itself (printed, with a trace estimate and optionally the power-iteration baseline
+//! and fresh residual checks) or at every point of a 1D/2D grid over directions (the paper's
+//! `|lambda_min / lambda_max|` map, in a resumable, shardable surface file).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use losscape::core::{hash, parse_device, Precision};
+use losscape::curvature::{
+    extremes_by_power, hutchinson, lanczos, residual_check, EigenMetrics, HessianOperator, HvpOptions, LanczosOptions,
+    ParamSet, PowerOptions,
+};
+use losscape::data::{DataSource, Dataset};
+use losscape::directions::{Direction, DirectionSet};
+use losscape::landscape::evaluate::{Evaluator, LossKind};
+use losscape::landscape::run::{run_grid, GridJob};
+use losscape::landscape::{Axis, Grid, Shard, Surface};
+use losscape::models::{checkpoint, CheckpointMeta, Model};
+
+use crate::landscape_cmd::{load_checkpoint, prepare, RandomArgs};
+use crate::progress::ProgressBar;
+
+/// `losscape hessian`: Hessian eigenvalues at a checkpoint or over a grid.
+#[derive(Args, Debug)]
+pub struct HessianArgs {
+    /// The checkpoint theta* (the grid's origin).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Map mode: directions from a file made by `losscape direction` (default: random directions
+    /// from the options below, the same as `losscape surface` draws).
+    #[arg(long)]
+    direction_file: Option<PathBuf>,
+    #[command(flatten)]
+    random: RandomArgs,
+    /// Map mode over the grid of this loss surface; its directions must be the ones given here
+    /// (checked by hash), so the map lies exactly under the surface.
+    #[arg(long, conflicts_with_all = ["x", "y"])]
+    surface: Option<PathBuf>,
+    /// Map mode: x axis as min:max:num (without --x or --surface: one point, the checkpoint).
+    #[arg(long, allow_hyphen_values = true)]
+    x: Option<Axis>,
+    /// Map mode: y axis as min:max:num; omit for a 1D line.
+    #[arg(long, requires = "x", allow_hyphen_values = true)]
+    y: Option<Axis>,
+    /// Map mode: output surface file (arrays min_eig, max_eig, abs_ratio, hvps, converged); an
+    /// existing file made with the same inputs is resumed.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Map mode: compute only shard i of n (0-based i); merge the parts with `losscape merge`.
+    #[arg(long, default_value = "0/1")]
+    shard: Shard,
+    /// Map mode: save progress at least every this many seconds.
+    #[arg(long, default_value_t = 10.0)]
+    save_every: f64,
+    /// Data set; by default the one recorded in the checkpoint. The training split is used.
+    #[arg(long)]
+    dataset: Option<DataSource>,
+    /// Examples the loss is averaged over: the first ceil(N / classes) of each class of the
+    /// training split, in file order (N = 500 on 10 classes: 50 per class).
+    #[arg(long, default_value_t = 500)]
+    samples: usize,
+    /// Loss: cross_entropy | mse_softmax | mse.
+    #[arg(long, default_value = "cross_entropy")]
+    loss: LossKind,
+    /// Parameters of the Hessian: weights (tensors of dim > 1, the paper's choice) | all.
+    #[arg(long, default_value = "weights")]
+    params: ParamSet,
+    /// Examples per double-backward batch (default: 128 on the CPU, 1024 on CUDA).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Relative tolerance on the Ritz residuals: ||H y - theta y|| <= max(tol |theta|, atol).
+    #[arg(long, default_value_t = 1e-3)]
+    tol: f64,
+    /// Absolute floor of the residual test.
+    #[arg(long, default_value_t = 0.0)]
+    atol: f64,
+    /// The most Hessian-vector products per Lanczos run (per point).
+    #[arg(long, default_value_t = 100)]
+    max_iter: usize,
+    /// Seed of the Lanczos start vector (the same at every point).
+    #[arg(long, default_value_t = 0)]
+    lanczos_seed: u64,
+    /// Single point: Hutchinson probes for the trace estimate (0 skips it).
+    #[arg(long, default_value_t = 10)]
+    trace_probes: usize,
+    /// Single point: also run power iteration with the shift trick at the same tolerance (at most
+    /// --power-max-iter products per run), for comparison.
+    #[arg(long)]
+    power: bool,
+    /// Single point: the most products per power-iteration run.
+    #[arg(long, default_value_t = 1000)]
+    power_max_iter: usize,
+    /// Single point: check both Ritz pairs with a fresh product, ||H y - lambda y|| / |lambda|.
+    #[arg(long)]
+    check: bool,
+    /// Precision of the products: f32 | f64 (default: the checkpoint's).
+    #[arg(long)]
+    precision: Option<Precision>,
+    /// libtorch threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// cpu | cuda | cuda:N | auto.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+pub fn run(args: HessianArgs) -> Result<()> {
+    let device = parse_device(&args.device)?;
+    if let Some(t) = args.threads {
+        tch::set_num_threads(t as i32);
+    }
+    let map_mode = args.x.is_some() || args.surface.is_some();
+    if !map_mode {
+        if args.direction_file.is_some() || args.out.is_some() {
+            bail!("--direction-file and --out belong to map mode: give a grid with --x (and --y) or --surface");
+        }
+    } else if args.out.is_none() {
+        bail!("map mode needs --out FILE for the map's surface file");
+    }
+    let (stored, meta) = load_checkpoint(&args.checkpoint, device)?;
+    let precision = args.precision.unwrap_or(Precision::from_kind(stored.kind()));
+    let model = if precision.kind() == stored.kind() {
+        stored
+    } else {
+        checkpoint::load_as(&args.checkpoint, device, precision)
+            .with_context(|| format!("loading checkpoint {} in {precision}", args.checkpoint.display()))?
+            .0
+    };
+    let (data, data_name) = training_subset(&args, &meta, model.kind(), device)?;
+    let hvp = HvpOptions {
+        params: args.params,
+        loss: args.loss,
+        batch_size: args.batch_size.unwrap_or_else(|| Evaluator::new(device, args.loss).batch_size),
+    };
+    let lanczos_options =
+        LanczosOptions { tol: args.tol, atol: args.atol, max_iter: args.max_iter, seed: args.lanczos_seed, ritz_vectors: false };
+    lanczos_options.check()?;
+    if map_mode {
+        map(&args, model.as_ref(), data, data_name, hvp, lanczos_options)
+    } else {
+        single_point(&args, model.as_ref(), &meta, &data, &data_name, hvp, lanczos_options)
+    }
+}
+
+/// The first ceil(samples / classes) examples of each class of the training split, normalized as
+/// the checkpoint's training did, on the device in the model's kind; and a description of it.
+fn training_subset(args: &HessianArgs, meta: &CheckpointMeta, kind: tch::Kind, device: tch::Device) -> Result<(Dataset, String)> {
+    if args.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    let source = match &args.dataset {
+        Some(s) => s.clone(),
+        None => meta.data.as_deref().unwrap_or("fashion-mnist-mini").parse().context("the checkpoint's recorded data source")?,
+    };
+    let splits = source.load().with_context(|| format!("loading data {source}"))?;
+    let per_class = args.samples.div_ceil(meta.num_classes.max(1) as usize);
+    let (train, _) = prepare(&splits, meta, Some(per_class), kind, device)?;
+    let name = format!("{source} train, first {per_class} per class ({} examples)", train.len());
+    Ok((train, name))
+}
+
+fn single_point(
+    args: &HessianArgs,
+    model: &dyn Model,
+    meta: &CheckpointMeta,
+    data: &Dataset,
+    data_name: &str,
+    hvp: HvpOptions,
+    options: LanczosOptions,
+) -> Result<()> {
+    let bar = ProgressBar::new();
+    let mut op = HessianOperator::new(model, data, hvp)?;
+    println!("checkpoint   {} ({}, {})", args.checkpoint.display(), meta.spec, Precision::from_kind(model.kind()));
+    println!("data         {data_name}");
+    println!("parameters   {}: {} scalars in {} tensors", hvp.params, op.dim(), op.names().len());
+    println!("loss         {} (batches of {})", hvp.loss, hvp.batch_size);
+
+    let start = Instant::now();
+    let eig = lanczos(&mut op, &LanczosOptions { ritz_vectors: args.check, ..options }, &bar)?;
+    let lanczos_s = start.elapsed().as_secs_f64();
+    let per_product = lanczos_s / eig.hvps as f64;
+    let status = if eig.converged { "converged" } else { "NOT converged" };
+    println!("lambda_max   {:.6e}  (Ritz residual {:.2e} relative)", eig.max.value, eig.max.relative_residual());
+    println!("lambda_min   {:.6e}  (Ritz residual {:.2e} relative)", eig.min.value, eig.min.relative_residual());
+    println!("abs_ratio    {:.6e}  |lambda_min / lambda_max|", eig.abs_ratio());
+    println!(
+        "lanczos      {} products, {status} at tol {:e} (atol {:e}), {lanczos_s:.1} s, {per_product:.3} s per product",
+        eig.hvps, options.tol, options.atol
+    );
+    if args.check {
+        for (name, pair) in [("lambda_max", &eig.max), ("lambda_min", &eig.min)] {
+            let y = pair.vector.as_ref().context("Lanczos returned no Ritz vector")?;
+            let fresh = residual_check(&mut op, pair.value, y)?;
+            println!("check        {name}: fresh ||H y - lambda y|| / |lambda| = {fresh:.3e}");
+        }
+    }
+    if args.trace_probes > 0 {
+        let start = Instant::now();
+        let trace = hutchinson(&mut op, args.trace_probes, args.lanczos_seed, &bar)?;
+        println!(
+            "trace        {:.6e} +- {:.2e} (Hutchinson, {} Rademacher probes, {:.1} s)",
+            trace.mean,
+            trace.std_error,
+            trace.hvps,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    if args.power {
+        let start = Instant::now();
+        let popts = PowerOptions { tol: options.tol, atol: options.atol, max_iter: args.power_max_iter, seed: options.seed };
+        let p = extremes_by_power(&mut op, &popts, &bar)?;
+        let conv = |c: bool| if c { "converged" } else { "NOT converged" };
+        println!(
+            "power        lambda_max {:.6e} ({} products, {}), lambda_min {:.6e} ({} products on H - {:.4e} I, {}{}), {:.1} s",
+            p.max,
+            p.dominant.hvps,
+            conv(p.dominant.converged),
+            p.min,
+            p.shifted.hvps,
+            p.shift,
+            conv(p.shifted.converged),
+            if p.resolved { "" } else { ", unresolved: the shifted run found the same end" },
+            start.elapsed().as_secs_f64()
+        );
+        println!("power        {} products in all, against {} for Lanczos", p.hvps, eig.hvps);
+    }
+    println!("hvps         {} in all", op.hvps());
+    Ok(())
+}
+
+fn map(
+    args: &HessianArgs,
+    model: &dyn Model,
+    data: Dataset,
+    data_name: String,
+    hvp: HvpOptions,
+    options: LanczosOptions,
+) -> Result<()> {
+    let out = args.out.as_deref().context("map mode needs --out")?;
+    let checkpoint_hash = hash::sha256_file(&args.checkpoint)?;
+    let base_surface = match &args.surface {
+        Some(path) => Some(Surface::load(path).with_context(|| format!("reading surface {}", path.display()))?),
+        None => None,
+    };
+    let grid = match (&base_surface, &args.x) {
+        (Some(s), _) => s.grid().clone(),
+        (None, Some(x)) => Grid::new(x.clone(), args.y.clone())?,
+        (None, None) => bail!("map mode needs --x or --surface"),
+    };
+    let dims = if grid.is_2d() { 2 } else { 1 };
+    let (directions, directions_hash, method) = directions(args, model, &checkpoint_hash, dims)?;
+    if let (Some(s), Some(path)) = (&base_surface, &args.surface) {
+        let h = s.header();
+        if h.checkpoint_hash != checkpoint_hash {
+            bail!("{} was made from another checkpoint (hash {}), not {}", path.display(), h.checkpoint_hash, args.checkpoint.display());
+        }
+        if h.directions_hash != directions_hash {
+            bail!(
+                "{} was made over other directions (hash {}, these are {directions_hash}): pass the same --direction-file or random-direction options as for the surface",
+                path.display(),
+                h.directions_hash
+            );
+        }
+    }
+
+    let mut metrics = EigenMetrics::new(&data, hvp, options);
+    let mut header = metrics.header(grid, Precision::from_kind(model.kind()));
+    header.checkpoint = args.checkpoint.display().to_string();
+    header.checkpoint_hash = checkpoint_hash;
+    header.directions_hash = directions_hash;
+    header.method = method;
+    header.data = data_name;
+    header.threads = tch::get_num_threads().max(1) as usize;
+    let job = GridJob {
+        model,
+        directions: &directions,
+        shard: args.shard,
+        save_interval: Duration::from_secs_f64(args.save_every.max(0.0)),
+    };
+    let bar = ProgressBar::new();
+    let report = run_grid(&job, &mut metrics, out, header, &bar)?;
+    drop(bar);
+    let hvps = metrics.total_hvps();
+    eprintln!(
+        "{}: computed {} point(s) in {:.1} s ({} Hessian-vector products, {:.2} s per product), {} already done",
+        out.display(),
+        report.computed,
+        report.seconds,
+        hvps,
+        if hvps > 0 { report.seconds / hvps as f64 } else { 0.0 },
+        report.skipped
+    );
+    Ok(())
+}
+
+/// The map's directions (from a file or drawn as `losscape surface` draws them), their hash as a
+/// surface records it, and the method text.
+fn directions(args: &HessianArgs, model: &dyn Model, checkpoint_hash: &str, dims: usize) -> Result<(Vec<Direction>, String, String)> {
+    let (set, method) = match &args.direction_file {
+        Some(file) => {
+            let set = DirectionSet::load(file).with_context(|| format!("reading directions {}", file.display()))?;
+            (set, format!("direction file {}", file.display()))
+        }
+        None => {
+            // Drawn from the model in the checkpoint's stored precision, so the hash equals that
+            // of a surface over the same random directions even when --precision differs.
+            let stored = checkpoint_model(&args.checkpoint)?;
+            (DirectionSet::random(stored.as_ref(), &args.random.spec(), dims, checkpoint_hash)?, args.random.spec().to_string())
+        }
+    };
+    set.check_fits(model)?;
+    if set.directions.len() < dims {
+        bail!("a {dims}D map needs {dims} directions but only {} are available", set.directions.len());
+    }
+    let hash = set.hash()?;
+    let directions = set.to(model.device(), model.kind())?.into_iter().take(dims).collect();
+    Ok((directions, hash, method))
+}
+
+/// The checkpoint's model in its stored precision on the CPU.
+fn checkpoint_model(path: &Path) -> Result<Box<dyn Model>> {
+    Ok(load_checkpoint(path, tch::Device::Cpu)?.0)
+}
