@@ -9,6 +9,7 @@ mod hessian_cmd;
 mod landscape_cmd;
 mod progress;
 mod train_cmd;
+mod trajectory_cmd;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Hessian(hessian_cmd::HessianArgs),
     /// Train a network with SGD into a run folder (checkpoints, metrics; rerun to resume).
     Train(train_cmd::TrainArgs),
+    /// PCA of a run's optimization path: PCA directions, projected path, random baselines.
+    Trajectory(trajectory_cmd::TrajectoryArgs),
 }
 
 /// Runs one parsed command.
@@ -53,6 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => landscape_cmd::merge(args),
         Command::Hessian(args) => hessian_cmd::run(args),
         Command::Train(args) => train_cmd::run(args),
+        Command::Trajectory(args) => trajectory_cmd::run(args),
     }
 }
 

@@ -1,0 +1,122 @@
+//! `losscape trajectory`: the PCA of a training run's path, its projection onto the two principal
+//! directions, the random baselines that miss it, and the `losscape surface` command that computes
+//! the loss surface under the path.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use losscape::directions::{Ignore, Scope};
+use losscape::trajectory::{analyze_run, report, Options, DEFAULT_CHUNK_ELEMENTS};
+
+use crate::progress::ProgressBar;
+
+/// `losscape trajectory`: PCA directions, projected path and variance report of a run folder.
+#[derive(Args, Debug)]
+pub struct TrajectoryArgs {
+    /// Run folder written by `losscape train` (its run.json lists the checkpoints and LR decays).
+    #[arg(long)]
+    run: PathBuf,
+    /// Output folder: pca.safetensors, random-plane.safetensors, init-final-random.safetensors,
+    /// projection.csv and trajectory.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// weights = trainable parameters only; states = also BN running mean/var.
+    #[arg(long, default_value = "weights")]
+    scope: Scope,
+    /// biasbn = leave biases and BN parameters (tensors of dim <= 1) out of the PCA; none = keep them.
+    #[arg(long, default_value = "biasbn")]
+    ignore: Ignore,
+    /// Seed of the random baseline directions (random plane: seed, seed + 1; init plane: seed + 2).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Points per axis of the suggested surface grid under the path.
+    #[arg(long, default_value_t = 51)]
+    grid_points: usize,
+    /// Memory bound of the streaming passes, in f64 values per block (checkpoints x slice).
+    #[arg(long, default_value_t = DEFAULT_CHUNK_ELEMENTS)]
+    chunk_elements: usize,
+    /// libtorch threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub fn run(args: TrajectoryArgs) -> Result<()> {
+    if let Some(t) = args.threads {
+        tch::set_num_threads(t as i32);
+    }
+    if args.grid_points == 0 {
+        bail!("--grid-points must be at least 1");
+    }
+    let options = Options { scope: args.scope, ignore: args.ignore, seed: args.seed, chunk_elements: args.chunk_elements };
+    let bar = ProgressBar::new();
+    let analysis = analyze_run(&args.run, &options, &bar)
+        .with_context(|| format!("analysing the path of run {}", args.run.display()))?;
+    drop(bar);
+    let (report, written) = report::save(&analysis, &args.out, args.grid_points)?;
+    if !report.run_finished {
+        eprintln!("note: the run has not finished; its last checkpoint (epoch {}) plays the final model", last_epoch(&report));
+    }
+
+    let t = &analysis.trajectory;
+    let decays: Vec<String> = t.lr_decay_epochs().iter().map(u64::to_string).collect();
+    println!(
+        "trajectory of {} ({}, {} checkpoints, epochs {}..{}{})",
+        args.run.display(),
+        report.model_spec,
+        report.points.len(),
+        t.first_point().epoch,
+        t.final_point().epoch,
+        if decays.is_empty() { String::new() } else { format!("; lr decayed after epochs {}", decays.join(", ")) }
+    );
+    println!("  scope {}, ignore {}, {} entries per checkpoint", report.scope, report.ignore, report.parameters);
+    let ratios = &report.explained_variance_ratio;
+    let rest: Vec<String> = ratios.iter().skip(2).take(4).map(|r| percent(*r)).collect();
+    println!(
+        "  explained variance: pc1 {}, pc2 {} (first two: {}){}",
+        percent(ratios[0]),
+        percent(ratios[1]),
+        percent(report.first_two_share),
+        if rest.is_empty() { String::new() } else { format!("; next {}", rest.join(", ")) }
+    );
+    println!("  share of the path's variance in each plane:");
+    for plane in &report.planes {
+        println!("    {:<18} {:>9}  {}", plane.name, percent(plane.captured_share), plane.file);
+    }
+    println!("  path along pc1, pc2 (final model at the origin; * = lr decayed after this epoch):");
+    for p in &report.points {
+        println!(
+            "    epoch {:>4}{} ({:>10.4}, {:>10.4})",
+            p.epoch,
+            if p.lr_decay { "*" } else { " " },
+            p.x,
+            p.y
+        );
+    }
+    println!("  surface under the path (--x {} --y {}):", report.surface.x, report.surface.y);
+    println!("    {}", report.surface.command);
+    eprintln!(
+        "wrote {}, {} and {} direction files to {}",
+        written.report.display(),
+        written.projection.display(),
+        written.directions.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn last_epoch(report: &report::Report) -> u64 {
+    report.points.last().map(|p| p.epoch).unwrap_or(0)
+}
+
+/// A share as a percentage with enough digits for the tiny shares of random planes.
+fn percent(share: f64) -> String {
+    let p = 100.0 * share;
+    if p >= 1.0 {
+        format!("{p:.1}%")
+    } else if p >= 0.01 {
+        format!("{p:.3}%")
+    } else {
+        format!("{p:.2e}%")
+    }
+}
