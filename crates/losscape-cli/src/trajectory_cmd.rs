@@ -17,8 +17,9 @@ pub struct TrajectoryArgs {
     /// Run folder written by `losscape train` (its run.json lists the checkpoints and LR decays).
     #[arg(long)]
     run: PathBuf,
-    /// Output folder: pca.safetensors, random-plane.safetensors, init-final-random.safetensors,
-    /// projection.csv and trajectory.json.
+    /// Output folder: direction files (pca, random, init-random .safetensors), the path projected
+    /// onto each plane (projection-<plane>.json, for `losscape plot --path`), projection.csv and
+    /// trajectory.json.
     #[arg(long)]
     out: PathBuf,
     /// weights = trainable parameters only; states = also BN running mean/var.
@@ -80,8 +81,8 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
         if rest.is_empty() { String::new() } else { format!("; next {}", rest.join(", ")) }
     );
     println!("  share of the path's variance in each plane:");
-    for plane in &report.planes {
-        println!("    {:<18} {:>9}  {}", plane.name, percent(plane.captured_share), plane.file);
+    for plane in report.planes.all() {
+        println!("    {:<12} {:>9}  {}", plane.name, percent(plane.captured_share), plane.directions);
     }
     println!("  path along pc1, pc2 (final model at the origin; * = lr decayed after this epoch):");
     for p in &report.points {
@@ -96,10 +97,11 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
     println!("  surface under the path (--x {} --y {}):", report.surface.x, report.surface.y);
     println!("    {}", report.surface.command);
     eprintln!(
-        "wrote {}, {} and {} direction files to {}",
+        "wrote {}, {}, {} direction files and {} projections to {}",
         written.report.display(),
         written.projection.display(),
         written.directions.len(),
+        written.projections.len(),
         args.out.display()
     );
     Ok(())

@@ -30,9 +30,9 @@ fn trajectory_of_a_short_run_and_the_surface_under_it() {
     ]));
     let out = dir.path().join("traj");
     let stdout = ok(losscape(&["trajectory", "--run", s(&run), "--out", s(&out), "--grid-points", "3", "--seed", "5"]));
-    assert!(stdout.contains("5 checkpoints") && stdout.contains("first two:") && stdout.contains("random_plane"), "{stdout}");
+    assert!(stdout.contains("5 checkpoints") && stdout.contains("first two:") && stdout.contains("random"), "{stdout}");
     assert!(stdout.contains("epoch    2*"), "the decay epoch is marked: {stdout}");
-    for f in ["pca.safetensors", "random-plane.safetensors", "init-final-random.safetensors", "projection.csv"] {
+    for f in ["pca.safetensors", "random.safetensors", "init-random.safetensors", "projection.csv", "projection-pca.json"] {
         assert!(out.join(f).is_file(), "{f}");
     }
     let report = load_report(&out.join("trajectory.json")).unwrap();
@@ -40,7 +40,7 @@ fn trajectory_of_a_short_run_and_the_surface_under_it() {
     assert_eq!((report.points[4].x, report.points[4].y), (0.0, 0.0));
     let (x, y) = (report.surface.x.as_str(), report.surface.y.as_str());
     assert!(x.ends_with(":3") && y.ends_with(":3"));
-    let (share, random) = (report.first_two_share, report.planes[1].captured_share);
+    let (share, random) = (report.first_two_share, report.planes.random.captured_share);
     assert!(share > 10.0 * random, "{share} vs {random}");
 
     // The surface under the path, along the PCA directions, over the suggested range.

@@ -65,7 +65,7 @@ impl Options {
 /// One plane through the final model with the path seen in it.
 #[derive(Clone, Debug)]
 pub struct Plane {
-    /// Short name: `pca`, `random_plane` or `init_final_random`.
+    /// Short name: `pca`, `random` or `init_random`.
     pub name: String,
     /// How its directions were made, in words.
     pub description: String,
@@ -100,10 +100,10 @@ pub struct Analysis {
     /// The principal plane: unit directions `pc1, pc2`, coordinates `<theta_i - theta_final, pc_k>`.
     pub pca: Plane,
     /// Two random filter-normalized directions (seeds `seed`, `seed + 1`).
-    pub random_plane: Plane,
+    pub random: Plane,
     /// `theta_first - theta_final` (the init direction) and a random filter-normalized direction
     /// (seed `seed + 2`).
-    pub init_final_random: Plane,
+    pub init_random: Plane,
     /// What the streaming passes read and held.
     pub stats: StreamStats,
 }
@@ -116,7 +116,7 @@ impl Analysis {
 
     /// The three planes: PCA first, then the two baselines.
     pub fn planes(&self) -> [&Plane; 3] {
-        [&self.pca, &self.random_plane, &self.init_final_random]
+        [&self.pca, &self.random, &self.init_random]
     }
 }
 
@@ -209,8 +209,8 @@ pub fn analyze(trajectory: &Trajectory, model: &dyn Model, options: &Options, pr
     let r01 = random_f64[0].dot(&random_f64[1])?;
     let random_gram = [[random_f64[0].dot(&random_f64[0])?, r01], [r01, random_f64[1].dot(&random_f64[1])?]];
     let random_fit = fit_plane(&random_dots, random_gram, pca.total)?;
-    let random_plane = Plane {
-        name: "random_plane".into(),
+    let random = Plane {
+        name: "random".into(),
         description: format!(
             "two random Gaussian directions, filter-normalized to the final weights (seeds {} and {}, ignore {})",
             options.seed,
@@ -239,8 +239,8 @@ pub fn analyze(trajectory: &Trajectory, model: &dyn Model, options: &Options, pr
         final_checkpoint_hash.clone(),
         Origin::Other { description: description.clone() },
     )?;
-    let init_final_random = Plane {
-        name: "init_final_random".into(),
+    let init_random = Plane {
+        name: "init_random".into(),
         description,
         directions: init_set,
         coords: init_fit.coords,
@@ -257,8 +257,8 @@ pub fn analyze(trajectory: &Trajectory, model: &dyn Model, options: &Options, pr
         explained_variance: pca.explained_variance(),
         total_sum_of_squares: pca.total,
         pca: pca_plane,
-        random_plane,
-        init_final_random,
+        random,
+        init_random,
         stats: streamer.stats(),
     })
 }

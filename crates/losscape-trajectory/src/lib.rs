@@ -14,9 +14,10 @@
 //!   `Origin::Pca`, the projected path (`x_i = <theta_i - theta_final, pc1>`, final model at the
 //!   origin) and, for each baseline plane, its directions, the path's coordinates in it and the
 //!   share of the path's variance it captures ([`plane`]).
-//! - [`report::save`]: writes the direction files, `projection.csv` and `trajectory.json` (with
-//!   the suggested `--x`/`--y` grid of the surface under the path); see docs/formats.md,
-//!   "Trajectories".
+//! - [`report::save`]: writes the direction files, the path projected onto each plane
+//!   (`projection-<plane>.json`, for `losscape plot --path`), `projection.csv` and
+//!   `trajectory.json` (with the suggested `--x`/`--y` grids of the surfaces under the path); see
+//!   docs/formats.md, "Trajectories".
 //!
 //! Progress is reported through [`losscape_core::Progress`]; the library never prints.
 //!
@@ -55,7 +56,7 @@
 //! // `model` now holds the final weights, as `analyze` expects.
 //! let analysis = analyze(&trajectory, &model, &Options::default(), &losscape_core::Silent)?;
 //! assert!(analysis.first_two_share() > 0.999); // the path lies in a plane
-//! assert!(analysis.random_plane.captured_share < analysis.first_two_share());
+//! assert!(analysis.random.captured_share < analysis.first_two_share());
 //! assert_eq!(analysis.pca.coords[7], [0.0, 0.0]); // the final model is the origin
 //! let (report, _) = losscape_trajectory::report::save(&analysis, dir.path(), 51)?;
 //! assert!(report.points[4].lr_decay);

@@ -1,7 +1,9 @@
-//! What `losscape trajectory` writes: the three direction files, the projected path as CSV, and
-//! `trajectory.json` (the variance report, every checkpoint's coordinates in each plane with its
-//! epoch and LR-decay flag, and the suggested grid for the surface under the path). The layout is
-//! documented in docs/formats.md, "Trajectories".
+//! What `losscape trajectory` writes: for each of the three planes a direction file and the path
+//! projected onto it (`projection-<plane>.json`, what `losscape plot --path` draws), all
+//! projections in one `projection.csv`, and `trajectory.json` (the variance report, every
+//! checkpoint's coordinates in each plane with its epoch and LR-decay flag, and the suggested
+//! grids of the surfaces under the path). The layout is documented in docs/formats.md,
+//! "Trajectories".
 
 use std::fmt::Write as _;
 use std::fs;
@@ -11,7 +13,7 @@ use losscape_core::fsio;
 use losscape_directions::{Ignore, Scope};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, Plane};
 use crate::error::{Error, Result};
 use crate::stream::StreamStats;
 
@@ -21,8 +23,10 @@ pub const FORMAT: &str = "losscape-trajectory";
 pub const VERSION: u32 = 1;
 /// File name of the report.
 pub const REPORT_FILE: &str = "trajectory.json";
-/// File name of the projected path.
+/// File name of the projected path in all three planes.
 pub const PROJECTION_FILE: &str = "projection.csv";
+/// The `format` value of the per-plane projection files.
+pub const PROJECTION_FORMAT: &str = "losscape-projection";
 
 /// Fraction of the projected path's extent added on each side of the suggested surface grid.
 pub const MARGIN: f64 = 0.2;
@@ -64,27 +68,55 @@ pub struct Report {
     pub x_label: String,
     /// Axis label of pc2 (`2nd PC: 10.67 %`).
     pub y_label: String,
-    /// The PCA plane and the baselines, in that order.
-    pub planes: Vec<PlaneReport>,
-    /// Every checkpoint with its coordinates in each plane.
+    /// The PCA plane and the two baselines.
+    pub planes: Planes,
+    /// Every checkpoint with its coordinates in each plane (`x`, `y`: along pc1, pc2).
     pub points: Vec<PointReport>,
-    /// The grid to compute the loss surface under the path on.
+    /// The surface under the path along the PCA directions.
     pub surface: SurfaceSuggestion,
     /// What the streaming passes read and held.
     pub streaming: StreamStats,
 }
 
+/// The three planes of a report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Planes {
+    /// The two principal directions.
+    pub pca: PlaneReport,
+    /// The random plane.
+    pub random: PlaneReport,
+    /// The init -> final direction and a random one.
+    pub init_random: PlaneReport,
+}
+
+impl Planes {
+    /// The planes in order: PCA, random, init -> final + random.
+    pub fn all(&self) -> [&PlaneReport; 3] {
+        [&self.pca, &self.random, &self.init_random]
+    }
+}
+
 /// One plane in the report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlaneReport {
-    /// `pca`, `random_plane` or `init_final_random`.
+    /// `pca`, `random` or `init_random`.
     pub name: String,
-    /// Its direction file, relative to the output folder.
-    pub file: String,
     /// How its directions were made.
     pub description: String,
     /// Share (0..1) of the total variance of the centred path lying in the plane.
     pub captured_share: f64,
+    /// Its direction file, relative to the output folder.
+    pub directions: String,
+    /// Its projected path ([`Projection`] JSON), relative to the output folder.
+    pub projection: String,
+    /// `min:max:num` x axis of a surface in this plane covering the projected path.
+    pub suggested_x: String,
+    /// `min:max:num` y axis.
+    pub suggested_y: String,
+    /// Axis label of the plane's first direction.
+    pub x_label: String,
+    /// Axis label of the plane's second direction.
+    pub y_label: String,
 }
 
 /// One checkpoint in the report.
@@ -101,9 +133,42 @@ pub struct PointReport {
     /// Coordinate along pc2.
     pub y: f64,
     /// `[a, b]` in the random plane.
-    pub random_plane: [f64; 2],
+    pub random: [f64; 2],
     /// `[a, b]` in the init -> final + random plane.
-    pub init_final_random: [f64; 2],
+    pub init_random: [f64; 2],
+}
+
+/// A path projected onto one plane (`projection-<plane>.json`): what `losscape plot --path` draws
+/// over the contours of a surface computed in that plane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Projection {
+    /// Always [`PROJECTION_FORMAT`].
+    pub format: String,
+    /// [`VERSION`].
+    pub version: u32,
+    /// The plane's name.
+    pub plane: String,
+    /// Its direction file, relative to this file's folder.
+    pub directions: String,
+    /// Axis label of the first direction.
+    pub x_label: String,
+    /// Axis label of the second direction.
+    pub y_label: String,
+    /// The checkpoints in epoch order.
+    pub points: Vec<ProjectedPoint>,
+}
+
+/// One checkpoint of a [`Projection`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectedPoint {
+    /// Epoch (0 = initialization).
+    pub epoch: u64,
+    /// Whether the learning rate was decayed after this epoch.
+    pub lr_decay: bool,
+    /// Coordinate along the plane's first direction.
+    pub x: f64,
+    /// Coordinate along the second direction.
+    pub y: f64,
 }
 
 /// The suggested surface under the projected path.
@@ -128,13 +193,21 @@ pub struct Written {
     pub report: PathBuf,
     /// `projection.csv`.
     pub projection: PathBuf,
-    /// The direction files, one per plane (PCA first).
+    /// The direction files, one per plane (PCA, random, init -> final + random).
     pub directions: Vec<PathBuf>,
+    /// The projection JSON files, one per plane, in the same order.
+    pub projections: Vec<PathBuf>,
 }
 
-/// The direction file name of a plane.
+/// The direction file name of a plane: `pca.safetensors`, `random.safetensors`,
+/// `init-random.safetensors`.
 pub fn direction_file_name(plane: &str) -> String {
     format!("{}.safetensors", plane.replace('_', "-"))
+}
+
+/// The projection file name of a plane: `projection-pca.json`, ...
+pub fn projection_file_name(plane: &str) -> String {
+    format!("projection-{}.json", plane.replace('_', "-"))
 }
 
 /// A `min:max:num` axis covering `values` and 0 with a margin of [`MARGIN`] of their extent on
@@ -151,19 +224,64 @@ pub fn suggest_axis(values: &[f64], num: usize) -> String {
     format!("{min:.digits$}:{max:.digits$}:{num}")
 }
 
+/// Axis labels of a plane.
+fn labels(analysis: &Analysis, plane: &Plane) -> (String, String) {
+    match plane.name.as_str() {
+        "pca" => (
+            format!("1st PC: {:.2} %", 100.0 * analysis.explained_variance_ratio[0]),
+            format!("2nd PC: {:.2} %", 100.0 * analysis.explained_variance_ratio[1]),
+        ),
+        "init_random" => ("init -> final direction".into(), "random direction".into()),
+        _ => ("random direction 1".into(), "random direction 2".into()),
+    }
+}
+
+fn plane_report(analysis: &Analysis, plane: &Plane, grid_points: usize) -> PlaneReport {
+    let xs: Vec<f64> = plane.coords.iter().map(|c| c[0]).collect();
+    let ys: Vec<f64> = plane.coords.iter().map(|c| c[1]).collect();
+    let (x_label, y_label) = labels(analysis, plane);
+    PlaneReport {
+        name: plane.name.clone(),
+        description: plane.description.clone(),
+        captured_share: plane.captured_share,
+        directions: direction_file_name(&plane.name),
+        projection: projection_file_name(&plane.name),
+        suggested_x: suggest_axis(&xs, grid_points),
+        suggested_y: suggest_axis(&ys, grid_points),
+        x_label,
+        y_label,
+    }
+}
+
+/// The projection file of one plane of `analysis`.
+pub fn projection(analysis: &Analysis, plane: &Plane) -> Projection {
+    let (x_label, y_label) = labels(analysis, plane);
+    let points = analysis
+        .trajectory
+        .points()
+        .iter()
+        .zip(&plane.coords)
+        .map(|(p, c)| ProjectedPoint { epoch: p.epoch, lr_decay: p.lr_decay, x: c[0], y: c[1] })
+        .collect();
+    Projection {
+        format: PROJECTION_FORMAT.into(),
+        version: VERSION,
+        plane: plane.name.clone(),
+        directions: direction_file_name(&plane.name),
+        x_label,
+        y_label,
+        points,
+    }
+}
+
 /// Builds the report of `analysis` whose files live in `out` (not written).
 pub fn report(analysis: &Analysis, out: &Path, grid_points: usize) -> Report {
     let t = &analysis.trajectory;
-    let planes = analysis
-        .planes()
-        .iter()
-        .map(|p| PlaneReport {
-            name: p.name.clone(),
-            file: direction_file_name(&p.name),
-            description: p.description.clone(),
-            captured_share: p.captured_share,
-        })
-        .collect();
+    let planes = Planes {
+        pca: plane_report(analysis, &analysis.pca, grid_points),
+        random: plane_report(analysis, &analysis.random, grid_points),
+        init_random: plane_report(analysis, &analysis.init_random, grid_points),
+    };
     let points: Vec<PointReport> = t
         .points()
         .iter()
@@ -174,18 +292,16 @@ pub fn report(analysis: &Analysis, out: &Path, grid_points: usize) -> Report {
             lr_decay: p.lr_decay,
             x: analysis.pca.coords[i][0],
             y: analysis.pca.coords[i][1],
-            random_plane: analysis.random_plane.coords[i],
-            init_final_random: analysis.init_final_random.coords[i],
+            random: analysis.random.coords[i],
+            init_random: analysis.init_random.coords[i],
         })
         .collect();
-    let xs: Vec<f64> = analysis.pca.coords.iter().map(|c| c[0]).collect();
-    let ys: Vec<f64> = analysis.pca.coords.iter().map(|c| c[1]).collect();
-    let (x, y) = (suggest_axis(&xs, grid_points), suggest_axis(&ys, grid_points));
+    let (x, y) = (planes.pca.suggested_x.clone(), planes.pca.suggested_y.clone());
     let checkpoint = t.final_point().file.display().to_string();
-    let direction_file = out.join(direction_file_name(&analysis.pca.name)).display().to_string();
+    let direction_file = out.join(&planes.pca.directions).display().to_string();
     let command = format!(
         "losscape surface --checkpoint {checkpoint} --direction-file {direction_file} --x {x} --y {y} --out {}",
-        out.join("pca-surface.bin").display()
+        out.join("pca.surface").display()
     );
     Report {
         format: FORMAT.into(),
@@ -203,8 +319,8 @@ pub fn report(analysis: &Analysis, out: &Path, grid_points: usize) -> Report {
         explained_variance: analysis.explained_variance.clone(),
         first_two_share: analysis.first_two_share(),
         total_sum_of_squares: analysis.total_sum_of_squares,
-        x_label: format!("1st PC: {:.2} %", 100.0 * analysis.explained_variance_ratio[0]),
-        y_label: format!("2nd PC: {:.2} %", 100.0 * analysis.explained_variance_ratio[1]),
+        x_label: planes.pca.x_label.clone(),
+        y_label: planes.pca.y_label.clone(),
         planes,
         points,
         surface: SurfaceSuggestion { checkpoint, direction_file, x, y, command },
@@ -223,38 +339,48 @@ pub fn projection_csv(report: &Report) -> String {
             u8::from(p.lr_decay),
             p.x,
             p.y,
-            p.random_plane[0],
-            p.random_plane[1],
-            p.init_final_random[0],
-            p.init_final_random[1]
+            p.random[0],
+            p.random[1],
+            p.init_random[0],
+            p.init_random[1]
         );
     }
     text
 }
 
-/// Writes the three direction files, `projection.csv` and `trajectory.json` into `out` (created
-/// if needed; every file written whole or not at all) and returns the report. `grid_points` is
-/// the number of points per axis of the suggested surface.
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut json = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::Invalid(format!("cannot encode {}: {e}", path.display())))?;
+    json.push('\n');
+    fsio::write_atomic(path, json.as_bytes())?;
+    Ok(())
+}
+
+/// Writes the three direction files, their projection files, `projection.csv` and
+/// `trajectory.json` (last) into `out` (created if needed; every file written whole or not at
+/// all) and returns the report. `grid_points` is the number of points per axis of the suggested
+/// surfaces.
 pub fn save(analysis: &Analysis, out: &Path, grid_points: usize) -> Result<(Report, Written)> {
     if grid_points == 0 {
         return Err(Error::Invalid("the suggested grid needs at least one point per axis".into()));
     }
     fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut directions = Vec::new();
+    let mut projections = Vec::new();
     for plane in analysis.planes() {
         let path = out.join(direction_file_name(&plane.name));
         plane.directions.save(&path)?;
         directions.push(path);
+        let path = out.join(projection_file_name(&plane.name));
+        write_json(&path, &projection(analysis, plane))?;
+        projections.push(path);
     }
     let report = report(analysis, out, grid_points);
-    let projection = out.join(PROJECTION_FILE);
-    fsio::write_atomic(&projection, projection_csv(&report).as_bytes())?;
-    let mut json = serde_json::to_string_pretty(&report)
-        .map_err(|e| Error::Invalid(format!("cannot encode the trajectory report: {e}")))?;
-    json.push('\n');
+    let csv = out.join(PROJECTION_FILE);
+    fsio::write_atomic(&csv, projection_csv(&report).as_bytes())?;
     let report_path = out.join(REPORT_FILE);
-    fsio::write_atomic(&report_path, json.as_bytes())?;
-    Ok((report, Written { report: report_path, projection, directions }))
+    write_json(&report_path, &report)?;
+    Ok((report, Written { report: report_path, projection: csv, directions, projections }))
 }
 
 /// Reads a `trajectory.json`.

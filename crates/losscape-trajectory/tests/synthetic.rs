@@ -79,20 +79,20 @@ fn planted_plane_is_recovered_and_matches_a_dense_pca() {
 
     // The baselines' shares equal dense computations with the saved directions.
     let d = |set: &DirectionSet, k: usize| flatten_direction(&set.directions[k], model.as_ref(), scope, ignore);
-    let random = Tensor::stack(&[d(&analysis.random_plane.directions, 0), d(&analysis.random_plane.directions, 1)], 1);
-    let init = Tensor::stack(&[d(&analysis.init_final_random.directions, 0), d(&analysis.init_final_random.directions, 1)], 1);
+    let random = Tensor::stack(&[d(&analysis.random.directions, 0), d(&analysis.random.directions, 1)], 1);
+    let init = Tensor::stack(&[d(&analysis.init_random.directions, 0), d(&analysis.init_random.directions, 1)], 1);
     let dense_random = dense_share(&rows, &random);
     let dense_init = dense_share(&rows, &init);
-    assert!((analysis.random_plane.captured_share - dense_random).abs() < 1e-6 * dense_random.max(1e-3), "{dense_random}");
-    assert!((analysis.init_final_random.captured_share - dense_init).abs() < 1e-6, "{dense_init}");
-    assert!(analysis.random_plane.captured_share < 1e-3, "{}", analysis.random_plane.captured_share);
+    assert!((analysis.random.captured_share - dense_random).abs() < 1e-6 * dense_random.max(1e-3), "{dense_random}");
+    assert!((analysis.init_random.captured_share - dense_init).abs() < 1e-6, "{dense_init}");
+    assert!(analysis.random.captured_share < 1e-3, "{}", analysis.random.captured_share);
     // The init direction is theta_first - theta_final: the first checkpoint sits at (1, 0).
-    assert!((analysis.init_final_random.directions.directions[0].dot(&analysis.init_final_random.directions.directions[0]).unwrap()
+    assert!((analysis.init_random.directions.directions[0].dot(&analysis.init_random.directions.directions[0]).unwrap()
         - rows.get(0).square().sum(Kind::Double).double_value(&[])).abs() < 1e-9);
-    let first = analysis.init_final_random.coords[0];
+    let first = analysis.init_random.coords[0];
     assert!((first[0] - 1.0).abs() < 1e-9 && first[1].abs() < 1e-9, "{first:?}");
     // Random-plane coordinates are least squares in the plane's own directions.
-    let ab = Tensor::from_slice(&analysis.random_plane.coords[3]);
+    let ab = Tensor::from_slice(&analysis.random.coords[3]);
     let fitted = random.mv(&ab);
     let residual = rows.get(3) - &fitted;
     assert!(random.tr().mv(&residual).abs().max().double_value(&[]) < 1e-8 * rows.get(3).norm().double_value(&[]));
@@ -164,19 +164,32 @@ fn saved_files_describe_the_path() {
         other => panic!("{other:?}"),
     }
 
-    let back = report::load_report(&written.report).unwrap();
-    assert_eq!(back, report);
-    assert_eq!(report.points.len(), 6);
-    assert_eq!(report.points.iter().filter(|p| p.lr_decay).map(|p| p.epoch).collect::<Vec<_>>(), vec![2]);
-    assert_eq!(report.planes.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["pca", "random_plane", "init_final_random"]);
-    assert!(report.surface.x.ends_with(":41") && report.surface.command.contains("--direction-file"));
-    // The suggested grid covers every projected point.
     let axis = |s: &str| -> (f64, f64) {
         let p: Vec<f64> = s.split(':').map(|x| x.parse().unwrap()).collect();
         (p[0], p[1])
     };
-    let ((x0, x1), (y0, y1)) = (axis(&report.surface.x), axis(&report.surface.y));
-    assert!(report.points.iter().all(|p| p.x > x0 && p.x < x1 && p.y > y0 && p.y < y1));
+    let back = report::load_report(&written.report).unwrap();
+    assert_eq!(back, report);
+    assert_eq!(report.points.len(), 6);
+    assert_eq!(report.points.iter().filter(|p| p.lr_decay).map(|p| p.epoch).collect::<Vec<_>>(), vec![2]);
+    let names: Vec<&str> = report.planes.all().iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["pca", "random", "init_random"]);
+    assert_eq!(report.x_label, format!("1st PC: {:.2} %", 100.0 * analysis.explained_variance_ratio[0]));
+    // Each plane's projection file holds the path in that plane, and its suggested axes cover it.
+    for (k, plane) in report.planes.all().into_iter().enumerate() {
+        assert_eq!(out.join(&plane.directions), written.directions[k]);
+        assert_eq!(out.join(&plane.projection), written.projections[k]);
+        let proj: report::Projection = serde_json::from_slice(&std::fs::read(&written.projections[k]).unwrap()).unwrap();
+        assert_eq!((proj.plane.as_str(), proj.points.len()), (plane.name.as_str(), 6));
+        let coords = &analysis.planes()[k].coords;
+        assert!(proj.points.iter().zip(coords).all(|(p, c)| p.x == c[0] && p.y == c[1]));
+        assert_eq!(proj.points.iter().filter(|p| p.lr_decay).map(|p| p.epoch).collect::<Vec<_>>(), vec![2]);
+        let (x0, x1) = axis(&plane.suggested_x);
+        let (y0, y1) = axis(&plane.suggested_y);
+        assert!(proj.points.iter().all(|p| p.x > x0 && p.x < x1 && p.y > y0 && p.y < y1), "{}", plane.name);
+    }
+    assert_eq!((report.surface.x.as_str(), report.surface.y.as_str()), (report.planes.pca.suggested_x.as_str(), report.planes.pca.suggested_y.as_str()));
+    assert!(report.surface.x.ends_with(":41") && report.surface.command.contains("--direction-file"));
 
     let csv = std::fs::read_to_string(&written.projection).unwrap();
     let lines: Vec<&str> = csv.lines().collect();

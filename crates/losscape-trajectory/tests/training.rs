@@ -27,8 +27,8 @@ fn a_short_training_run_is_nearly_two_dimensional_and_random_planes_miss_it() {
 
     let analysis = analyze_run(dir.path(), &Options::default(), &Silent).unwrap();
     let pca = analysis.first_two_share();
-    let random = analysis.random_plane.captured_share;
-    let init = analysis.init_final_random.captured_share;
+    let random = analysis.random.captured_share;
+    let init = analysis.init_random.captured_share;
     assert!(pca > 10.0 * random, "first two components {pca} vs random plane {random}");
     assert!(pca > 0.5 && pca <= 1.0 + 1e-9, "{pca}");
     // The init -> final direction alone holds a good part of the motion, but less than PCA.
