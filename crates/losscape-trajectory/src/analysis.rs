@@ -148,11 +148,11 @@ pub fn analyze(trajectory: &Trajectory, model: &dyn Model, options: &Options, pr
     let random_set = DirectionSet::random(model, &options.random_spec(options.seed), 2, &final_checkpoint_hash)?;
     let third_spec = options.random_spec(options.seed + 2);
     let third = Direction::random(model, &third_spec)?;
-    let random_f64 = random_set.to(Device::Cpu, Kind::Double)?;
-    let third_f64 = third.to(Device::Cpu, Kind::Double)?;
+    let [r1, r2] = [&random_set.directions[0], &random_set.directions[1]];
 
-    // Pass 1: the Gram matrix and the rows' dot products with the random directions.
-    let (gram, dots) = streamer.gram(&[&random_f64[0], &random_f64[1], &third_f64], progress)?;
+    // Pass 1: the Gram matrix and the rows' dot products with the random directions (converted to
+    // f64 slice by slice).
+    let (gram, dots) = streamer.gram(&[r1, r2, &third], progress)?;
     let pca: Pca = pca_from_gram(&gram).map_err(|e| match e {
         Error::Invalid(m) => Error::Invalid(format!("{}: {m}", describe(trajectory))),
         other => other,
@@ -206,8 +206,8 @@ pub fn analyze(trajectory: &Trajectory, model: &dyn Model, options: &Options, pr
 
     // The random plane.
     let random_dots: Vec<[f64; 2]> = dot_rows.iter().map(|r| [r[0], r[1]]).collect();
-    let r01 = random_f64[0].dot(&random_f64[1])?;
-    let random_gram = [[random_f64[0].dot(&random_f64[0])?, r01], [r01, random_f64[1].dot(&random_f64[1])?]];
+    let r12 = r1.dot(r2)?;
+    let random_gram = [[r1.dot(r1)?, r12], [r12, r2.dot(r2)?]];
     let random_fit = fit_plane(&random_dots, random_gram, pca.total)?;
     let random = Plane {
         name: "random".into(),
@@ -225,7 +225,7 @@ pub fn analyze(trajectory: &Trajectory, model: &dyn Model, options: &Options, pr
     // The init -> final direction (as a direction from the final model: theta_first - theta_final)
     // and one random direction.
     let init_dots: Vec<[f64; 2]> = (0..n).map(|i| [gram_rows[i][0], dot_rows[i][2]]).collect();
-    let init_gram = [[gram_rows[0][0], dot_rows[0][2]], [dot_rows[0][2], third_f64.dot(&third_f64)?]];
+    let init_gram = [[gram_rows[0][0], dot_rows[0][2]], [dot_rows[0][2], third.dot(&third)?]];
     let init_fit = fit_plane(&init_dots, init_gram, pca.total)
         .map_err(|e| Error::Invalid(format!("the init -> final plane: {e}")))?;
     let description = format!(
