@@ -2,7 +2,10 @@
 //! nothing installed by hand beyond Rust and python3 with pip.
 
 mod data;
+mod families;
+mod figures;
 mod libtorch;
+mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,8 +30,22 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
-    /// Regenerate the figure set on the embedded data.
-    Figures,
+    /// Train, compute landscapes and write the figure set and REPORT.md (cached, resumable).
+    Figures {
+        /// smoke (toy sizes, minutes), quick (the default, under an hour on 2 cores) or paper
+        /// (the paper's scales, for a GPU and CIFAR-10).
+        #[arg(long, default_value = "quick")]
+        preset: String,
+        /// Only these families (comma-separated letters a-g; the report covers what ran).
+        #[arg(long)]
+        only: Option<String>,
+        /// Output folder for figures, REPORT.md and index.html.
+        #[arg(long, default_value = "docs/figures")]
+        out: PathBuf,
+        /// CIFAR-10 folder (cifar-10-batches-bin) for the paper preset.
+        #[arg(long)]
+        cifar: Option<String>,
+    },
     /// Rebuild the embedded Fashion-MNIST subset from Debian's `dataset-fashion-mnist` package.
     Data {
         /// Rebuild into a temporary folder and compare with the committed files' SHA-256.
@@ -54,10 +71,14 @@ fn run() -> Result<()> {
         Task::Test { args } => {
             libtorch::setup(&root)?;
             cargo(&root, &["test", "--workspace"], &args)?;
+            // The whole figure pipeline at toy size, so it cannot silently break.
+            let out = root.join("target").join("figures-smoke-out");
+            figures(&root, "smoke", None, &out, None)?;
         }
-        Task::Figures => {
+        Task::Figures { preset, only, out, cifar } => {
             libtorch::setup(&root)?;
-            figures(&root)?;
+            let out = if out.is_absolute() { out } else { root.join(out) };
+            figures(&root, &preset, only, &out, cifar.as_deref())?;
         }
         Task::Data { check } => data::build(&root, check)?,
     }
@@ -88,16 +109,20 @@ fn cargo(root: &Path, args: &[&str], extra: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The figure pipeline as far as it exists today: it reports on the embedded data set.
-fn figures(root: &Path) -> Result<()> {
-    cargo(
-        root,
-        &["run", "--release", "--quiet", "-p", "losscape-cli", "--", "data", "info"],
-        &[],
-    )?;
+/// Builds the `losscape` binary (release) and runs the figure pipeline of a preset.
+fn figures(root: &Path, preset: &str, only: Option<String>, out: &Path, cifar: Option<&str>) -> Result<()> {
+    let preset = figures::Preset::named(preset, cifar)?;
+    cargo(root, &["build", "--release", "--quiet", "-p", "losscape-cli"], &[])?;
+    let bin = root.join("target").join("release").join("losscape");
+    let cache = root.join("target").join("figures-cache").join(preset.name);
+    let start = std::time::Instant::now();
+    let mut pipeline = figures::Pipeline::new(bin, cache, out.to_path_buf(), preset, only)?;
+    families::run_all(&mut pipeline)?;
     eprintln!(
-        "xtask: the landscape figures (1D/2D surfaces, Hessian maps, trajectories) come with the \
-         models, landscape, curvature, trajectory and plot crates; only the data report exists yet"
+        "xtask: {} figures and REPORT.md in {} ({:.0} s)",
+        pipeline.figures.len(),
+        out.display(),
+        start.elapsed().as_secs_f64()
     );
     Ok(())
 }

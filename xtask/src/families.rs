@@ -1,0 +1,432 @@
+//! The figure families of `cargo xtask figures` (issue 8, a-h): which models are trained, which
+//! surfaces, Hessian maps and trajectories are computed from them, and the report.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::figures::{args, spearman, Pipeline, Table};
+
+/// A finished training run.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub name: String,
+    pub model: String,
+    pub dir: PathBuf,
+    pub checkpoint: PathBuf,
+    pub test_acc: f64,
+    pub train_acc: f64,
+    pub batch: usize,
+    pub weight_decay: f64,
+    pub wall_seconds: f64,
+}
+
+impl Run {
+    pub fn test_error(&self) -> f64 {
+        100.0 - self.test_acc
+    }
+}
+
+/// How a model is trained.
+struct TrainSpec<'a> {
+    model: &'a str,
+    batch: usize,
+    weight_decay: f64,
+    epochs: u64,
+    decay: &'a str,
+    train_per_class: Option<usize>,
+}
+
+/// Trains (or reuses) one run; runs are named by their settings, so equal settings share a run.
+fn train(p: &mut Pipeline, spec: &TrainSpec<'_>) -> Result<Run> {
+    let subset = spec.train_per_class.map_or(String::new(), |k| format!("-pc{k}"));
+    let name = format!("{}-b{}-wd{}-e{}{subset}", spec.model, spec.batch, spec.weight_decay, spec.epochs);
+    let dir = p.cache(&format!("runs/{name}"));
+    let mut a = args(["train", "--model", spec.model, "--epochs"]);
+    a.push(spec.epochs.to_string());
+    a.extend(args(["--lr-decay-epochs", spec.decay, "--batch-size"]));
+    a.push(spec.batch.to_string());
+    a.push("--weight-decay".into());
+    a.push(spec.weight_decay.to_string());
+    a.extend(args(["--save-every", "1", "--seed", "0", "--dataset"]));
+    a.push(p.preset.data.clone());
+    if let Some(k) = spec.train_per_class {
+        a.push("--train-per-class".into());
+        a.push(k.to_string());
+    }
+    if let Some(k) = p.preset.test_per_class {
+        a.push("--test-per-class".into());
+        a.push(k.to_string());
+    }
+    a.push("--threads".into());
+    a.push(p.threads());
+    a.push("--out".into());
+    a.push(dir.display().to_string());
+    let record = dir.join("run.json");
+    p.stage(&format!("train-{name}"), &a, &[], &[&record])?;
+    let v: Value = serde_json::from_slice(&fs::read(&record)?).context("run.json")?;
+    let last = &v["last_metrics"];
+    let checkpoint = dir.join(v["final_checkpoint"].as_str().context("run.json has no final checkpoint")?);
+    Ok(Run {
+        name,
+        model: spec.model.to_owned(),
+        dir,
+        checkpoint,
+        test_acc: last["test_acc"].as_f64().unwrap_or(f64::NAN),
+        train_acc: last["train_acc"].as_f64().unwrap_or(f64::NAN),
+        batch: spec.batch,
+        weight_decay: spec.weight_decay,
+        wall_seconds: v["wall_seconds"].as_f64().unwrap_or(f64::NAN),
+    })
+}
+
+/// Options of one `losscape surface` stage.
+struct SurfaceSpec<'a> {
+    x: String,
+    y: Option<String>,
+    norm: &'a str,
+    seed: u64,
+    splits: &'a str,
+    per_class: Option<usize>,
+    extra: Vec<String>,
+}
+
+/// Computes (or reuses) a surface in the cache and its CSV export; returns the surface path.
+fn surface(p: &mut Pipeline, name: &str, run: &Run, s: &SurfaceSpec<'_>) -> Result<PathBuf> {
+    let path = p.cache(&format!("surfaces/{name}.surface"));
+    let mut a = vec!["surface".to_owned(), "--checkpoint".into(), run.checkpoint.display().to_string()];
+    a.extend(["--x".to_owned(), s.x.clone()]);
+    if let Some(y) = &s.y {
+        a.extend(["--y".to_owned(), y.clone()]);
+    }
+    a.extend(["--norm".to_owned(), s.norm.into(), "--seed".into(), s.seed.to_string(), "--splits".into(), s.splits.into()]);
+    if let Some(k) = s.per_class {
+        a.extend(["--per-class".to_owned(), k.to_string()]);
+    }
+    a.extend(s.extra.iter().cloned());
+    a.extend(["--threads".to_owned(), p.threads(), "--out".into(), path.display().to_string()]);
+    p.stage(&format!("surface-{name}"), &a, &[&run.checkpoint], &[&path])?;
+    export_csv(p, name, &path)?;
+    Ok(path)
+}
+
+fn export_csv(p: &mut Pipeline, name: &str, surface: &std::path::Path) -> Result<PathBuf> {
+    let csv = surface.with_extension("csv");
+    let a = vec!["export".to_owned(), surface.display().to_string(), "--format".into(), "csv".into(), "--out".into(), csv.display().to_string()];
+    p.stage(&format!("export-{name}"), &a, &[surface], &[&csv])?;
+    Ok(csv)
+}
+
+/// Renders a figure with `losscape plot` into the output folder and registers it.
+fn plot(p: &mut Pipeline, family: &'static str, file: &str, inputs: &[PathBuf], extra: &[String], caption: String) -> Result<()> {
+    let out = p.out(file);
+    let mut a = vec!["plot".to_owned()];
+    a.extend(inputs.iter().map(|i| i.display().to_string()));
+    a.extend(extra.iter().cloned());
+    a.extend(["--out".to_owned(), out.display().to_string()]);
+    let refs: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).filter(|p| p.is_file()).collect();
+    p.stage(&format!("plot-{file}"), &a, &refs, &[&out])?;
+    p.figure(family, file, caption);
+    Ok(())
+}
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+fn axis(min: f64, max: f64, n: usize) -> String {
+    format!("{min}:{max}:{n}")
+}
+
+fn per_class_note(k: Option<usize>) -> String {
+    match k {
+        Some(k) => format!("evaluated on the first {k} training images per class"),
+        None => "evaluated on the whole training split".into(),
+    }
+}
+
+/// Numbers gathered for the report.
+#[derive(Default)]
+pub struct Findings {
+    pub runs: BTreeMap<String, Run>,
+    pub sharpness: Vec<(String, String, f64, f64)>, // (run, norm, sharpness, test error)
+    pub pca: Vec<(String, Value)>,
+    pub ratio_stats: Vec<(String, f64, f64, f64)>, // (model, mean, median, max of |min/max|)
+    pub notes: Vec<String>,
+}
+
+/// Runs every selected family and writes the report.
+pub fn run_all(p: &mut Pipeline) -> Result<()> {
+    let mut f = Findings::default();
+    let pre = p.preset.clone();
+    let n = pre.grid;
+
+    // The batch-size / weight-decay study (families a, b, c and the sharpness table).
+    let mut study = Vec::new();
+    for wd in [0.0, 5e-4] {
+        for batch in [pre.small_batch, pre.large_batch] {
+            let spec = TrainSpec {
+                model: pre.study_model,
+                batch,
+                weight_decay: wd,
+                epochs: pre.epochs,
+                decay: pre.decay,
+                train_per_class: pre.train_per_class,
+            };
+            if p.selected("a") || p.selected("b") || p.selected("c") || p.selected("g") {
+                let run = train(p, &spec)?;
+                f.runs.insert(run.name.clone(), run.clone());
+                study.push(run);
+            }
+        }
+    }
+    let label = |r: &Run| format!("batch {} wd {}", r.batch, r.weight_decay);
+
+    if p.selected("a") {
+        for pair in study.chunks(2) {
+            let (small, large) = (&pair[0], &pair[1]);
+            let name = format!("a-interp-wd{}", small.weight_decay);
+            let spec = SurfaceSpec {
+                x: axis(-0.5, 1.5, pre.line),
+                y: None,
+                norm: "filter",
+                seed: 1,
+                splits: "both",
+                per_class: pre.eval_per_class,
+                extra: vec![s("--interpolate-to"), large.checkpoint.display().to_string()],
+            };
+            let surf = surface(p, &name, small, &spec)?;
+            plot(
+                p,
+                "a",
+                &format!("{name}.png"),
+                &[surf],
+                &[s("--kind"), s("line"), s("--title"), format!("interpolation: batch {} (a=0) to {} (a=1), wd {}", small.batch, large.batch, small.weight_decay)],
+                format!(
+                    "1D linear interpolation from the small-batch (a=0, batch {}) to the large-batch (a=1, batch {}) minimizer of {}, weight decay {}; train solid, test dashed; {}.",
+                    small.batch, large.batch, pre.study_model, small.weight_decay, per_class_note(pre.eval_per_class)
+                ),
+            )?;
+        }
+    }
+
+    if p.selected("b") {
+        for norm in ["filter", "layer", "none"] {
+            for pair in study.chunks(2) {
+                let mut surfs = Vec::new();
+                for run in pair {
+                    let spec = SurfaceSpec { x: axis(-1.0, 1.0, pre.line), y: None, norm, seed: 1, splits: "both", per_class: pre.eval_per_class, extra: vec![] };
+                    surfs.push(surface(p, &format!("b-1d-{norm}-{}", run.name), run, &spec)?);
+                }
+                let labels = pair.iter().map(label).collect::<Vec<_>>().join(",");
+                let file = format!("b-1d-{norm}-wd{}.png", pair[0].weight_decay);
+                plot(
+                    p,
+                    "b",
+                    &file,
+                    &surfs,
+                    &[s("--kind"), s("line"), s("--labels"), labels, s("--title"), format!("{norm}-normalized direction, wd {}", pair[0].weight_decay)],
+                    format!(
+                        "1D loss and accuracy along a random {norm}-normalized direction (seed 1) around the small- and large-batch minimizers, weight decay {}; {}.",
+                        pair[0].weight_decay,
+                        per_class_note(pre.eval_per_class)
+                    ),
+                )?;
+            }
+        }
+        for run in &study {
+            let spec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
+            let surf = surface(p, &format!("b-2d-filter-{}", run.name), run, &spec)?;
+            plot(
+                p,
+                "b",
+                &format!("b-2d-filter-{}.png", run.name),
+                &[surf],
+                &[s("--kind"), s("contour"), s("--title"), format!("{}: {} (test error {:.2}%)", pre.study_model, label(run), run.test_error())],
+                format!(
+                    "2D training-loss contours around the {} minimizer ({}) along two filter-normalized directions, {n}x{n} points; {}.",
+                    pre.study_model,
+                    label(run),
+                    per_class_note(pre.eval_per_class)
+                ),
+            )?;
+        }
+        sharpness(p, &study, &mut f)?;
+    }
+
+    if p.selected("c") {
+        let dirs: Vec<PathBuf> = study.iter().map(|r| r.dir.clone()).collect();
+        let labels = study.iter().map(label).collect::<Vec<_>>().join(",");
+        let mut extra = vec![s("--runs")];
+        extra.extend(dirs.iter().map(|d| d.display().to_string()));
+        extra.extend([s("--metric"), s("weight_norm"), s("--labels"), labels, s("--title"), s("weight norm during training")]);
+        let records: Vec<PathBuf> = dirs.iter().map(|d| d.join("metrics.jsonl")).collect();
+        plot(p, "c", "c-weight-norm.png", &records, &extra, format!(
+            "L2 norm of all trainable weights per epoch of {} for batch {} and {} with weight decay 0 and 5e-4: without weight decay the norm grows, which changes the scale of unnormalized directions.",
+            pre.study_model, pre.small_batch, pre.large_batch
+        ))?;
+    }
+
+    // Depth (d) and width (e), with and without shortcuts.
+    let mut depth_runs = Vec::new();
+    if p.selected("d") || p.selected("f") {
+        for &d in &pre.depths {
+            for short in [true, false] {
+                let model = format!("resnet{d}{}", if short { "" } else { "-noshort" });
+                let spec = TrainSpec { model: &model, batch: pre.small_batch, weight_decay: 5e-4, epochs: pre.epochs, decay: pre.decay, train_per_class: pre.train_per_class };
+                let run = train(p, &spec)?;
+                f.runs.insert(run.name.clone(), run.clone());
+                depth_runs.push(run);
+            }
+        }
+    }
+    if p.selected("d") {
+        for run in &depth_runs {
+            let spec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
+            let surf = surface(p, &format!("d-{}", run.name), run, &spec)?;
+            let title = format!("{} (test error {:.2}%)", run.model, run.test_error());
+            plot(p, "d", &format!("d-{}-contour.png", run.model), &[surf.clone()], &[s("--kind"), s("contour"), s("--title"), title.clone()], format!(
+                "2D training-loss contours of {} along filter-normalized directions, {n}x{n} points; {}.", run.model, per_class_note(pre.eval_per_class)))?;
+            plot(p, "d", &format!("d-{}-3d.png", run.model), &[surf], &[s("--kind"), s("surface3d"), s("--vmin"), s("0"), s("--vmax"), pre.clip.to_string(), s("--title"), title], format!(
+                "The same surface of {} as a 3D rendering, loss clipped at {}.", run.model, pre.clip))?;
+        }
+        if let Some(run) = depth_runs.iter().rev().find(|r| r.model.ends_with("noshort")) {
+            let z = pre.zoom;
+            let spec = SurfaceSpec { x: axis(-z, z, n + 10), y: Some(axis(-z, z, n + 10)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
+            let surf = surface(p, &format!("d-zoom-{}", run.name), run, &spec)?;
+            plot(p, "d", &format!("d-zoom-{}.png", run.model), &[surf.clone()], &[s("--kind"), s("contour"), s("--title"), format!("{} zoomed out (-{z}..{z})", run.model)], format!(
+                "Zoomed-out training-loss surface of {} over -{z}..{z} (several times the usual range): a low-loss basin around the minimizer amid high-loss regions.", run.model))?;
+            plot(p, "d", &format!("d-zoom-{}-3d.png", run.model), &[surf], &[s("--kind"), s("surface3d"), s("--vmin"), s("0"), s("--vmax"), pre.clip.to_string(), s("--title"), format!("{} zoomed out", run.model)], format!(
+                "The zoomed-out surface of {} in 3D, loss clipped at {}.", run.model, pre.clip))?;
+        }
+    }
+
+    if p.selected("e") {
+        for &k in &pre.widths {
+            for short in [true, false] {
+                let d = pre.wide_depth;
+                let model = if k == 1 { format!("resnet{d}{}", if short { "" } else { "-noshort" }) } else { format!("wrn{d}-{k}{}", if short { "" } else { "-noshort" }) };
+                let spec = TrainSpec { model: &model, batch: pre.small_batch, weight_decay: 5e-4, epochs: pre.wide_epochs, decay: pre.wide_decay, train_per_class: pre.wide_train_per_class };
+                let run = train(p, &spec)?;
+                f.runs.insert(run.name.clone(), run.clone());
+                let sspec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.wide_eval_per_class, extra: vec![] };
+                let surf = surface(p, &format!("e-{}", run.name), &run, &sspec)?;
+                plot(p, "e", &format!("e-width{k}-{}.png", if short { "short" } else { "noshort" }), &[surf], &[s("--kind"), s("contour"), s("--title"), format!("{model} (test error {:.2}%)", run.test_error())], format!(
+                    "2D training-loss contours of {model} (width x{k}, {}), trained on {} images per class for {} epochs; {}.",
+                    if short { "with shortcuts" } else { "without shortcuts" },
+                    pre.wide_train_per_class.map_or("all".into(), |c| c.to_string()), pre.wide_epochs, per_class_note(pre.wide_eval_per_class)))?;
+            }
+        }
+    }
+
+    if p.selected("f") {
+        for run in depth_runs.iter().filter(|r| r.model.starts_with(&format!("resnet{}", pre.depths[0]))) {
+            let h = pre.hessian_grid;
+            let path = p.cache(&format!("surfaces/f-{}.surface", run.name));
+            let mut a = args(["hessian", "--checkpoint"]);
+            a.push(run.checkpoint.display().to_string());
+            a.extend(["--x".to_owned(), axis(-1.0, 1.0, h), "--y".into(), axis(-1.0, 1.0, h)]);
+            a.extend(["--seed".to_owned(), "1".into(), "--samples".into(), pre.hessian_samples.to_string()]);
+            a.extend(["--tol".to_owned(), pre.hessian_tol.to_string(), "--max-iter".into(), pre.hessian_max_iter.to_string()]);
+            a.extend(["--threads".to_owned(), p.threads(), "--out".into(), path.display().to_string()]);
+            p.stage(&format!("hessian-{}", run.name), &a, &[&run.checkpoint], &[&path])?;
+            let csv = export_csv(p, &format!("f-{}", run.name), &path)?;
+            let table = Table::read(&csv)?;
+            if let Some(mut r) = table.column("abs_ratio") {
+                r.retain(|v| v.is_finite());
+                r.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+                if !r.is_empty() {
+                    let mean = r.iter().sum::<f64>() / r.len() as f64;
+                    f.ratio_stats.push((run.model.clone(), mean, r[r.len() / 2], r[r.len() - 1]));
+                }
+            }
+            plot(p, "f", &format!("f-ratio-{}.png", run.model), &[path], &[s("--kind"), s("heatmap"), s("--array"), s("abs_ratio"), s("--vmin"), s("0"), s("--vmax"), s("0.5"), s("--title"), format!("|lambda_min / lambda_max|, {}", run.model)], format!(
+                "|lambda_min/lambda_max| of the training-loss Hessian (weights of dim > 1, {} samples, Lanczos tol {}) over a {h}x{h} grid of the filter-normalized plane of {}: small (blue) where the surface is convex-looking.",
+                pre.hessian_samples, pre.hessian_tol, run.model))?;
+        }
+    }
+
+    if p.selected("g") {
+        let settings: Vec<Run> = study.iter().filter(|r| r.batch == pre.small_batch).cloned().collect();
+        for (i, run) in settings.iter().enumerate() {
+            let tdir = p.cache(&format!("trajectories/{}", run.name));
+            let report = tdir.join("trajectory.json");
+            let mut a = args(["trajectory", "--run"]);
+            a.push(run.dir.display().to_string());
+            a.extend(["--seed".to_owned(), "1".into(), "--out".into(), tdir.display().to_string()]);
+            p.stage(&format!("trajectory-{}", run.name), &a, &[&run.dir.join("run.json")], &[&report])?;
+            let info: Value = serde_json::from_slice(&fs::read(&report)?)?;
+            f.pca.push((run.name.clone(), info.clone()));
+            let kinds: Vec<(&str, &str)> = if i == 0 { vec![("pca", "PCA directions"), ("random", "a random plane"), ("init_random", "init->final + a random direction")] } else { vec![("pca", "PCA directions")] };
+            for (kind, what) in kinds {
+                let entry = &info["planes"][kind];
+                let dfile = tdir.join(entry["directions"].as_str().context("trajectory.json: no directions")?);
+                let proj = tdir.join(entry["projection"].as_str().context("trajectory.json: no projection")?);
+                let xr = entry["suggested_x"].as_str().unwrap_or("-1:1:21");
+                let yr = entry["suggested_y"].as_str().unwrap_or("-1:1:21");
+                let relabel = |r: &str| -> String {
+                    let mut parts: Vec<&str> = r.split(':').collect();
+                    let nn = n.to_string();
+                    if parts.len() == 3 { parts[2] = &nn; parts.join(":") } else { r.to_owned() }
+                };
+                let spec = SurfaceSpec { x: relabel(xr), y: Some(relabel(yr)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![s("--direction-file"), dfile.display().to_string()] };
+                let name = format!("g-{kind}-{}", run.name);
+                let surf = surface(p, &name, run, &spec)?;
+                let share = entry["captured_share"].as_f64().unwrap_or(f64::NAN) * 100.0;
+                plot(p, "g", &format!("{name}.png"), &[surf], &[s("--kind"), s("contour"), s("--path"), proj.display().to_string(), s("--title"), format!("{}: path on {what}", label(run))], format!(
+                    "Optimization path of {} ({}) projected on {what}, over the training-loss contours of that plane; the plane captures {share:.1}% of the path's variation; LR-decay epochs in red.",
+                    pre.study_model, label(run)))?;
+            }
+        }
+    }
+
+    crate::report::write(p, &f)?;
+    Ok(())
+}
+
+/// The sharpness measure: mean loss rise at a = +-0.25 along normalized random directions,
+/// averaged over seeds, for every minimizer of the study and every normalization.
+fn sharpness(p: &mut Pipeline, study: &[Run], f: &mut Findings) -> Result<()> {
+    let pre = p.preset.clone();
+    for run in study {
+        for norm in ["filter", "layer", "none"] {
+            let mut rises = Vec::new();
+            for seed in 1..=pre.sharpness_seeds {
+                let spec = SurfaceSpec { x: axis(-0.25, 0.25, 3), y: None, norm, seed, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
+                let name = format!("sharp-{norm}-s{seed}-{}", run.name);
+                let surf = surface(p, &name, run, &spec)?;
+                let t = Table::read(&surf.with_extension("csv"))?;
+                let l = t.column("train_loss").context("no train_loss column")?;
+                if l.len() == 3 {
+                    rises.push((l[0] + l[2]) / 2.0 - l[1]);
+                }
+            }
+            let mean = rises.iter().sum::<f64>() / rises.len().max(1) as f64;
+            f.sharpness.push((run.name.clone(), norm.to_owned(), mean, run.test_error()));
+        }
+    }
+    Ok(())
+}
+
+/// Spearman correlation of sharpness and test error for one normalization.
+pub fn sharpness_correlation(f: &Findings, norm: &str) -> f64 {
+    let rows: Vec<&(String, String, f64, f64)> = f.sharpness.iter().filter(|r| r.1 == norm).collect();
+    let x: Vec<f64> = rows.iter().map(|r| r.2).collect();
+    let y: Vec<f64> = rows.iter().map(|r| r.3).collect();
+    spearman(&x, &y)
+}
+
+/// Formats a number with a fixed number of decimals, or "n/a".
+pub fn num(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        let mut s = String::new();
+        let _ = write!(s, "{v:.decimals$}");
+        s
+    } else {
+        "n/a".into()
+    }
+}

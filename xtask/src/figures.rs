@@ -1,0 +1,338 @@
+//! `cargo xtask figures`: the paper's figure families regenerated on the embedded data by driving
+//! the `losscape` binary stage by stage.
+//!
+//! Every stage (a training run, a surface, a Hessian map, a trajectory, a plot) is one `losscape`
+//! command. A stage is skipped when its outputs exist and its key (the command line plus the
+//! SHA-256 of every input file) equals the key stored after its last successful run, so a second
+//! run with nothing changed finishes in seconds. An interrupted stage resumes, because the commands
+//! themselves resume (training from its last epoch, surfaces from their done-mask). Stamps, run
+//! folders, surfaces and timings live in a cache folder outside docs/; only figures, captions,
+//! REPORT.md and index.html go to the output folder.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+
+/// Sizes of one preset.
+#[derive(Clone, Debug)]
+pub struct Preset {
+    pub name: &'static str,
+    /// Data source for every run (`fashion-mnist-mini`, or `cifar10:DIR` for the paper preset).
+    pub data: String,
+    /// Training epochs and the epochs of LR decay (x0.1) of the main runs.
+    pub epochs: u64,
+    pub decay: &'static str,
+    /// Training examples per class of the main runs (None: all).
+    pub train_per_class: Option<usize>,
+    /// Test examples per class evaluated after each epoch (None: all).
+    pub test_per_class: Option<usize>,
+    /// The small and the large batch of the batch-size study.
+    pub small_batch: usize,
+    pub large_batch: usize,
+    /// Model of the batch-size / weight-decay study.
+    pub study_model: &'static str,
+    /// Depths of the depth study (ResNet-d with and without shortcuts).
+    pub depths: Vec<u32>,
+    /// Widths of the width study (WRN-d-k with and without shortcuts, d = wide_depth) and their
+    /// training size.
+    pub widths: Vec<u32>,
+    pub wide_depth: u32,
+    pub wide_epochs: u64,
+    pub wide_decay: &'static str,
+    pub wide_train_per_class: Option<usize>,
+    /// Points per axis of 2D surfaces and of 1D lines.
+    pub grid: usize,
+    pub line: usize,
+    /// Examples per class used to evaluate surfaces (None: all), and for wide networks.
+    pub eval_per_class: Option<usize>,
+    pub wide_eval_per_class: Option<usize>,
+    /// Half-width of the zoomed-out surface's range.
+    pub zoom: f64,
+    /// Height at which 3D renderings clip the loss.
+    pub clip: f64,
+    /// Hessian maps: points per axis, samples, tolerance, iteration cap.
+    pub hessian_grid: usize,
+    pub hessian_samples: usize,
+    pub hessian_tol: f64,
+    pub hessian_max_iter: usize,
+    /// Seeds of the sharpness measure.
+    pub sharpness_seeds: u64,
+    /// libtorch threads per command.
+    pub threads: usize,
+}
+
+impl Preset {
+    pub fn named(name: &str, cifar: Option<&str>) -> Result<Self> {
+        let quick = Preset {
+            name: "quick",
+            data: "fashion-mnist-mini".into(),
+            epochs: 12,
+            decay: "6,9,11",
+            train_per_class: None,
+            test_per_class: None,
+            small_batch: 64,
+            large_batch: 1250,
+            study_model: "resnet20",
+            depths: vec![20, 56],
+            widths: vec![1, 2, 4],
+            wide_depth: 20,
+            wide_epochs: 8,
+            wide_decay: "4,6,7",
+            wide_train_per_class: Some(100),
+            grid: 21,
+            line: 41,
+            eval_per_class: Some(50),
+            wide_eval_per_class: Some(20),
+            zoom: 4.0,
+            clip: 10.0,
+            hessian_grid: 9,
+            hessian_samples: 100,
+            hessian_tol: 1e-2,
+            hessian_max_iter: 30,
+            sharpness_seeds: 5,
+            threads: 2,
+        };
+        Ok(match name {
+            "quick" => quick,
+            "smoke" => Preset {
+                name: "smoke",
+                epochs: 2,
+                decay: "1",
+                train_per_class: Some(20),
+                test_per_class: Some(10),
+                small_batch: 32,
+                large_batch: 100,
+                study_model: "resnet8",
+                depths: vec![8, 14],
+                widths: vec![1, 2],
+                wide_depth: 8,
+                wide_epochs: 2,
+                wide_decay: "1",
+                wide_train_per_class: Some(10),
+                grid: 5,
+                line: 7,
+                eval_per_class: Some(5),
+                wide_eval_per_class: Some(5),
+                hessian_grid: 3,
+                hessian_samples: 20,
+                hessian_max_iter: 10,
+                sharpness_seeds: 1,
+                ..quick
+            },
+            "paper" => Preset {
+                name: "paper",
+                data: match cifar {
+                    Some(dir) => format!("cifar10:{dir}"),
+                    None => bail!("the paper preset needs CIFAR-10: pass --cifar DIR (cifar-10-batches-bin)"),
+                },
+                epochs: 300,
+                decay: "150,225,275",
+                small_batch: 128,
+                large_batch: 8192,
+                study_model: "vgg9",
+                depths: vec![20, 56, 110],
+                widths: vec![1, 2, 4, 8],
+                wide_epochs: 300,
+                wide_decay: "150,225,275",
+                wide_train_per_class: None,
+                grid: 51,
+                line: 51,
+                eval_per_class: None,
+                wide_eval_per_class: None,
+                zoom: 5.0,
+                hessian_grid: 21,
+                hessian_samples: 5000,
+                hessian_max_iter: 100,
+                ..quick
+            },
+            other => bail!("unknown preset '{other}': use smoke, quick or paper"),
+        })
+    }
+}
+
+/// One figure of the set: its file (relative to the output folder) and a one-line caption.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    pub family: &'static str,
+    pub file: String,
+    pub caption: String,
+}
+
+/// The state of one `cargo xtask figures` invocation.
+pub struct Pipeline {
+    bin: PathBuf,
+    cache: PathBuf,
+    out: PathBuf,
+    pub preset: Preset,
+    only: Option<String>,
+    /// Stage name -> (seconds of its last real run, whether this invocation reused it).
+    pub timings: BTreeMap<String, (f64, bool)>,
+    pub figures: Vec<Figure>,
+}
+
+impl Pipeline {
+    pub fn new(bin: PathBuf, cache: PathBuf, out: PathBuf, preset: Preset, only: Option<String>) -> Result<Self> {
+        fs::create_dir_all(cache.join("stamps"))?;
+        fs::create_dir_all(&out)?;
+        Ok(Self { bin, cache, out, preset, only, timings: BTreeMap::new(), figures: Vec::new() })
+    }
+
+    /// A path in the cache folder.
+    pub fn cache(&self, rel: &str) -> PathBuf {
+        self.cache.join(rel)
+    }
+
+    /// Whether family `name` is selected by `--only`.
+    pub fn selected(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o.split(',').any(|f| f.trim() == name))
+    }
+
+    /// Runs `losscape <args>` unless its outputs exist and its key is unchanged. Returns the
+    /// command's stdout (empty when cached).
+    pub fn stage(&mut self, name: &str, args: &[String], inputs: &[&Path], outputs: &[&Path]) -> Result<String> {
+        let key = stage_key(args, inputs)?;
+        let stamp = self.cache.join("stamps").join(format!("{name}.key"));
+        let time_file = self.cache.join("stamps").join(format!("{name}.seconds"));
+        let fresh = fs::read_to_string(&stamp).ok().as_deref() == Some(key.as_str())
+            && outputs.iter().all(|p| p.exists());
+        if fresh {
+            let secs = fs::read_to_string(&time_file).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0.0);
+            self.timings.insert(name.to_owned(), (secs, true));
+            eprintln!("figures: [cached] {name}");
+            return Ok(String::new());
+        }
+        eprintln!("figures: [run] {name}: losscape {}", args.join(" "));
+        let start = Instant::now();
+        let out = Command::new(&self.bin)
+            .args(args)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .with_context(|| format!("cannot start {}", self.bin.display()))?;
+        let secs = start.elapsed().as_secs_f64();
+        if !out.status.success() {
+            bail!("stage {name} failed ({}): losscape {}", out.status, args.join(" "));
+        }
+        for p in outputs {
+            if !p.exists() {
+                bail!("stage {name} did not write {}", p.display());
+            }
+        }
+        // Stamps are written only after success, so an interrupted stage reruns (and resumes).
+        fs::write(&time_file, format!("{secs:.3}\n"))?;
+        fs::write(&stamp, &key)?;
+        self.timings.insert(name.to_owned(), (secs, false));
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Registers a figure written to the output folder.
+    pub fn figure(&mut self, family: &'static str, file: &str, caption: String) {
+        self.figures.push(Figure { family, file: file.to_owned(), caption });
+    }
+
+    pub fn out(&self, rel: &str) -> PathBuf {
+        self.out.join(rel)
+    }
+
+    pub fn threads(&self) -> String {
+        self.preset.threads.to_string()
+    }
+}
+
+/// SHA-256 over the command line and the content of every input file.
+fn stage_key(args: &[String], inputs: &[&Path]) -> Result<String> {
+    let mut h = Sha256::new();
+    for a in args {
+        h.update(a.as_bytes());
+        h.update([0]);
+    }
+    for p in inputs {
+        let bytes = fs::read(p).with_context(|| format!("stage input {} is missing", p.display()))?;
+        h.update(Sha256::digest(&bytes));
+    }
+    Ok(h.finalize().iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
+}
+
+/// Turns string literals into an argument vector.
+pub fn args<const N: usize>(items: [&str; N]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// A parsed CSV export: column names and rows.
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<f64>>,
+}
+
+impl Table {
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut lines = text.lines();
+        let columns: Vec<String> = lines.next().unwrap_or_default().split(',').map(str::to_owned).collect();
+        let rows = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split(',').map(|v| v.parse::<f64>().unwrap_or(f64::NAN)).collect())
+            .collect();
+        Ok(Self { columns, rows })
+    }
+
+    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let i = self.columns.iter().position(|c| c == name)?;
+        Some(self.rows.iter().map(|r| r.get(i).copied().unwrap_or(f64::NAN)).collect())
+    }
+}
+
+/// Spearman's rank correlation (average ranks for ties).
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&a, &b| v[a].partial_cmp(&v[b]).unwrap_or(std::cmp::Ordering::Equal));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            let avg = (i + j) as f64 / 2.0 + 1.0;
+            for k in i..=j {
+                r[idx[k]] = avg;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = x.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = rx.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = ry.iter().map(|b| (b - my).powi(2)).sum();
+    cov / (vx * vy).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_of_monotone_and_reversed() {
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 25.0, 100.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn presets_parse() {
+        assert_eq!(Preset::named("quick", None).unwrap().grid, 21);
+        assert!(Preset::named("paper", None).is_err());
+        assert!(Preset::named("huge", None).is_err());
+    }
+}
