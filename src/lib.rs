@@ -5,5 +5,6 @@ pub use losscape_models as models;
 pub use losscape_train as train;
 pub use losscape_directions as directions;
 pub use losscape_landscape as landscape;
+pub use losscape_plot as plot;
 pub use losscape_curvature as curvature;
 pub use losscape_trajectory as trajectory;

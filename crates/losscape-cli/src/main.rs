@@ -7,6 +7,7 @@
 mod data_cmd;
 mod hessian_cmd;
 mod landscape_cmd;
+mod plot_cmd;
 mod progress;
 mod train_cmd;
 mod trajectory_cmd;
@@ -37,6 +38,8 @@ enum Command {
     Export(landscape_cmd::ExportArgs),
     /// Merge the shard files of one surface.
     Merge(landscape_cmd::MergeArgs),
+    /// Draw figures (PNG/SVG) from surfaces, Hessian maps, trajectories and training runs.
+    Plot(plot_cmd::PlotArgs),
     /// Hessian eigenvalues (lambda_max, lambda_min, trace) at a checkpoint, or the
     /// |lambda_min/lambda_max| map over a 1D/2D grid (resumable; shardable with --shard i/n).
     Hessian(hessian_cmd::HessianArgs),
@@ -54,6 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Surface(args) => landscape_cmd::surface(args),
         Command::Export(args) => landscape_cmd::export(args),
         Command::Merge(args) => landscape_cmd::merge(args),
+        Command::Plot(args) => plot_cmd::run(args),
         Command::Hessian(args) => hessian_cmd::run(args),
         Command::Train(args) => train_cmd::run(args),
         Command::Trajectory(args) => trajectory_cmd::run(args),
