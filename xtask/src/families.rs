@@ -45,7 +45,6 @@ struct TrainSpec<'a> {
 fn train(p: &mut Pipeline, spec: &TrainSpec<'_>) -> Result<Run> {
     let subset = spec.train_per_class.map_or(String::new(), |k| format!("-pc{k}"));
     let name = format!("{}-b{}-wd{}-e{}{subset}", spec.model, spec.batch, spec.weight_decay, spec.epochs);
-    let dir = p.cache(&format!("runs/{name}"));
     let mut a = args(["train", "--model", spec.model, "--epochs"]);
     a.push(spec.epochs.to_string());
     a.extend(args(["--lr-decay-epochs", spec.decay, "--batch-size"]));
@@ -64,10 +63,14 @@ fn train(p: &mut Pipeline, spec: &TrainSpec<'_>) -> Result<Run> {
     }
     a.push("--threads".into());
     a.push(p.threads());
+    // The folder name carries a digest of the settings: a changed setting trains a new run
+    // instead of meeting the refusal to resume a run made with other settings.
+    let digest = crate::figures::short_digest(&a.join(" "));
+    let dir = p.cache(&format!("runs/{name}-{digest}"));
     a.push("--out".into());
     a.push(dir.display().to_string());
     let record = dir.join("run.json");
-    p.stage(&format!("train-{name}"), &a, &[], &[&record])?;
+    p.stage(&format!("train-{name}-{digest}"), &a, &[], &[&record])?;
     let v: Value = serde_json::from_slice(&fs::read(&record)?).context("run.json")?;
     let last = &v["last_metrics"];
     let checkpoint = dir.join(v["final_checkpoint"].as_str().context("run.json has no final checkpoint")?);
@@ -285,18 +288,21 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
         }
     }
     if p.selected("d") {
+        let deepest = pre.depths.iter().max().copied().unwrap_or(0);
         for run in &depth_runs {
-            let spec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
+            let eval = if pre.depths.len() > 1 && run.model.starts_with(&format!("resnet{deepest}")) { pre.deep_eval_per_class } else { pre.eval_per_class };
+            let spec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: eval, extra: vec![] };
             let surf = surface(p, &format!("d-{}", run.name), run, &spec)?;
             let title = format!("{} (test error {:.2}%)", run.model, run.test_error());
             plot(p, "d", &format!("d-{}-contour.png", run.model), &[surf.clone()], &[s("--kind"), s("contour"), s("--title"), title.clone()], format!(
-                "2D training-loss contours of {} along filter-normalized directions, {n}x{n} points; {}.", run.model, per_class_note(pre.eval_per_class)))?;
+                "2D training-loss contours of {} along filter-normalized directions, {n}x{n} points; {}.", run.model, per_class_note(eval)))?;
             plot(p, "d", &format!("d-{}-3d.png", run.model), &[surf], &[s("--kind"), s("surface3d"), s("--vmin"), s("0"), s("--vmax"), pre.clip.to_string(), s("--title"), title], format!(
                 "The same surface of {} as a 3D rendering, loss clipped at {}.", run.model, pre.clip))?;
         }
-        if let Some(run) = depth_runs.iter().rev().find(|r| r.model.ends_with("noshort")) {
+        // The zoomed-out view of the shallowest network without shortcuts (the cheapest to evaluate).
+        if let Some(run) = depth_runs.iter().find(|r| r.model.ends_with("noshort")) {
             let z = pre.zoom;
-            let spec = SurfaceSpec { x: axis(-z, z, n + 10), y: Some(axis(-z, z, n + 10)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
+            let spec = SurfaceSpec { x: axis(-z, z, n), y: Some(axis(-z, z, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
             let surf = surface(p, &format!("d-zoom-{}", run.name), run, &spec)?;
             plot(p, "d", &format!("d-zoom-{}.png", run.model), &[surf.clone()], &[s("--kind"), s("contour"), s("--title"), format!("{} zoomed out (-{z}..{z})", run.model)], format!(
                 "Zoomed-out training-loss surface of {} over -{z}..{z} (several times the usual range): a low-loss basin around the minimizer amid high-loss regions.", run.model))?;

@@ -52,6 +52,8 @@ pub struct Preset {
     /// Examples per class used to evaluate surfaces (None: all), and for wide networks.
     pub eval_per_class: Option<usize>,
     pub wide_eval_per_class: Option<usize>,
+    /// Examples per class for the surfaces of the deepest networks of the depth study.
+    pub deep_eval_per_class: Option<usize>,
     /// Half-width of the zoomed-out surface's range.
     pub zoom: f64,
     /// Height at which 3D renderings clip the loss.
@@ -72,29 +74,30 @@ impl Preset {
         let quick = Preset {
             name: "quick",
             data: "fashion-mnist-mini".into(),
-            epochs: 12,
-            decay: "6,9,11",
-            train_per_class: None,
+            epochs: 10,
+            decay: "5,8,9",
+            train_per_class: Some(250),
             test_per_class: None,
             small_batch: 64,
-            large_batch: 1250,
+            large_batch: 625,
             study_model: "resnet20",
             depths: vec![20, 56],
             widths: vec![1, 2, 4],
             wide_depth: 20,
-            wide_epochs: 8,
-            wide_decay: "4,6,7",
-            wide_train_per_class: Some(100),
+            wide_epochs: 6,
+            wide_decay: "3,5",
+            wide_train_per_class: Some(50),
             grid: 21,
             line: 41,
-            eval_per_class: Some(50),
-            wide_eval_per_class: Some(20),
+            eval_per_class: Some(30),
+            wide_eval_per_class: Some(5),
+            deep_eval_per_class: Some(15),
             zoom: 4.0,
             clip: 10.0,
             hessian_grid: 9,
-            hessian_samples: 100,
+            hessian_samples: 50,
             hessian_tol: 1e-2,
-            hessian_max_iter: 30,
+            hessian_max_iter: 20,
             sharpness_seeds: 5,
             threads: 2,
         };
@@ -119,6 +122,7 @@ impl Preset {
                 line: 7,
                 eval_per_class: Some(5),
                 wide_eval_per_class: Some(5),
+                deep_eval_per_class: Some(5),
                 hessian_grid: 3,
                 hessian_samples: 20,
                 hessian_max_iter: 10,
@@ -135,6 +139,7 @@ impl Preset {
                 decay: "150,225,275",
                 small_batch: 128,
                 large_batch: 8192,
+                train_per_class: None,
                 study_model: "vgg9",
                 depths: vec![20, 56, 110],
                 widths: vec![1, 2, 4, 8],
@@ -145,6 +150,7 @@ impl Preset {
                 line: 51,
                 eval_per_class: None,
                 wide_eval_per_class: None,
+                deep_eval_per_class: None,
                 zoom: 5.0,
                 hessian_grid: 21,
                 hessian_samples: 5000,
@@ -207,6 +213,16 @@ impl Pipeline {
             eprintln!("figures: [cached] {name}");
             return Ok(String::new());
         }
+        // Outputs left by a run with other inputs are removed (they would be refused or wrong);
+        // outputs of an interrupted run with these inputs are kept, so the command resumes.
+        let running = self.cache.join("stamps").join(format!("{name}.running"));
+        let known = [&stamp, &running].iter().filter_map(|f| fs::read_to_string(f).ok()).collect::<Vec<_>>();
+        if !known.is_empty() && !known.iter().any(|k| k == &key) {
+            for p in outputs.iter().filter(|p| p.is_file()) {
+                fs::remove_file(p).with_context(|| format!("cannot remove stale {}", p.display()))?;
+            }
+        }
+        fs::write(&running, &key)?;
         eprintln!("figures: [run] {name}: losscape {}", args.join(" "));
         let start = Instant::now();
         let out = Command::new(&self.bin)
@@ -226,6 +242,7 @@ impl Pipeline {
         // Stamps are written only after success, so an interrupted stage reruns (and resumes).
         fs::write(&time_file, format!("{secs:.3}\n"))?;
         fs::write(&stamp, &key)?;
+        let _ = fs::remove_file(&running);
         self.timings.insert(name.to_owned(), (secs, false));
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
@@ -259,6 +276,14 @@ fn stage_key(args: &[String], inputs: &[&Path]) -> Result<String> {
         let _ = write!(s, "{b:02x}");
         s
     }))
+}
+
+/// The first 8 hex digits of the SHA-256 of a text.
+pub fn short_digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().take(4).fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// Turns string literals into an argument vector.

@@ -73,12 +73,12 @@ fn run() -> Result<()> {
             cargo(&root, &["test", "--workspace"], &args)?;
             // The whole figure pipeline at toy size, so it cannot silently break.
             let out = root.join("target").join("figures-smoke-out");
-            figures(&root, "smoke", None, &out, None)?;
+            figures(&root, "smoke", None, &out, None, Profile::Debug)?;
         }
         Task::Figures { preset, only, out, cifar } => {
             libtorch::setup(&root)?;
             let out = if out.is_absolute() { out } else { root.join(out) };
-            figures(&root, &preset, only, &out, cifar.as_deref())?;
+            figures(&root, &preset, only, &out, cifar.as_deref(), Profile::Release)?;
         }
         Task::Data { check } => data::build(&root, check)?,
     }
@@ -110,10 +110,26 @@ fn cargo(root: &Path, args: &[&str], extra: &[String]) -> Result<()> {
 }
 
 /// Builds the `losscape` binary (release) and runs the figure pipeline of a preset.
-fn figures(root: &Path, preset: &str, only: Option<String>, out: &Path, cifar: Option<&str>) -> Result<()> {
+/// Which build of the `losscape` binary drives the pipeline.
+#[derive(Clone, Copy)]
+enum Profile {
+    /// The test suite's own build (no second compilation of the workspace).
+    Debug,
+    Release,
+}
+
+fn figures(root: &Path, preset: &str, only: Option<String>, out: &Path, cifar: Option<&str>, profile: Profile) -> Result<()> {
     let preset = figures::Preset::named(preset, cifar)?;
-    cargo(root, &["build", "--release", "--quiet", "-p", "losscape-cli"], &[])?;
-    let bin = root.join("target").join("release").join("losscape");
+    let bin = match profile {
+        Profile::Debug => {
+            cargo(root, &["build", "--quiet", "-p", "losscape-cli"], &[])?;
+            root.join("target").join("debug").join("losscape")
+        }
+        Profile::Release => {
+            cargo(root, &["build", "--release", "--quiet", "-p", "losscape-cli"], &[])?;
+            root.join("target").join("release").join("losscape")
+        }
+    };
     let cache = root.join("target").join("figures-cache").join(preset.name);
     let start = std::time::Instant::now();
     let mut pipeline = figures::Pipeline::new(bin, cache, out.to_path_buf(), preset, only)?;
