@@ -264,9 +264,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
     if p.selected("c") {
         let dirs: Vec<PathBuf> = study.iter().map(|r| r.dir.clone()).collect();
         let labels = study.iter().map(label).collect::<Vec<_>>().join(",");
-        let mut extra = vec![s("--runs")];
-        extra.extend(dirs.iter().map(|d| d.display().to_string()));
-        extra.extend([s("--metric"), s("weight_norm"), s("--labels"), labels, s("--title"), s("weight norm during training")]);
+        let extra = vec![s("--runs"), s("--metric"), s("weight_norm"), s("--labels"), labels, s("--title"), s("weight norm during training")];
         let records: Vec<PathBuf> = dirs.iter().map(|d| d.join("metrics.jsonl")).collect();
         plot(p, "c", "c-weight-norm.png", &records, &extra, format!(
             "L2 norm of all trainable weights per epoch of {} for batch {} and {} with weight decay 0 and 5e-4: without weight decay the norm grows, which changes the scale of unnormalized directions.",
