@@ -6,7 +6,7 @@
 //! Run: `cargo run -p losscape-curvature --example tiny_spectrum`. Expected output: lambda_min
 //! about -0.163 and lambda_max about 0.962 (the random network is not at a minimum, so the
 //! Hessian is indefinite); Lanczos matches both to about 1e-13 relative at tol 1e-6 with about 20
-//! products, where power iteration with the shift trick needs about 550; Hutchinson's estimate
+//! products, where power iteration with the shift trick needs about 600; Hutchinson's estimate
 //! from 200 probes lies within a few standard errors of the exact trace 1.796.
 
 use losscape_core::progress::Silent;

@@ -4,7 +4,10 @@
 //! Each step multiplies the current unit vector `v` by the operator once, which also gives the
 //! Rayleigh quotient `mu = v . Av` and the exact residual `||Av - mu v||`; the run stops when that
 //! residual is at most `max(tol * |mu|, atol)`, the same test as [`crate::lanczos`], so the two
-//! methods' product counts compare like for like. Power iteration converges to the eigenvalue of
+//! methods' product counts compare like for like. In the shifted run of [`extremes_by_power`] the
+//! residual is that of `A` at `(mu + sigma, v)` and the test is taken relative to `|mu + sigma|`,
+//! the eigenvalue of `A` being estimated (the original code's ARPACK call tests relative to the
+//! shifted value `|mu|`, a looser test on `lambda_min`). Power iteration converges to the eigenvalue of
 //! largest magnitude at the rate `|lambda_2 / lambda_1|`; after the shift that ratio is close to 1
 //! when `lambda_min` is small, which is why it needs many more products than Lanczos.
 
@@ -65,6 +68,17 @@ pub fn power_iteration(
     options: &PowerOptions,
     progress: &dyn Progress,
 ) -> Result<PowerResult> {
+    iterate(op, options, 0.0, progress)
+}
+
+/// Power iteration whose residual test is taken relative to `|mu + offset|`: for a run on
+/// `A - offset I`, that is the eigenvalue of `A` being estimated.
+fn iterate(
+    op: &mut dyn SymmetricOperator,
+    options: &PowerOptions,
+    offset: f64,
+    progress: &dyn Progress,
+) -> Result<PowerResult> {
     check_tolerances(options.tol, options.atol, options.max_iter)?;
     let n = op.dim();
     let device = op.device();
@@ -86,7 +100,8 @@ pub fn power_iteration(
             progress.advance(1);
             progress.message(&format!("mu {mu:.6e} residual {residual:.3e}"));
             let len = norm(&w)?;
-            let converged = residual <= (options.tol * mu.abs()).max(options.atol) || len == 0.0;
+            let converged =
+                residual <= (options.tol * (mu + offset).abs()).max(options.atol) || len == 0.0;
             if converged || hvps >= options.max_iter {
                 return Ok(PowerResult {
                     value: mu,
@@ -105,7 +120,8 @@ pub fn power_iteration(
 
 /// Both ends of the spectrum by power iteration, as the original code finds them with a
 /// largest-magnitude solver: `mu_1` from a run on `A`, then `mu_2 + sigma` from a run on
-/// `A - sigma I` with `sigma = 0.51 mu_1`.
+/// `A - sigma I` with `sigma = 0.51 mu_1`, whose residual test is relative to `|mu_2 + sigma|`
+/// (see the module docs).
 #[derive(Debug)]
 pub struct PowerExtremes {
     /// The estimate of `lambda_max`.
@@ -135,12 +151,15 @@ pub fn extremes_by_power(
 ) -> Result<PowerExtremes> {
     let dominant = power_iteration(op, options, progress)?;
     let shift = SHIFT_FACTOR * dominant.value;
-    let shifted = power_iteration(
+    // The residual of A - shift I at (nu, v) is that of A at (nu + shift, v): the shifted run
+    // stops on the same test as Lanczos applies to the eigenvalue it estimates.
+    let shifted = iterate(
         &mut Shifted {
             inner: &mut *op,
             shift,
         },
         options,
+        shift,
         progress,
     )?;
     let other = shifted.value + shift;
