@@ -3,7 +3,7 @@
 //!
 //! Each step multiplies the current unit vector `v` by the operator once, which also gives the
 //! Rayleigh quotient `mu = v . Av` and the exact residual `||Av - mu v||`; the run stops when that
-//! residual is at most `max(tol * |mu|, atol)`, the same test as [`crate::lanczos`], so the two
+//! residual is at most `max(tol * |mu|, atol)`, the same test as [`crate::lanczos()`], so the two
 //! methods' product counts compare like for like. In the shifted run of [`extremes_by_power`] the
 //! residual is that of `A` at `(mu + sigma, v)` and the test is taken relative to `|mu + sigma|`,
 //! the eigenvalue of `A` being estimated (the original code's ARPACK call tests relative to the
