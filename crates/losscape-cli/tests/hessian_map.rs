@@ -104,7 +104,7 @@ fn killed_map_resumes_matches_an_uninterrupted_run_and_exports() {
     assert!(killed, "the map finished before it could be killed; make the job bigger");
     let partial = Surface::load(&path).unwrap();
     let done_before = partial.done_count();
-    assert!(done_before >= 2 && done_before < 9, "{done_before} of 9");
+    assert!((2..9).contains(&done_before), "{done_before} of 9");
 
     run_ok(map_cmd(&ckpt, &path, "3"));
     let resumed = Surface::load(&path).unwrap();
