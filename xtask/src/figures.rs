@@ -99,7 +99,7 @@ impl Preset {
             hessian_tol: 1e-2,
             hessian_max_iter: 20,
             sharpness_seeds: 5,
-            threads: 2,
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         };
         Ok(match name {
             "quick" => quick,

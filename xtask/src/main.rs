@@ -45,6 +45,10 @@ enum Task {
         /// CIFAR-10 folder (cifar-10-batches-bin) for the paper preset.
         #[arg(long)]
         cifar: Option<String>,
+        /// libtorch threads per stage (default: the machine's cores). On a machine shared with
+        /// other work, 1 avoids OpenMP threads waiting on each other.
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Rebuild the embedded Fashion-MNIST subset from Debian's `dataset-fashion-mnist` package.
     Data {
@@ -73,12 +77,12 @@ fn run() -> Result<()> {
             cargo(&root, &["test", "--workspace"], &args)?;
             // The whole figure pipeline at toy size, so it cannot silently break.
             let out = root.join("target").join("figures-smoke-out");
-            figures(&root, "smoke", None, &out, None, Profile::Debug)?;
+            figures(&root, "smoke", None, &out, None, None, Profile::Debug)?;
         }
-        Task::Figures { preset, only, out, cifar } => {
+        Task::Figures { preset, only, out, cifar, threads } => {
             libtorch::setup(&root)?;
             let out = if out.is_absolute() { out } else { root.join(out) };
-            figures(&root, &preset, only, &out, cifar.as_deref(), Profile::Release)?;
+            figures(&root, &preset, only, &out, cifar.as_deref(), threads, Profile::Release)?;
         }
         Task::Data { check } => data::build(&root, check)?,
     }
@@ -118,8 +122,19 @@ enum Profile {
     Release,
 }
 
-fn figures(root: &Path, preset: &str, only: Option<String>, out: &Path, cifar: Option<&str>, profile: Profile) -> Result<()> {
-    let preset = figures::Preset::named(preset, cifar)?;
+fn figures(
+    root: &Path,
+    preset: &str,
+    only: Option<String>,
+    out: &Path,
+    cifar: Option<&str>,
+    threads: Option<usize>,
+    profile: Profile,
+) -> Result<()> {
+    let mut preset = figures::Preset::named(preset, cifar)?;
+    if let Some(t) = threads {
+        preset.threads = t.max(1);
+    }
     let bin = match profile {
         Profile::Debug => {
             cargo(root, &["build", "--quiet", "-p", "losscape-cli"], &[])?;
