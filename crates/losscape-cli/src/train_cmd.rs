@@ -76,7 +76,8 @@ pub struct TrainArgs {
     precision: Option<Precision>,
     #[command(flatten)]
     source: SourceArgs,
-    /// libtorch threads (default: all cores). Bit-exact resume needs the same count.
+    /// libtorch threads (default: all cores; on a busy machine 1 is often faster). Bit-exact
+    /// resume needs the same count.
     #[arg(long)]
     threads: Option<usize>,
     /// cpu, cuda, cuda:N or auto.
@@ -159,11 +160,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let config = args.config()?;
     let decay = match config.lr_decay_epochs.as_slice() {
         [] => "no decay".to_string(),
-        list => format!(
-            "x{} after {}",
-            config.lr_decay,
-            list.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
-        ),
+        list => format!("x{} after {}", config.lr_decay, list.iter().map(u64::to_string).collect::<Vec<_>>().join(",")),
     };
     eprintln!(
         "training {} on {} ({} preset{}): {} epochs, batch {}, lr {} ({decay}), momentum {}{}, weight decay {}, seed {}, {} thread(s) -> {}",
@@ -304,9 +301,30 @@ mod tests {
         let c = config(&["--model", "resnet56", "--out", "x"]).unwrap();
         assert_eq!(c, Preset::Cpu.config("resnet56".parse().unwrap()));
         let c = config(&[
-            "--model", "resnet56", "--width", "4", "--no-shortcut", "--preset", "paper", "--lr", "0.05",
-            "--no-nesterov", "--weight-decay", "0", "--epochs", "40", "--lr-decay-epochs", "20,30",
-            "--save-every", "5", "--seed", "7", "--idx", "somewhere", "--out", "x",
+            "--model",
+            "resnet56",
+            "--width",
+            "4",
+            "--no-shortcut",
+            "--preset",
+            "paper",
+            "--lr",
+            "0.05",
+            "--no-nesterov",
+            "--weight-decay",
+            "0",
+            "--epochs",
+            "40",
+            "--lr-decay-epochs",
+            "20,30",
+            "--save-every",
+            "5",
+            "--seed",
+            "7",
+            "--idx",
+            "somewhere",
+            "--out",
+            "x",
         ])
         .unwrap();
         assert_eq!(c.model.to_string(), "wrn56-4-noshort");

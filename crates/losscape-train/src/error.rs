@@ -11,7 +11,9 @@ pub enum Error {
     #[error("invalid training configuration: {0}")]
     Config(String),
     /// The run folder holds a run with another configuration; the message lists what differs.
-    #[error("{path} holds a run with a different configuration ({differences}); use a new folder or start over (--fresh)")]
+    #[error(
+        "{path} holds a run with a different configuration ({differences}); use a new folder or start over (--fresh)"
+    )]
     ConfigMismatch { path: PathBuf, differences: String },
     /// A run folder file (config, run record, metrics log, resume state) is not what it must be.
     #[error("{path}: {message}")]

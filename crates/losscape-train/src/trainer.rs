@@ -134,7 +134,12 @@ pub fn prepare_data(config: &TrainConfig, device: Device) -> Result<PreparedData
 /// Progress: one task per epoch (`begin` with the number of batches, `advance` per batch, a
 /// message with the running loss and accuracy, a closing message with the epoch's metrics);
 /// messages outside a task announce a resume.
-pub fn train(config: &TrainConfig, run_dir: &Path, options: &RunOptions, progress: &dyn Progress) -> Result<TrainSummary> {
+pub fn train(
+    config: &TrainConfig,
+    run_dir: &Path,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<TrainSummary> {
     let started = Instant::now();
     config.check()?;
     let folder = RunFolder::new(run_dir);
@@ -442,8 +447,7 @@ impl RunState<'_> {
         let path = self.folder.state_path();
         let (tensors, meta) = checkpoint::read_tensor_file(&path)?;
         let field = |key: &str| {
-            meta.get(key)
-                .ok_or_else(|| Error::run_folder(&path, format!("resume state lacks '{key}' in its metadata")))
+            meta.get(key).ok_or_else(|| Error::run_folder(&path, format!("resume state lacks '{key}' in its metadata")))
         };
         if field("format")? != STATE_FORMAT {
             return Err(Error::run_folder(&path, "not a losscape resume state"));
@@ -451,9 +455,8 @@ impl RunState<'_> {
         if *field("config_hash")? != self.hash {
             return Err(Error::run_folder(&path, "resume state belongs to another configuration"));
         }
-        let epoch: u64 = field("epoch")?
-            .parse()
-            .map_err(|_| Error::run_folder(&path, "resume state has an unreadable epoch"))?;
+        let epoch: u64 =
+            field("epoch")?.parse().map_err(|_| Error::run_folder(&path, "resume state has an unreadable epoch"))?;
         let wall_seconds: f64 = field("wall_seconds")?.parse().unwrap_or(0.0);
         if epoch > self.config.epochs {
             return Err(Error::run_folder(&path, format!("resume state is at epoch {epoch}, after the last epoch")));
@@ -471,7 +474,12 @@ impl RunState<'_> {
                 if value.size() != t.tensor.size() {
                     return Err(Error::run_folder(
                         &path,
-                        format!("tensor 'model/{}' has shape {:?}, the model has {:?}", t.name, value.size(), t.tensor.size()),
+                        format!(
+                            "tensor 'model/{}' has shape {:?}, the model has {:?}",
+                            t.name,
+                            value.size(),
+                            t.tensor.size()
+                        ),
                     ));
                 }
                 let mut target = t.tensor.shallow_clone();
@@ -534,11 +542,8 @@ impl RunState<'_> {
             .last()
             .cloned()
             .ok_or_else(|| Error::run_folder(self.folder.metrics_path(), "no epoch recorded"))?;
-        let checkpoints: Vec<PathBuf> = self
-            .metrics
-            .iter()
-            .filter_map(|m| m.checkpoint.as_ref().map(|f| self.folder.root().join(f)))
-            .collect();
+        let checkpoints: Vec<PathBuf> =
+            self.metrics.iter().filter_map(|m| m.checkpoint.as_ref().map(|f| self.folder.root().join(f))).collect();
         let finished = last.epoch == self.config.epochs;
         Ok(TrainSummary {
             run_dir: self.folder.root().to_path_buf(),
