@@ -33,32 +33,28 @@ impl LossKind {
         }
     }
 
-    /// The summed (not averaged) loss of one batch, in f64.
-    pub fn batch_sum(self, outputs: &Tensor, labels: &Tensor) -> Result<f64> {
+    /// The summed (not averaged) loss of one batch as a differentiable f64 scalar tensor:
+    /// cross-entropy as `log_softmax` + `nll_loss` in f64 (exact in f64 tests, where libtorch's
+    /// fused cross-entropy would compute in f32), the MSE variants as the sum over samples of the
+    /// mean squared error over outputs against one-hot labels.
+    pub fn batch_loss(self, outputs: &Tensor, labels: &Tensor) -> Result<Tensor> {
         let outputs = outputs.f_to_kind(Kind::Double)?;
-        let value = match self {
-            LossKind::CrossEntropy => outputs.f_log_softmax(-1, Kind::Double)?.f_nll_loss(
-                labels,
-                None::<&Tensor>,
-                tch::Reduction::Sum,
-                -100,
-            )?,
+        Ok(match self {
+            LossKind::CrossEntropy => outputs
+                .f_log_softmax(-1, Kind::Double)?
+                .f_nll_loss(labels, None::<&Tensor>, tch::Reduction::Sum, -100)?,
             LossKind::MseSoftmax | LossKind::Mse => {
                 let classes = outputs.size()[1];
                 let onehot = labels.f_one_hot(classes)?.f_to_kind(Kind::Double)?;
-                let pred = if self == LossKind::MseSoftmax {
-                    outputs.f_softmax(-1, Kind::Double)?
-                } else {
-                    outputs
-                };
-                // Sum over samples of the per-sample mean over outputs.
-                pred.f_sub(&onehot)?
-                    .f_square()?
-                    .f_sum(Kind::Double)?
-                    .f_div_scalar(classes as f64)?
+                let pred = if self == LossKind::MseSoftmax { outputs.f_softmax(-1, Kind::Double)? } else { outputs };
+                pred.f_sub(&onehot)?.f_square()?.f_sum(Kind::Double)?.f_div_scalar(classes as f64)?
             }
-        };
-        Ok(value.f_double_value(&[])?)
+        })
+    }
+
+    /// The summed (not averaged) loss of one batch, in f64.
+    pub fn batch_sum(self, outputs: &Tensor, labels: &Tensor) -> Result<f64> {
+        Ok(self.batch_loss(outputs, labels)?.f_double_value(&[])?)
     }
 }
 
