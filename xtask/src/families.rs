@@ -131,7 +131,10 @@ fn plot(p: &mut Pipeline, family: &'static str, file: &str, inputs: &[PathBuf], 
     a.extend(inputs.iter().map(|i| i.display().to_string()));
     a.extend(extra.iter().cloned());
     a.extend(["--out".to_owned(), out.display().to_string()]);
-    let refs: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).filter(|p| p.is_file()).collect();
+    let mut refs: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).filter(|p| p.is_file()).collect();
+    // A plot is cheap: redraw it whenever the binary changed, so figure fixes reach the set.
+    let bin = p.bin().to_path_buf();
+    refs.push(&bin);
     p.stage(&format!("plot-{file}"), &a, &refs, &[&out])?;
     p.figure(family, file, caption);
     Ok(())
@@ -208,7 +211,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                 "a",
                 &format!("{name}.png"),
                 &[surf],
-                &[s("--kind"), s("line"), s("--title"), format!("interpolation: batch {} (a=0) to {} (a=1), wd {}", small.batch, large.batch, small.weight_decay)],
+                &[s("--kind"), s("line"), s("--log"), s("--title"), format!("interpolation: batch {} (a=0) to {} (a=1), wd {}", small.batch, large.batch, small.weight_decay)],
                 format!(
                     "1D linear interpolation from the small-batch (a=0, batch {}) to the large-batch (a=1, batch {}) minimizer of {}, weight decay {}; train solid, test dashed; {}.",
                     small.batch, large.batch, pre.study_model, small.weight_decay, per_class_note(pre.eval_per_class)
@@ -232,7 +235,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                     "b",
                     &file,
                     &surfs,
-                    &[s("--kind"), s("line"), s("--labels"), labels, s("--title"), format!("{norm}-normalized direction, wd {}", pair[0].weight_decay)],
+                    &[s("--kind"), s("line"), s("--log"), s("--labels"), labels, s("--title"), format!("{norm}-normalized direction, wd {}", pair[0].weight_decay)],
                     format!(
                         "1D loss and accuracy along a random {norm}-normalized direction (seed 1) around the small- and large-batch minimizers, weight decay {}; {}.",
                         pair[0].weight_decay,

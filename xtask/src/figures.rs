@@ -190,6 +190,11 @@ impl Pipeline {
         Ok(Self { bin, cache, out, preset, only, timings: BTreeMap::new(), figures: Vec::new() })
     }
 
+    /// The `losscape` binary that runs the stages.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
     /// A path in the cache folder.
     pub fn cache(&self, rel: &str) -> PathBuf {
         self.cache.join(rel)

@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use losscape::landscape::Surface;
 use losscape::plot::{
-    contour, heatmap, lines, surface3d, trajectory, ContourFigure, Curve, Grid, HeatmapFigure, LinesFigure, SurfaceFigure,
-    Trajectory, TrajectoryFigure, YAxis,
+    contour, heatmap, lines, surface3d, trajectory, ContourFigure, Curve, Grid, HeatmapFigure, Levels, LinesFigure,
+    SurfaceFigure, Trajectory, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
 use serde_json::Value;
@@ -25,6 +25,13 @@ pub enum Kind {
     Heatmap,
     /// 2D: 3D surface rendering.
     Surface3d,
+}
+
+/// How contour levels are chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LevelChoice {
+    Original,
+    Auto,
 }
 
 /// `losscape plot`.
@@ -56,6 +63,10 @@ pub struct PlotArgs {
     /// Upper end of the colour range (heat map) or of the height (3D; higher values are clipped).
     #[arg(long, allow_hyphen_values = true)]
     vmax: Option<f64>,
+    /// Contour levels: original (0.1 to 10 in steps of 0.5, then decades, as the original code;
+    /// the default for losses) or auto (about ten levels over the data's range).
+    #[arg(long, value_enum)]
+    levels: Option<LevelChoice>,
     /// A trajectory projection (JSON written by `losscape trajectory`) to draw over the contours.
     #[arg(long)]
     path: Option<PathBuf>,
@@ -162,6 +173,10 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind) -> Result<()> {
         }
     });
     let g = Grid::new(&x, &y, z.view())?;
+    let levels = match args.levels.unwrap_or(if name.contains("loss") { LevelChoice::Original } else { LevelChoice::Auto }) {
+        LevelChoice::Original => Levels::original(),
+        LevelChoice::Auto => Levels::default(),
+    };
     let range = match (args.vmin, args.vmax) {
         (Some(a), Some(b)) => Some((a, b)),
         (None, None) => None,
@@ -176,12 +191,13 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind) -> Result<()> {
                     title: args.title.clone(),
                     x_label: proj.x_label.clone(),
                     y_label: proj.y_label.clone(),
+                    levels,
                     ..TrajectoryFigure::default()
                 };
                 trajectory(&args.out, Some(&g), &traj, &figure)?;
             }
             None => {
-                let figure = ContourFigure { title: args.title.clone(), ..ContourFigure::default() };
+                let figure = ContourFigure { title: args.title.clone(), levels, ..ContourFigure::default() };
                 contour(&args.out, &g, &figure)?;
             }
         },
