@@ -51,6 +51,38 @@ impl SplitMix64 {
     }
 }
 
+/// Standard normal samples from `rng` by the Box-Muller transform: each pair of uniforms
+/// `(u1, u2)` gives `sqrt(-2 ln(1-u1)) * (cos(2 pi u2), sin(2 pi u2))`.
+pub fn gaussian(rng: &mut SplitMix64, n: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(n + 1);
+    while out.len() < n {
+        let u1 = rng.next_f64();
+        let u2 = rng.next_f64();
+        let r = (-2.0 * (1.0 - u1).ln()).sqrt();
+        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+        out.push(r * c);
+        out.push(r * s);
+    }
+    out.truncate(n);
+    out
+}
+
+/// A CPU tensor of standard normal values drawn from `SplitMix64(seed)`: the same values on every
+/// run, whatever other threads do with libtorch's global generator (tests build models and data
+/// in parallel).
+pub fn normal_tensor(seed: u64, shape: &[i64], kind: tch::Kind) -> tch::Tensor {
+    let n = shape.iter().product::<i64>().max(0) as usize;
+    let values = gaussian(&mut SplitMix64::new(seed), n);
+    tch::Tensor::from_slice(&values).reshape(shape).to_kind(kind)
+}
+
+/// A CPU int64 tensor of `n` values uniform in `0..high` drawn from `SplitMix64(seed)`.
+pub fn int_tensor(seed: u64, n: usize, high: i64) -> tch::Tensor {
+    let mut rng = SplitMix64::new(seed);
+    let values: Vec<i64> = (0..n).map(|_| rng.below(high.max(1) as u64) as i64).collect();
+    tch::Tensor::from_slice(&values)
+}
+
 /// Mixes a base seed with a stream number (e.g. an epoch) into an independent seed.
 pub fn derive_seed(seed: u64, stream: u64) -> u64 {
     let mut g = SplitMix64::new(seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));

@@ -42,21 +42,7 @@ pub fn scoped_tensors(model: &dyn Model, scope: Scope) -> Vec<NamedTensor> {
     model.named_tensors().into_iter().filter(|t| in_scope(t.role, scope)).collect()
 }
 
-/// Fills a vector with standard normal samples from `rng`, by the Box-Muller transform: each pair
-/// of uniforms `(u1, u2)` gives `sqrt(-2 ln(1-u1)) * (cos(2 pi u2), sin(2 pi u2))`.
-pub fn gaussian(rng: &mut SplitMix64, n: usize) -> Vec<f64> {
-    let mut out = Vec::with_capacity(n + 1);
-    while out.len() < n {
-        let u1 = rng.next_f64();
-        let u2 = rng.next_f64();
-        let r = (-2.0 * (1.0 - u1).ln()).sqrt();
-        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-        out.push(r * c);
-        out.push(r * s);
-    }
-    out.truncate(n);
-    out
-}
+pub use losscape_data::rng::gaussian;
 
 impl Direction {
     /// A seeded random direction for `model`, normalized as `spec` says.

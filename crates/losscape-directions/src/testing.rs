@@ -1,6 +1,7 @@
 //! A tiny hand-made model (conv, batch norm, linear) covering every tensor role, for tests and
 //! examples of this crate and of the crates above it.
 
+use losscape_data::rng::{derive_seed, normal_tensor};
 use losscape_models::{Model, NamedTensor, Role};
 use tch::{Device, Kind, Tensor};
 
@@ -12,19 +13,32 @@ pub struct TinyNet {
 
 impl TinyNet {
     /// A seeded TinyNet for `in_channels` input channels and `classes` outputs.
+    /// Values come from SplitMix64 streams derived from `seed`, so they do not depend on
+    /// libtorch's global generator (or on other threads using it).
     pub fn new(in_channels: i64, classes: i64, kind: Kind, seed: i64) -> Self {
-        tch::manual_seed(seed);
         let opts = (kind, Device::Cpu);
+        let mut stream = 0u64;
+        let mut randn = |shape: &[i64]| {
+            stream += 1;
+            normal_tensor(derive_seed(seed as u64, stream), shape, kind)
+        };
         let mk = |t: Tensor, grad: bool| t.set_requires_grad(grad);
+        let conv = randn(&[4, in_channels, 3, 3]) * 0.3;
+        let gamma = Tensor::ones([4], opts) + randn(&[4]) * 0.1;
+        let beta = randn(&[4]) * 0.1;
+        let mean = randn(&[4]) * 0.1;
+        let var = Tensor::ones([4], opts) + randn(&[4]).abs();
+        let fc = randn(&[classes, 4]) * 0.5;
+        let bias = randn(&[classes]) * 0.1;
         let tensors = vec![
-            ("conv.weight".to_owned(), Role::ConvWeight, mk(Tensor::randn([4, in_channels, 3, 3], opts) * 0.3, true)),
-            ("bn.weight".to_owned(), Role::BnWeight, mk(Tensor::ones([4], opts) + Tensor::randn([4], opts) * 0.1, true)),
-            ("bn.bias".to_owned(), Role::BnBias, mk(Tensor::randn([4], opts) * 0.1, true)),
-            ("bn.running_mean".to_owned(), Role::BnRunningMean, Tensor::randn([4], opts) * 0.1),
-            ("bn.running_var".to_owned(), Role::BnRunningVar, Tensor::ones([4], opts) + Tensor::rand([4], opts)),
+            ("conv.weight".to_owned(), Role::ConvWeight, mk(conv, true)),
+            ("bn.weight".to_owned(), Role::BnWeight, mk(gamma, true)),
+            ("bn.bias".to_owned(), Role::BnBias, mk(beta, true)),
+            ("bn.running_mean".to_owned(), Role::BnRunningMean, mean),
+            ("bn.running_var".to_owned(), Role::BnRunningVar, var),
             ("bn.num_batches_tracked".to_owned(), Role::BnNumBatchesTracked, Tensor::zeros([], (Kind::Int64, Device::Cpu))),
-            ("fc.weight".to_owned(), Role::LinearWeight, mk(Tensor::randn([classes, 4], opts) * 0.5, true)),
-            ("fc.bias".to_owned(), Role::Bias, mk(Tensor::randn([classes], opts) * 0.1, true)),
+            ("fc.weight".to_owned(), Role::LinearWeight, mk(fc, true)),
+            ("fc.bias".to_owned(), Role::Bias, mk(bias, true)),
         ];
         Self { tensors, kind }
     }

@@ -10,12 +10,10 @@ use tch::{Device, Kind, Tensor};
 
 /// `n` seeded standard-normal images `[n, c, h, w]` in f64 with labels cycling through `classes`.
 pub fn random_data(n: i64, shape: [i64; 3], classes: i64, seed: i64) -> Dataset {
-    tch::manual_seed(seed);
-    let images = Tensor::randn(
-        [n, shape[0], shape[1], shape[2]],
-        (Kind::Double, Device::Cpu),
-    );
-    let labels = Tensor::randint(classes, [n], (Kind::Int64, Device::Cpu));
+    // Our own generator: libtorch's global one is shared with tests running in parallel.
+    let seed = seed as u64;
+    let images = losscape_data::rng::normal_tensor(seed, &[n, shape[0], shape[1], shape[2]], Kind::Double);
+    let labels = losscape_data::rng::int_tensor(seed ^ 0x5eed, n as usize, classes);
     Dataset::new(images, labels, classes, "random").unwrap()
 }
 
