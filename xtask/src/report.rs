@@ -113,6 +113,12 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
         md.push('\n');
     }
 
+    let _ = writeln!(md, "## Agreement with the paper\n");
+    for line in agreement(p, f) {
+        let _ = writeln!(md, "- {line}");
+    }
+    md.push('\n');
+
     if !f.notes.is_empty() {
         let _ = writeln!(md, "## Notes\n");
         for n in &f.notes {
@@ -161,6 +167,42 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
     let captions: String = p.figures.iter().map(|x| format!("{}\t{}\n", x.file, x.caption)).collect();
     fs::write(p.out("captions.tsv"), captions)?;
     Ok(())
+}
+
+/// Plain statements, computed from this run's numbers, of where it agrees with the paper.
+fn agreement(p: &Pipeline, f: &Findings) -> Vec<String> {
+    let mut out = Vec::new();
+    let pre = &p.preset;
+    let study: Vec<_> = f.runs.values().filter(|r| r.model == pre.study_model && r.name.contains(&format!("-e{}", pre.epochs))).collect();
+    for wd in [0.0, 5e-4] {
+        let small = study.iter().find(|r| r.batch == pre.small_batch && r.weight_decay == wd);
+        let large = study.iter().find(|r| r.batch == pre.large_batch && r.weight_decay == wd);
+        if let (Some(s), Some(l)) = (small, large) {
+            let verdict = if l.test_error() > s.test_error() { "agrees with" } else { "does not agree with" };
+            out.push(format!(
+                "Weight decay {wd}: batch {} reaches {:.2}% test error, batch {} {:.2}%: this {verdict} the paper's finding that large batches generalize worse (same epochs, so the large batch also takes {}x fewer steps here).",
+                s.batch, s.test_error(), l.batch, l.test_error(), l.batch / s.batch.max(1)
+            ));
+        }
+    }
+    if f.sharpness.len() >= 6 {
+        let (rf, rn) = (sharpness_correlation(f, "filter"), sharpness_correlation(f, "none"));
+        out.push(format!(
+            "Sharpness under filter normalization has rank correlation {} with test error ({}); without normalization the values span orders of magnitude set by the weights' scale (correlation {}), which is the paper's argument for filter normalization.",
+            num(rf, 2),
+            if rf > 0.0 { "sharper minimizers generalize worse, as in the paper" } else { "not the paper's ordering on these few small-data minimizers" },
+            num(rn, 2)
+        ));
+    }
+    for (run, v) in &f.pca {
+        let share = v["first_two_share"].as_f64().unwrap_or(f64::NAN) * 100.0;
+        let verdict = if (40.0..=100.0).contains(&share) { "within or above" } else { "outside" };
+        out.push(format!("{run}: the first two principal components hold {share:.1}% of the path's variation, {verdict} the paper's 40-90%."));
+    }
+    if out.is_empty() {
+        out.push("The families that ran produce figures only; see their captions.".into());
+    }
+    out
 }
 
 fn escape(s: &str) -> String {
