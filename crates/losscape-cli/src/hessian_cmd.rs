@@ -213,18 +213,24 @@ fn single_point(
         let popts = PowerOptions { tol: options.tol, atol: options.atol, max_iter: args.power_max_iter, seed: options.seed };
         let p = extremes_by_power(&mut op, &popts, &bar)?;
         let conv = |c: bool| if c { "converged" } else { "NOT converged" };
+        let (d, sh) = (&p.dominant, &p.shifted);
         println!(
-            "power        lambda_max {:.6e} ({} products, {}), lambda_min {:.6e} ({} products on H - {:.4e} I, {}{}), {:.1} s",
-            p.max,
-            p.dominant.hvps,
-            conv(p.dominant.converged),
-            p.min,
-            p.shifted.hvps,
-            p.shift,
-            conv(p.shifted.converged),
-            if p.resolved { "" } else { ", unresolved: the shifted run found the same end" },
-            start.elapsed().as_secs_f64()
+            "power        dominant  {:.6e} after {} products (residual {:.2e} relative, {})",
+            d.value,
+            d.hvps,
+            d.residual / d.value.abs(),
+            conv(d.converged)
         );
+        println!(
+            "power        other end {:.6e} after {} products on H - {:.4e} I (residual {:.2e} relative, {}{})",
+            sh.value + p.shift,
+            sh.hvps,
+            p.shift,
+            sh.residual / (sh.value + p.shift).abs(),
+            conv(sh.converged),
+            if p.resolved { "" } else { "; unresolved: the shifted run found the same end" }
+        );
+        println!("power        {:.1} s", start.elapsed().as_secs_f64());
         println!("power        {} products in all, against {} for Lanczos", p.hvps, eig.hvps);
     }
     println!("hvps         {} in all", op.hvps());
