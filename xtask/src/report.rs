@@ -75,17 +75,7 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
         let _ = writeln!(md, "\n## Trajectories: variance captured\n");
         let _ = writeln!(md, "| run | PC1 % | PC2 % | PC1+PC2 % | random plane % | init->final + random % |");
         let _ = writeln!(md, "|---|---|---|---|---|---|");
-        for d in &pre.depths {
-        let find = |m: String| f.runs.values().find(|r| r.model == m && r.name.contains(&format!("-e{}", pre.epochs)));
-        if let (Some(s), Some(n)) = (find(format!("resnet{d}")), find(format!("resnet{d}-noshort"))) {
-            let verdict = if n.test_error() > s.test_error() { "agrees with" } else { "does not agree with" };
-            out.push(format!(
-                "ResNet-{d}: {:.2}% test error with shortcuts, {:.2}% without: this {verdict} the paper's finding that removing shortcuts hurts (more so as depth grows). Whether the surfaces turn chaotic is to be judged from figures d-*: with {} epochs on {} images per class these networks are far from the paper's minimizers.",
-                s.test_error(), n.test_error(), pre.epochs, pre.train_per_class.map_or("all".into(), |k| k.to_string())
-            ));
-        }
-    }
-    for (run, v) in &f.pca {
+        for (run, v) in &f.pca {
             let ratio = |i: usize| v["explained_variance_ratio"][i].as_f64().unwrap_or(f64::NAN) * 100.0;
             let share = |k: &str| v["planes"][k]["captured_share"].as_f64().unwrap_or(f64::NAN) * 100.0;
             let _ = writeln!(
@@ -203,6 +193,16 @@ fn agreement(p: &Pipeline, f: &Findings) -> Vec<String> {
             if rf > 0.0 { "sharper minimizers generalize worse, as in the paper" } else { "not the paper's ordering on these few small-data minimizers" },
             num(rn, 2)
         ));
+    }
+    for d in &pre.depths {
+        let find = |m: String| f.runs.values().find(|r| r.model == m && r.name.contains(&format!("-e{}", pre.epochs)));
+        if let (Some(s), Some(n)) = (find(format!("resnet{d}")), find(format!("resnet{d}-noshort"))) {
+            let verdict = if n.test_error() > s.test_error() { "agrees with" } else { "does not agree with" };
+            out.push(format!(
+                "ResNet-{d}: {:.2}% test error with shortcuts, {:.2}% without: this {verdict} the paper's finding that removing shortcuts hurts (more so as depth grows). Whether the surfaces turn chaotic is to be judged from figures d-*: with {} epochs on {} images per class these networks are far from the paper's minimizers.",
+                s.test_error(), n.test_error(), pre.epochs, pre.train_per_class.map_or("all".into(), |k| k.to_string())
+            ));
+        }
     }
     for d in &pre.depths {
         let find = |m: String| f.runs.values().find(|r| r.model == m && r.name.contains(&format!("-e{}", pre.epochs)));
