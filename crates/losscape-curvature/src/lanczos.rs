@@ -261,8 +261,7 @@ mod tests {
     /// symmetric matrix).
     fn with_spectrum(values: &[f64]) -> DenseOperator {
         let n = values.len() as i64;
-        tch::manual_seed(7);
-        let a = Tensor::randn([n, n], (Kind::Double, tch::Device::Cpu));
+        let a = losscape_data::rng::normal_tensor(7, &[n, n], Kind::Double);
         let (_, q) = symmetric_eigh(&a.f_add(&a.t_copy()).unwrap()).unwrap();
         let m = q
             .matmul(&Tensor::from_slice(values).diag(0))

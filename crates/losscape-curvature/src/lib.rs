@@ -32,8 +32,7 @@
 //!
 //! // A tiny conv-BN-linear network in f64 and 24 random 1x6x6 images of 3 classes.
 //! let model = TinyNet::new(1, 3, Kind::Double, 0);
-//! tch::manual_seed(1);
-//! let images = Tensor::randn([24, 1, 6, 6], (Kind::Double, Device::Cpu));
+//! let images = losscape_data::rng::normal_tensor(1, &[24, 1, 6, 6], Kind::Double);
 //! let labels = Tensor::arange(24, (Kind::Int64, Device::Cpu)).remainder(3);
 //! let data = Dataset::new(images, labels, 3, "toy")?;
 //!

@@ -41,6 +41,7 @@ fn rel(a: f64, b: f64) -> f64 {
 
 #[test]
 fn parameter_sets_select_the_right_tensors() {
+    common::one_thread();
     let (model, data) = setup();
     let all = HessianOperator::new(&model, &data, options(ParamSet::All)).unwrap();
     assert_eq!(all.dim(), 203);
@@ -65,6 +66,7 @@ fn parameter_sets_select_the_right_tensors() {
 
 #[test]
 fn exact_hessian_is_symmetric_and_lanczos_finds_its_extremes() {
+    common::one_thread();
     let (model, data) = setup();
     let mut op = HessianOperator::new(&model, &data, options(ParamSet::All)).unwrap();
     let h = exact_hessian(&mut op);
@@ -150,6 +152,7 @@ fn exact_hessian_is_symmetric_and_lanczos_finds_its_extremes() {
 
 #[test]
 fn weight_hessian_is_the_sub_block_of_the_full_one() {
+    common::one_thread();
     let (model, data) = setup();
     let h_all =
         exact_hessian(&mut HessianOperator::new(&model, &data, options(ParamSet::All)).unwrap());
@@ -165,6 +168,7 @@ fn weight_hessian_is_the_sub_block_of_the_full_one() {
 
 #[test]
 fn products_match_finite_differences_of_the_gradient() {
+    common::one_thread();
     let (model, data) = setup();
     let mut op = HessianOperator::new(&model, &data, options(ParamSet::All)).unwrap();
     let theta = op.parameter_vector().unwrap();
@@ -187,6 +191,7 @@ fn products_match_finite_differences_of_the_gradient() {
 
 #[test]
 fn hutchinson_is_unbiased_with_the_rademacher_variance() {
+    common::one_thread();
     let (model, data) = setup();
     let mut op = HessianOperator::new(&model, &data, options(ParamSet::All)).unwrap();
     let h = exact_hessian(&mut op);

@@ -58,6 +58,7 @@ impl PointMetrics for StopAfter<'_> {
 
 #[test]
 fn ratio_map_over_a_3x3_grid_resumes_and_exports() {
+    common::one_thread();
     let model = TinyNet::new(2, 3, Kind::Double, 1);
     let data = random_data(32, [2, 5, 5], 3, 8);
     let d1 = Direction::random(
@@ -212,6 +213,7 @@ fn ratio_map_over_a_3x3_grid_resumes_and_exports() {
 
 #[test]
 fn a_one_dimensional_map_works_too() {
+    common::one_thread();
     let model = TinyNet::new(1, 3, Kind::Double, 2);
     let data = random_data(20, [1, 4, 4], 3, 5);
     let d = Direction::random(

@@ -35,6 +35,7 @@ fn predicted(data: &losscape_data::Dataset) -> (f64, f64) {
 
 #[test]
 fn lanczos_finds_the_negative_curvature_of_a_saddle() {
+    common::one_thread();
     // Inputs with a non-zero mean, so the saddle's sigma_max(P) is large against Sxx.
     let data = random_data(50, [INPUTS, 1, 1], CLASSES, 4);
     let data = losscape_data::Dataset {
@@ -116,6 +117,7 @@ fn lanczos_finds_the_negative_curvature_of_a_saddle() {
 
 #[test]
 fn the_cross_entropy_hessian_of_a_linear_layer_matches_its_closed_form() {
+    common::one_thread();
     // With fc1 and fc2 at zero the logits are the skip layer's, so the skip block of the
     // cross-entropy Hessian is that of multinomial logistic regression.
     let data = random_data(30, [INPUTS, 1, 1], CLASSES, 2);

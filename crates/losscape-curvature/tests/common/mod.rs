@@ -8,11 +8,18 @@ use losscape_data::Dataset;
 use losscape_models::{Model, NamedTensor, Role};
 use tch::{Device, Kind, Tensor};
 
+/// One libtorch thread for these tiny tensors: with two, OpenMP synchronization dominates each
+/// operation and, on a shared machine, makes a product up to a hundred times slower.
+pub fn one_thread() {
+    tch::set_num_threads(1);
+}
+
 /// `n` seeded standard-normal images `[n, c, h, w]` in f64 with labels cycling through `classes`.
 pub fn random_data(n: i64, shape: [i64; 3], classes: i64, seed: i64) -> Dataset {
     // Our own generator: libtorch's global one is shared with tests running in parallel.
     let seed = seed as u64;
-    let images = losscape_data::rng::normal_tensor(seed, &[n, shape[0], shape[1], shape[2]], Kind::Double);
+    let images =
+        losscape_data::rng::normal_tensor(seed, &[n, shape[0], shape[1], shape[2]], Kind::Double);
     let labels = losscape_data::rng::int_tensor(seed ^ 0x5eed, n as usize, classes);
     Dataset::new(images, labels, classes, "random").unwrap()
 }
