@@ -72,7 +72,8 @@ impl FromStr for ParamSet {
 pub struct HvpOptions {
     /// The parameters the Hessian is taken with respect to.
     pub params: ParamSet,
-    /// The loss (landscape's [`LossKind`], computed in f64 from the logits).
+    /// The loss: landscape's [`LossKind`], built in f64 from the logits by
+    /// [`LossKind::batch_loss`], the same function the evaluator uses.
     pub loss: LossKind,
     /// Examples per batch: the largest double-backward graph alive at once.
     pub batch_size: usize,
@@ -87,34 +88,6 @@ impl Default for HvpOptions {
             batch_size: 128,
         }
     }
-}
-
-/// The summed loss of one batch as a differentiable f64 scalar, with the definitions of
-/// [`LossKind::batch_sum`]: cross-entropy as `log_softmax` + `nll_loss` (summed), the two MSE
-/// variants as the sum over samples of the mean squared error over outputs against one-hot labels.
-pub fn batch_loss(loss: LossKind, outputs: &Tensor, labels: &Tensor) -> Result<Tensor> {
-    let outputs = outputs.f_to_kind(Kind::Double)?;
-    Ok(match loss {
-        LossKind::CrossEntropy => outputs.f_log_softmax(-1, Kind::Double)?.f_nll_loss(
-            labels,
-            None::<&Tensor>,
-            tch::Reduction::Sum,
-            -100,
-        )?,
-        LossKind::MseSoftmax | LossKind::Mse => {
-            let classes = outputs.size()[1];
-            let onehot = labels.f_one_hot(classes)?.f_to_kind(Kind::Double)?;
-            let pred = if loss == LossKind::MseSoftmax {
-                outputs.f_softmax(-1, Kind::Double)?
-            } else {
-                outputs
-            };
-            pred.f_sub(&onehot)?
-                .f_square()?
-                .f_sum(Kind::Double)?
-                .f_div_scalar(classes as f64)?
-        }
-    })
 }
 
 /// The Hessian of a model's mean loss over a data set, as an operator on flat f64 vectors.
@@ -297,7 +270,7 @@ impl<'a> HessianOperator<'a> {
             xs.f_to_kind(self.model.kind())?
         };
         let out = self.model.f_forward_t(&xs, false)?;
-        batch_loss(self.options.loss, &out, ys)
+        Ok(self.options.loss.batch_loss(&out, ys)?)
     }
 
     /// Per-parameter tensors, each flattened to f64 and concatenated (undefined ones as zeros).

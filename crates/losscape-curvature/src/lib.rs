@@ -63,7 +63,7 @@ pub mod power;
 pub mod trace;
 
 pub use error::{Error, Result};
-pub use hvp::{batch_loss, HessianOperator, HvpOptions, ParamSet};
+pub use hvp::{HessianOperator, HvpOptions, ParamSet};
 pub use lanczos::{lanczos, residual_check, LanczosOptions, LanczosResult, RitzPair};
 pub use map::{extreme_eigenvalues, EigenMetrics, MAP_ARRAYS};
 pub use operator::{DenseOperator, Shifted, SymmetricOperator};

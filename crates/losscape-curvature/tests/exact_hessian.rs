@@ -9,12 +9,12 @@ use common::{exact_hessian, random_data};
 use losscape_core::progress::Silent;
 use losscape_curvature::operator::{gaussian_unit, symmetric_eigenvalues};
 use losscape_curvature::{
-    batch_loss, extremes_by_power, hutchinson, lanczos, rademacher_variance, residual_check,
-    DenseOperator, HessianOperator, HvpOptions, LanczosOptions, ParamSet, PowerOptions,
+    extremes_by_power, hutchinson, lanczos, rademacher_variance, residual_check, DenseOperator,
+    HessianOperator, HvpOptions, LanczosOptions, ParamSet, PowerOptions,
 };
 use losscape_data::Dataset;
 use losscape_directions::testing::TinyNet;
-use losscape_landscape::LossKind;
+use losscape_landscape::{Evaluator, LossKind};
 use losscape_models::Model;
 use tch::{Kind, Tensor};
 
@@ -49,19 +49,30 @@ fn parameter_sets_select_the_right_tensors() {
     let weights = HessianOperator::new(&model, &data, options(ParamSet::Weights)).unwrap();
     assert_eq!(weights.names(), ["conv.weight", "fc.weight"]);
     assert_eq!(weights.dim(), 180 + 12);
-    // The gradient's loss equals the evaluator's definition of the loss.
-    let (loss, _) = all.gradient().unwrap();
-    let out = tch::no_grad(|| model.forward_t(&data.images, false));
-    let expected = LossKind::CrossEntropy
-        .batch_sum(&out, &data.labels)
+    // The loss behind the products is the evaluator's, for every loss kind.
+    for loss in [LossKind::CrossEntropy, LossKind::MseSoftmax, LossKind::Mse] {
+        let op = HessianOperator::new(
+            &model,
+            &data,
+            HvpOptions {
+                loss,
+                ..options(ParamSet::All)
+            },
+        )
+        .unwrap();
+        let (value, _) = op.gradient().unwrap();
+        let expected = Evaluator {
+            batch_size: 7,
+            loss,
+        }
+        .evaluate(&model, &data)
         .unwrap()
-        / 40.0;
-    assert!(rel(loss, expected) < 1e-13, "{loss} vs {expected}");
-    let tensor_loss = batch_loss(LossKind::MseSoftmax, &out, &data.labels)
-        .unwrap()
-        .double_value(&[]);
-    let expected_mse = LossKind::MseSoftmax.batch_sum(&out, &data.labels).unwrap();
-    assert!(rel(tensor_loss, expected_mse) < 1e-13);
+        .loss;
+        assert!(
+            rel(value, expected) < 1e-13,
+            "{loss}: {value} vs {expected}"
+        );
+    }
 }
 
 #[test]
