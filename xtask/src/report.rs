@@ -195,17 +195,11 @@ fn agreement(p: &Pipeline, f: &Findings) -> Vec<String> {
         ));
     }
     for d in &pre.depths {
-        let find = |m: String| f.runs.values().find(|r| r.model == m && r.name.contains(&format!("-e{}", pre.epochs)));
-        if let (Some(s), Some(n)) = (find(format!("resnet{d}")), find(format!("resnet{d}-noshort"))) {
-            let verdict = if n.test_error() > s.test_error() { "agrees with" } else { "does not agree with" };
-            out.push(format!(
-                "ResNet-{d}: {:.2}% test error with shortcuts, {:.2}% without: this {verdict} the paper's finding that removing shortcuts hurts (more so as depth grows). Whether the surfaces turn chaotic is to be judged from figures d-*: with {} epochs on {} images per class these networks are far from the paper's minimizers.",
-                s.test_error(), n.test_error(), pre.epochs, pre.train_per_class.map_or("all".into(), |k| k.to_string())
-            ));
-        }
-    }
-    for d in &pre.depths {
-        let find = |m: String| f.runs.values().find(|r| r.model == m && r.name.contains(&format!("-e{}", pre.epochs)));
+        let find = |m: String| {
+            f.runs.values().find(|r| {
+                r.model == m && r.batch == pre.small_batch && r.weight_decay == 5e-4 && r.name.contains(&format!("-e{}", pre.epochs))
+            })
+        };
         if let (Some(s), Some(n)) = (find(format!("resnet{d}")), find(format!("resnet{d}-noshort"))) {
             let verdict = if n.test_error() > s.test_error() { "agrees with" } else { "does not agree with" };
             out.push(format!(
