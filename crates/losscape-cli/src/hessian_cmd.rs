@@ -20,7 +20,7 @@ use losscape::landscape::run::{run_grid, GridJob};
 use losscape::landscape::{Axis, Grid, Shard, Surface};
 use losscape::models::{checkpoint, CheckpointMeta, Model};
 
-use crate::landscape_cmd::{load_checkpoint, prepare, RandomArgs};
+use crate::landscape_cmd::{load_checkpoint, load_data, prepare, RandomArgs};
 use crate::progress::ProgressBar;
 
 /// `losscape hessian`: Hessian eigenvalues at a checkpoint or over a grid.
@@ -151,11 +151,7 @@ fn training_subset(args: &HessianArgs, meta: &CheckpointMeta, kind: tch::Kind, d
     if args.samples == 0 {
         bail!("--samples must be at least 1");
     }
-    let source = match &args.dataset {
-        Some(s) => s.clone(),
-        None => meta.data.as_deref().unwrap_or("fashion-mnist-mini").parse().context("the checkpoint's recorded data source")?,
-    };
-    let splits = source.load().with_context(|| format!("loading data {source}"))?;
+    let (source, splits) = load_data(args.dataset.as_ref(), meta)?;
     let per_class = args.samples.div_ceil(meta.num_classes.max(1) as usize);
     let (train, _) = prepare(&splits, meta, Some(per_class), kind, device)?;
     let name = format!("{source} train, first {per_class} per class ({} examples)", train.len());

@@ -250,16 +250,7 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
     }
     let directions: Vec<Direction> = directions.into_iter().take(dims).collect();
 
-    let source = match &args.dataset {
-        Some(s) => s.clone(),
-        None => meta
-            .data
-            .as_deref()
-            .unwrap_or("fashion-mnist-mini")
-            .parse()
-            .context("the checkpoint's recorded data source")?,
-    };
-    let splits = source.load().with_context(|| format!("loading data {source}"))?;
+    let (source, splits) = load_data(args.dataset.as_ref(), &meta)?;
     let (train, test) = prepare(&splits, &meta, args.per_class, model.kind(), device)?;
     let (train, test) = match args.splits {
         Splits_::Train => (Some(train), None),
@@ -306,6 +297,22 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
         report.skipped
     );
     Ok(())
+}
+
+/// The data source given on the command line, else the one the checkpoint records (the embedded
+/// set when it records none), and its splits.
+pub(crate) fn load_data(given: Option<&DataSource>, meta: &CheckpointMeta) -> Result<(DataSource, Splits)> {
+    let source = match given {
+        Some(s) => s.clone(),
+        None => meta
+            .data
+            .as_deref()
+            .unwrap_or("fashion-mnist-mini")
+            .parse()
+            .context("the checkpoint's recorded data source")?,
+    };
+    let splits = source.load().with_context(|| format!("loading data {source}"))?;
+    Ok((source, splits))
 }
 
 /// Normalizes both splits as the checkpoint's training did, optionally subsets them, and moves
