@@ -88,8 +88,11 @@ fn parent() {
         "{SPEC}, {parameters} parameters: peak RSS {few} kB with {FEW} checkpoints, {many} kB with {MANY} (growth {growth_kb} kB; the dense rows of the {} extra checkpoints alone would take {dense_extra_kb} kB)",
         MANY - FEW
     );
+    // Peak RSS also moves with the allocator's arenas and libtorch's caches (a clean-clone CI run
+    // measured 43 MB of growth here, another run none): the bound is a quarter of what holding
+    // the extra rows would take, which a dense implementation exceeds four times over.
     assert!(
-        growth_kb * 8 < dense_extra_kb,
+        growth_kb * 4 < dense_extra_kb,
         "peak memory grew by {growth_kb} kB from {FEW} to {MANY} checkpoints (dense extra rows: {dense_extra_kb} kB)"
     );
 }
