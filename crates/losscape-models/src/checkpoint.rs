@@ -379,7 +379,7 @@ pub fn save_tensors(tensors: &[(String, Tensor)], metadata: &BTreeMap<String, St
 }
 
 /// Whether values of this kind convert between each other as floating point.
-fn is_float(kind: Kind) -> bool {
+pub(crate) fn is_float(kind: Kind) -> bool {
     matches!(kind, Kind::Half | Kind::BFloat16 | Kind::Float | Kind::Double)
 }
 

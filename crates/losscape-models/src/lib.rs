@@ -50,6 +50,8 @@ pub mod model;
 mod resnet;
 pub mod role;
 pub mod spec;
+pub mod state_dict;
+pub mod torchscript;
 mod vgg;
 mod zoo;
 
@@ -62,4 +64,6 @@ pub use layers::{BN_EPS, BN_MOMENTUM, LINEAR_INIT_STD};
 pub use model::{Model, NamedTensor};
 pub use role::Role;
 pub use spec::{Family, ModelSpec};
+pub use state_dict::load_state_dict;
+pub use torchscript::{BnMode, TorchScriptModel, TorchScriptOptions};
 pub use zoo::build;

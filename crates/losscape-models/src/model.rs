@@ -55,6 +55,14 @@ pub trait Model: Send {
     /// The floating-point kind of the model's parameters (`Kind::Float` or `Kind::Double`).
     fn kind(&self) -> Kind;
 
+    /// Why some of the model's state is missing from [`named_tensors`](Model::named_tensors)
+    /// (buffers that cannot be reached, such as the batch-norm statistics of a TorchScript
+    /// module), or `None` when the list is complete. Callers refuse the `states` scope when it is
+    /// `Some`, since those tensors could neither be moved nor restored.
+    fn unlisted_state(&self) -> Option<String> {
+        None
+    }
+
     /// The trainable parameters in canonical order (those whose role
     /// [`is_parameter`](Role::is_parameter)); they require gradients.
     fn parameters(&self) -> Vec<Tensor> {
