@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own tasks (setup, test, figures, data), so a fresh clone needs
 //! nothing installed by hand beyond Rust and python3 with pip.
 
+mod bench;
 mod data;
 mod families;
 mod figures;
@@ -50,6 +51,17 @@ enum Task {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Run the criterion benchmarks (benches/); extra arguments go to criterion.
+    Bench {
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Time one grid against PyTorch 2.11 in several configurations (docs/benchmarks.md).
+    BenchCompare {
+        /// A Python with torch 2.11.0, numpy and safetensors (default: a venv in the cache).
+        #[arg(long)]
+        python: Option<PathBuf>,
+    },
     /// Rebuild the embedded Fashion-MNIST subset from Debian's `dataset-fashion-mnist` package.
     Data {
         /// Rebuild into a temporary folder and compare with the committed files' SHA-256.
@@ -85,6 +97,14 @@ fn run() -> Result<()> {
             figures(&root, &preset, only, &out, cifar.as_deref(), threads, Profile::Release)?;
         }
         Task::Data { check } => data::build(&root, check)?,
+        Task::Bench { args } => {
+            libtorch::setup(&root)?;
+            bench::bench(&root, &args)?;
+        }
+        Task::BenchCompare { python } => {
+            libtorch::setup(&root)?;
+            bench::compare(&root, python)?;
+        }
     }
     Ok(())
 }
