@@ -46,6 +46,7 @@ pub mod embedded;
 pub mod error;
 mod file;
 pub mod idx;
+pub mod npy;
 pub mod rng;
 pub mod source;
 
@@ -55,6 +56,7 @@ pub use dataset::{Batches, Dataset, Normalization};
 pub use embedded::{fashion_mnist_mini, FASHION_MNIST_CLASSES};
 pub use error::{Error, Result};
 pub use idx::{read_idx_dir, read_idx_pair};
+pub use npy::{read_npy_dir, read_npz};
 pub use source::DataSource;
 
 use tch::Device;

@@ -1,5 +1,6 @@
 //! [`DataSource`]: where a data set comes from, as a value that checkpoints and run folders record
-//! as text (`fashion-mnist-mini`, `idx:<dir>`, `cifar10:<dir>`) and that loads it again.
+//! as text (`fashion-mnist-mini`, `idx:<dir>`, `cifar10:<dir>`, `npz:<file>`, `npy:<dir>`) and that
+//! loads it again.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -11,10 +12,12 @@ use crate::cifar::{read_cifar10_dir, CIFAR10_CLASSES};
 use crate::embedded::{fashion_mnist_mini, FASHION_MNIST_CLASSES, FASHION_MNIST_MINI};
 use crate::error::{Error, Result};
 use crate::idx::read_idx_dir;
+use crate::npy::{read_npy_dir, read_npz};
 use crate::Splits;
 
 /// A data set's origin. Its text form (see [`fmt::Display`] and [`FromStr`], which are inverse
-/// for paths that are valid UTF-8) is `fashion-mnist-mini`, `idx:<dir>` or `cifar10:<dir>`;
+/// for paths that are valid UTF-8) is `fashion-mnist-mini`, `idx:<dir>`, `cifar10:<dir>`,
+/// `npz:<file>` or `npy:<dir>`;
 /// serde uses the same text.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub enum DataSource {
@@ -25,6 +28,10 @@ pub enum DataSource {
     Idx(PathBuf),
     /// A CIFAR-10 binary folder ([`read_cifar10_dir`]).
     Cifar10(PathBuf),
+    /// NumPy arrays in one `.npz` file ([`read_npz`]).
+    Npz(PathBuf),
+    /// A folder of NumPy `.npy` files ([`read_npy_dir`]).
+    Npy(PathBuf),
 }
 
 impl DataSource {
@@ -34,6 +41,8 @@ impl DataSource {
             DataSource::FashionMnistMini => fashion_mnist_mini(),
             DataSource::Idx(dir) => read_idx_dir(dir),
             DataSource::Cifar10(dir) => read_cifar10_dir(dir),
+            DataSource::Npz(file) => read_npz(file),
+            DataSource::Npy(dir) => read_npy_dir(dir),
         }
     }
 
@@ -42,7 +51,7 @@ impl DataSource {
     pub fn class_names(&self) -> Option<&'static [&'static str]> {
         match self {
             DataSource::FashionMnistMini => Some(&FASHION_MNIST_CLASSES),
-            DataSource::Idx(_) => None,
+            DataSource::Idx(_) | DataSource::Npz(_) | DataSource::Npy(_) => None,
             DataSource::Cifar10(_) => Some(&CIFAR10_CLASSES),
         }
     }
@@ -54,6 +63,8 @@ impl fmt::Display for DataSource {
             DataSource::FashionMnistMini => f.write_str(FASHION_MNIST_MINI),
             DataSource::Idx(dir) => write!(f, "idx:{}", dir.display()),
             DataSource::Cifar10(dir) => write!(f, "cifar10:{}", dir.display()),
+            DataSource::Npz(file) => write!(f, "npz:{}", file.display()),
+            DataSource::Npy(dir) => write!(f, "npy:{}", dir.display()),
         }
     }
 }
@@ -62,9 +73,9 @@ impl FromStr for DataSource {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        let folder = |rest: &str, kind: &str| {
+        let folder = |rest: &str, form: &str| {
             if rest.is_empty() {
-                Err(Error::Invalid(format!("data source `{s}` names no folder (expected {kind}:<dir>)")))
+                Err(Error::Invalid(format!("data source `{s}` names no path (expected {form})")))
             } else {
                 Ok(PathBuf::from(rest))
             }
@@ -72,12 +83,16 @@ impl FromStr for DataSource {
         if s == FASHION_MNIST_MINI {
             Ok(DataSource::FashionMnistMini)
         } else if let Some(rest) = s.strip_prefix("idx:") {
-            Ok(DataSource::Idx(folder(rest, "idx")?))
+            Ok(DataSource::Idx(folder(rest, "idx:<dir>")?))
         } else if let Some(rest) = s.strip_prefix("cifar10:") {
-            Ok(DataSource::Cifar10(folder(rest, "cifar10")?))
+            Ok(DataSource::Cifar10(folder(rest, "cifar10:<dir>")?))
+        } else if let Some(rest) = s.strip_prefix("npz:") {
+            Ok(DataSource::Npz(folder(rest, "npz:<file>")?))
+        } else if let Some(rest) = s.strip_prefix("npy:") {
+            Ok(DataSource::Npy(folder(rest, "npy:<dir>")?))
         } else {
             Err(Error::Invalid(format!(
-                "unknown data source `{s}` (expected {FASHION_MNIST_MINI}, idx:<dir> or cifar10:<dir>)"
+                "unknown data source `{s}` (expected {FASHION_MNIST_MINI}, idx:<dir>, cifar10:<dir>, npz:<file> or npy:<dir>)"
             )))
         }
     }
@@ -108,6 +123,8 @@ mod tests {
         }
         assert_eq!("idx:a/b".parse::<DataSource>().unwrap(), DataSource::Idx("a/b".into()));
         assert_eq!("cifar10:c".parse::<DataSource>().unwrap(), DataSource::Cifar10("c".into()));
+        assert_eq!("npz:d.npz".parse::<DataSource>().unwrap(), DataSource::Npz("d.npz".into()));
+        assert_eq!("npy:arrays".parse::<DataSource>().unwrap(), DataSource::Npy("arrays".into()));
         for bad in ["", "mnist", "idx:", "cifar10:", "Fashion-MNIST-mini", "cifar100:x"] {
             let err = bad.parse::<DataSource>().unwrap_err().to_string();
             assert!(err.contains(&format!("`{bad}`")), "{err}");

@@ -1,0 +1,219 @@
+//! Data sets given as NumPy arrays: one `.npz` file ([`read_npz`]) or a folder of `.npy` files
+//! ([`read_npy_dir`]) holding `x_train`, `y_train`, `x_test`, `y_test` and optionally `mean` and
+//! `std` (per-channel normalization statistics on the 0..1 scale) and `num_classes` (a scalar).
+//!
+//! Images are `N x C x H x W` or `N x H x W x C` (taken as channels-last when dim 1 is larger than
+//! the last dim, so `N x 32 x 32 x 3` and `N x 3 x 32 x 32` both work; ties read as channels-first)
+//! or `N x H x W` (one channel); `uint8` images are divided by 255, floating-point images are taken
+//! as they are (on the 0..1 scale if `mean`/`std` are given). Labels are integers in
+//! `0..num_classes`; `num_classes` defaults to the largest label plus one. When `mean` and `std`
+//! are present both splits come back normalized with them (and record it), so evaluation applies
+//! them exactly once. Arrays must be C-ordered and little-endian (NumPy's defaults).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tch::{Kind, Tensor};
+
+use crate::dataset::{Dataset, Normalization};
+use crate::error::{Error, Result};
+use crate::file::{require_dir, short_name};
+use crate::Splits;
+
+/// The array names a data set needs.
+const REQUIRED: [&str; 4] = ["x_train", "y_train", "x_test", "y_test"];
+
+/// Reads a data set from an `.npz` archive (as `numpy.savez` or `numpy.savez_compressed` write).
+pub fn read_npz(path: &Path) -> Result<Splits> {
+    if !path.is_file() {
+        return Err(Error::not_found(path, "no such .npz file"));
+    }
+    let arrays = Tensor::read_npz(path).map_err(|e| Error::format(path, format!("not a readable .npz file: {e}")))?;
+    let arrays = arrays.into_iter().map(|(name, t)| (name.trim_end_matches(".npy").to_string(), t)).collect();
+    splits_from_arrays(arrays, path, &short_name(path))
+}
+
+/// Reads a data set from a folder of `.npy` files named after the arrays (`x_train.npy`, ...).
+pub fn read_npy_dir(dir: &Path) -> Result<Splits> {
+    require_dir(dir)?;
+    let mut arrays = BTreeMap::new();
+    for name in REQUIRED.iter().chain(&["mean", "std", "num_classes"]) {
+        let file = dir.join(format!("{name}.npy"));
+        if file.is_file() {
+            let t = Tensor::read_npy(&file).map_err(|e| Error::format(&file, format!("not a readable .npy file: {e}")))?;
+            arrays.insert(name.to_string(), t);
+        }
+    }
+    splits_from_arrays(arrays, dir, &short_name(dir))
+}
+
+/// Builds both splits from named arrays (see the module docs); `origin` names the file or folder
+/// in errors and `name` prefixes the splits' names.
+pub fn splits_from_arrays(mut arrays: BTreeMap<String, Tensor>, origin: &Path, name: &str) -> Result<Splits> {
+    let missing: Vec<&str> = REQUIRED.iter().copied().filter(|k| !arrays.contains_key(*k)).collect();
+    if !missing.is_empty() {
+        let present: Vec<&str> = arrays.keys().map(String::as_str).collect();
+        return Err(Error::format(
+            origin,
+            format!("missing array(s) {} (it has: {})", missing.join(", "), present.join(", ")),
+        ));
+    }
+    let mut take = |key: &str| arrays.remove(key).expect("checked above");
+    let (x_train, y_train, x_test, y_test) = (take("x_train"), take("y_train"), take("x_test"), take("y_test"));
+    let x_train = images(x_train, origin, "x_train")?;
+    let x_test = images(x_test, origin, "x_test")?;
+    let y_train = labels(y_train, origin, "y_train")?;
+    let y_test = labels(y_test, origin, "y_test")?;
+    if x_train.size()[1..] != x_test.size()[1..] {
+        return Err(Error::format(
+            origin,
+            format!("x_train images are {:?} but x_test images are {:?}", &x_train.size()[1..], &x_test.size()[1..]),
+        ));
+    }
+    let num_classes = match arrays.remove("num_classes") {
+        Some(t) if t.numel() == 1 && !is_float(t.kind()) => t.f_int64_value(&[0])?,
+        Some(t) => return Err(Error::format(origin, format!("num_classes must be one integer, got {:?} {:?}", t.kind(), t.size()))),
+        None => {
+            let max = |t: &Tensor| -> Result<i64> { Ok(if t.numel() == 0 { 0 } else { t.f_max()?.int64_value(&[]) }) };
+            max(&y_train)?.max(max(&y_test)?) + 1
+        }
+    };
+    let train = Dataset::new(x_train, y_train, num_classes, format!("{name}/train"))?;
+    let test = Dataset::new(x_test, y_test, num_classes, format!("{name}/test"))?;
+    let splits = Splits { train, test };
+    match (arrays.remove("mean"), arrays.remove("std")) {
+        (None, None) => Ok(splits),
+        (Some(mean), Some(std)) => {
+            let norm = Normalization { mean: values(&mean)?, std: values(&std)? };
+            splits.normalized(&norm).map_err(|e| Error::format(origin, format!("mean/std: {e}")))
+        }
+        _ => Err(Error::format(origin, "give both mean and std, or neither")),
+    }
+}
+
+/// Whether a kind is floating point.
+fn is_float(kind: Kind) -> bool {
+    matches!(kind, Kind::Half | Kind::BFloat16 | Kind::Float | Kind::Double)
+}
+
+/// The values of a small 1-D array as f64.
+fn values(t: &Tensor) -> Result<Vec<f64>> {
+    let flat = t.f_to_kind(Kind::Double)?.f_flatten(0, -1)?;
+    Ok(Vec::<f64>::try_from(&flat)?)
+}
+
+/// Images as float `[N, C, H, W]`: uint8 divided by 255, floats as they are, channels-last moved
+/// to channels-first.
+fn images(t: Tensor, origin: &Path, key: &str) -> Result<Tensor> {
+    let t = match t.kind() {
+        Kind::Uint8 => t.f_to_kind(Kind::Float)?.f_div_scalar(255.0)?,
+        k if is_float(k) => t.f_to_kind(Kind::Float)?,
+        k => return Err(Error::format(origin, format!("{key} is {k:?}: images must be uint8 or floating point"))),
+    };
+    let s = t.size();
+    match s.len() {
+        3 => Ok(t.f_unsqueeze(1)?),
+        4 if s[1] > s[3] => Ok(t.f_permute([0, 3, 1, 2])?.f_contiguous()?),
+        4 => Ok(t),
+        _ => Err(Error::format(
+            origin,
+            format!("{key} has shape {s:?}: images must be N x C x H x W, N x H x W x C or N x H x W"),
+        )),
+    }
+}
+
+/// Labels as int64 `[N]`.
+fn labels(t: Tensor, origin: &Path, key: &str) -> Result<Tensor> {
+    if is_float(t.kind()) || t.kind() == Kind::Bool {
+        return Err(Error::format(
+            origin,
+            format!("{key} is {:?}: labels must be integers (class indices)", t.kind()),
+        ));
+    }
+    if t.dim() != 1 {
+        return Err(Error::format(origin, format!("{key} has shape {:?}: labels must be one-dimensional", t.size())));
+    }
+    Ok(t.f_to_kind(Kind::Int64)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    fn write_npz(dir: &Path, arrays: &[(&str, Tensor)]) -> std::path::PathBuf {
+        let path = dir.join("set.npz");
+        Tensor::write_npz(arrays, &path).unwrap();
+        path
+    }
+
+    #[test]
+    fn channels_last_uint8_images_with_statistics() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = Tensor::arange(2 * 4 * 4 * 3, (Kind::Int64, Device::Cpu)).to_kind(Kind::Uint8).view([2, 4, 4, 3]);
+        let arrays = [
+            ("x_train", x.shallow_clone()),
+            ("y_train", Tensor::from_slice(&[0i32, 2])),
+            ("x_test", x.narrow(0, 0, 1)),
+            ("y_test", Tensor::from_slice(&[1i64])),
+            ("mean", Tensor::from_slice(&[0.5f32, 0.25, 0.0])),
+            ("std", Tensor::from_slice(&[0.5f64, 1.0, 2.0])),
+        ];
+        let splits = read_npz(&write_npz(dir.path(), &arrays)).unwrap();
+        assert_eq!(splits.train.images.size(), [2, 3, 4, 4]);
+        assert_eq!((splits.train.num_classes, splits.test.len()), (3, 1));
+        assert_eq!(splits.train.normalization.as_ref().unwrap().std, [0.5, 1.0, 2.0]);
+        // pixel (h=1, w=2) of image 0, channel 1 is x[0, 1, 2, 1] = (1*4 + 2)*3 + 1 = 19.
+        let v = splits.train.images.double_value(&[0, 1, 1, 2]);
+        assert!((v - (19.0 / 255.0 - 0.25)).abs() < 1e-6, "{v}");
+        assert!(splits.train.name.ends_with("/train"));
+    }
+
+    #[test]
+    fn channels_first_floats_and_folders_of_npy_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = Tensor::ones([3, 1, 5, 5], (Kind::Double, Device::Cpu));
+        for (name, t) in [
+            ("x_train", x.shallow_clone()),
+            ("y_train", Tensor::from_slice(&[0i64, 1, 1])),
+            ("x_test", x.shallow_clone()),
+            ("y_test", Tensor::from_slice(&[0i64, 0, 1])),
+            ("num_classes", Tensor::from_slice(&[4i64])),
+        ] {
+            t.write_npy(dir.path().join(format!("{name}.npy"))).unwrap();
+        }
+        let splits = read_npy_dir(dir.path()).unwrap();
+        assert_eq!(splits.test.images.size(), [3, 1, 5, 5]);
+        assert_eq!((splits.test.num_classes, splits.train.images.kind()), (4, Kind::Float));
+        assert!(splits.train.normalization.is_none());
+    }
+
+    #[test]
+    fn bad_arrays_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = Tensor::zeros([2, 1, 3, 3], (Kind::Float, Device::Cpu));
+        let y = Tensor::from_slice(&[0i64, 1]);
+        let err = read_npz(&write_npz(dir.path(), &[("x_train", x.shallow_clone()), ("y_train", y.shallow_clone())]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing array(s) x_test, y_test") && err.contains("x_train"), "{err}");
+        let float_labels = [
+            ("x_train", x.shallow_clone()),
+            ("y_train", Tensor::from_slice(&[0.5f32, 1.0])),
+            ("x_test", x.shallow_clone()),
+            ("y_test", y.shallow_clone()),
+        ];
+        let err = read_npz(&write_npz(dir.path(), &float_labels)).unwrap_err().to_string();
+        assert!(err.contains("y_train is Float: labels must be integers"), "{err}");
+        let only_mean = [
+            ("x_train", x.shallow_clone()),
+            ("y_train", y.shallow_clone()),
+            ("x_test", x.shallow_clone()),
+            ("y_test", y.shallow_clone()),
+            ("mean", Tensor::from_slice(&[0.5f32])),
+        ];
+        let err = read_npz(&write_npz(dir.path(), &only_mean)).unwrap_err().to_string();
+        assert!(err.contains("both mean and std"), "{err}");
+        assert!(read_npz(&dir.path().join("none.npz")).unwrap_err().to_string().contains("no such"));
+    }
+}
