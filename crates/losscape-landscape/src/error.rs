@@ -40,6 +40,10 @@ pub enum Error {
     /// values for a point, an unknown array name, ...).
     #[error("{0}")]
     Invalid(String),
+    /// Another process computing points for this run (an MPI rank of a distributed run) failed
+    /// or sent what the protocol does not allow; the message says which and why.
+    #[error("{0}")]
+    Remote(String),
     /// An error from the plumbing layer (atomic writes, hashing, devices).
     #[error(transparent)]
     Core(#[from] losscape_core::Error),

@@ -4,6 +4,11 @@
 //!
 //! What is computed at a point is a [`PointMetrics`]: [`LossMetrics`] (loss and accuracy on the
 //! training and/or test split) here, Hessian eigenvalues in losscape-curvature.
+//!
+//! [`run_grid`] computes the points in this process. Its two halves are public for runs that
+//! compute elsewhere: [`run_grid_with`] keeps the file (resume, run records, periodic atomic
+//! saves) and takes each point's values from a [`Dispatch`], and a [`PointComputer`] computes
+//! one point, the same way in every process (the `losscape` command's MPI runs use both).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,7 +20,7 @@ use losscape_models::Model;
 
 use crate::error::{Error, Result};
 use crate::evaluate::Evaluator;
-use crate::grid::Shard;
+use crate::grid::{Grid, Shard};
 use crate::surface::{Surface, SurfaceHeader};
 
 /// What the driver computes at each grid point, with the model already moved there.
@@ -119,6 +124,9 @@ pub fn run_surface(job: &SurfaceJob<'_>, path: &Path, header: SurfaceHeader, pro
 /// Computes `metrics` at the pending points of `job.shard` into the surface file at `path`,
 /// creating it with `header` or resuming it (a file made from other inputs is refused).
 /// `header.arrays` must equal `metrics.names()`. Progress: one task with a step per point.
+///
+/// This is [`run_grid_with`] with the points computed here, in ascending order, by a
+/// [`PointComputer`].
 pub fn run_grid(
     job: &GridJob<'_>,
     metrics: &mut dyn PointMetrics,
@@ -126,75 +134,203 @@ pub fn run_grid(
     header: SurfaceHeader,
     progress: &dyn Progress,
 ) -> Result<RunReport> {
-    let dims = if header.grid.y.is_some() { 2 } else { 1 };
-    if job.directions.len() != dims {
-        return Err(Error::Invalid(format!(
-            "a {dims}D grid needs {dims} direction(s), got {}",
-            job.directions.len()
-        )));
-    }
-    let expected = metrics.names();
-    if header.arrays != expected {
-        return Err(Error::Invalid(format!(
-            "header arrays {:?} do not match the metrics {:?}",
-            header.arrays, expected
-        )));
-    }
-    for d in job.directions {
-        d.check_fits(job.model)?;
-    }
-    let scope = if job.directions.iter().any(|d| d.scope == Scope::States) { Scope::States } else { Scope::Weights };
-    let anchor = Anchor::new(job.model, scope)?;
+    let mut computer = PointComputer::new(job.model, job.directions, metrics, &header)?;
+    let settings = RunSettings { shard: job.shard, save_interval: job.save_interval };
+    let result = run_grid_with(&mut computer, path, header, settings, progress);
+    // Whatever happened, the model goes back to its base weights.
+    let restored = computer.restore();
+    let report = result?;
+    restored?;
+    Ok(report)
+}
 
+/// Computes the metrics of single grid points: moves the model to `theta* + a d1 (+ b d2)` and
+/// asks the [`PointMetrics`]. The model goes back to its base weights with
+/// [`restore`](PointComputer::restore).
+///
+/// Every process of a distributed run computes its points through this type, so a point's
+/// values do not depend on which process computed it, nor on the order of the points (the
+/// weights are always formed from the base, never by accumulating steps).
+pub struct PointComputer<'a> {
+    model: &'a dyn Model,
+    directions: &'a [Direction],
+    metrics: &'a mut dyn PointMetrics,
+    anchor: Anchor,
+}
+
+impl<'a> PointComputer<'a> {
+    /// Checks that `directions` match the dimension of `header.grid`, that they fit the model
+    /// and that `header.arrays` equal `metrics.names()`, then snapshots the model's base weights.
+    pub fn new(
+        model: &'a dyn Model,
+        directions: &'a [Direction],
+        metrics: &'a mut dyn PointMetrics,
+        header: &SurfaceHeader,
+    ) -> Result<Self> {
+        let dims = if header.grid.y.is_some() { 2 } else { 1 };
+        if directions.len() != dims {
+            return Err(Error::Invalid(format!(
+                "a {dims}D grid needs {dims} direction(s), got {}",
+                directions.len()
+            )));
+        }
+        let expected = metrics.names();
+        if header.arrays != expected {
+            return Err(Error::Invalid(format!(
+                "header arrays {:?} do not match the metrics {:?}",
+                header.arrays, expected
+            )));
+        }
+        for d in directions {
+            d.check_fits(model)?;
+        }
+        let scope = if directions.iter().any(|d| d.scope == Scope::States) { Scope::States } else { Scope::Weights };
+        let anchor = Anchor::new(model, scope)?;
+        Ok(PointComputer { model, directions, metrics, anchor })
+    }
+
+    /// The metrics' values at point `index` of `grid` (the grid the computer was made for).
+    pub fn compute(&mut self, grid: &Grid, index: usize) -> Result<Vec<f64>> {
+        if index >= grid.len() {
+            return Err(Error::Invalid(format!("point {index} is outside the grid {grid} ({} points)", grid.len())));
+        }
+        let (a, b) = grid.point(index);
+        let steps: Vec<(&Direction, f64)> = self.directions.iter().zip([a, b]).collect();
+        self.anchor.set(&steps)?;
+        self.metrics.compute(self.model)
+    }
+
+    /// Puts the base weights back into the model.
+    pub fn restore(&self) -> Result<()> {
+        Ok(self.anchor.restore()?)
+    }
+}
+
+/// How the points of a grid run get computed: here, one after another ([`PointComputer`]), or
+/// handed out to other processes (the `losscape` command's MPI runs).
+pub trait Dispatch {
+    /// Computes every point of `pending` (indices into `grid`) and passes each one's values to
+    /// `record` as soon as they are known, in any order, once per point. Returns the first
+    /// error, of a computation or of `record`, after which no further point need be recorded.
+    fn dispatch(&mut self, grid: &Grid, pending: &[usize], record: &mut dyn FnMut(usize, &[f64]) -> Result<()>) -> Result<()>;
+}
+
+impl Dispatch for PointComputer<'_> {
+    fn dispatch(&mut self, grid: &Grid, pending: &[usize], record: &mut dyn FnMut(usize, &[f64]) -> Result<()>) -> Result<()> {
+        for &index in pending {
+            let values = self.compute(grid, index)?;
+            record(index, &values)?;
+        }
+        Ok(())
+    }
+}
+
+/// The schedule of a grid run: which points, and how often the file is saved.
+#[derive(Clone, Copy, Debug)]
+pub struct RunSettings {
+    /// Which points this run computes.
+    pub shard: Shard,
+    /// Save the surface file at least this often (and always at the end).
+    pub save_interval: Duration,
+}
+
+/// The bookkeeping of a grid run, with the computing left to `dispatch`: opens or resumes the
+/// surface file at `path` (a file made from other inputs is refused), records a new run, hands
+/// the pending points of `settings.shard` to `dispatch`, stores each point's values as they
+/// arrive and saves the file atomically at least every `settings.save_interval` and at the end,
+/// also when `dispatch` fails (so a killed or failed run loses only the points not yet
+/// recorded). Progress: one task with a step per point.
+///
+/// The values `dispatch` records must be in the order of `header.arrays`.
+pub fn run_grid_with(
+    dispatch: &mut dyn Dispatch,
+    path: &Path,
+    header: SurfaceHeader,
+    settings: RunSettings,
+    progress: &dyn Progress,
+) -> Result<RunReport> {
     let mut surface = Surface::open_or_create(path, header)?;
-    let pending = surface.pending(job.shard);
-    let in_shard = (0..surface.grid().len()).filter(|i| job.shard.contains(*i)).count();
-    let run_id = surface.begin_run(job.shard);
+    let pending = surface.pending(settings.shard);
+    let in_shard = (0..surface.grid().len()).filter(|i| settings.shard.contains(*i)).count();
+    let run_id = surface.begin_run(settings.shard);
     surface.save(path)?;
+    let grid = surface.grid().clone();
+    let first = surface.header().arrays.first().cloned().unwrap_or_else(|| "value".into());
 
     let start = Instant::now();
+    let mut last_save = Instant::now();
+    let mut computed = 0;
     progress.begin("grid points", pending.len() as u64);
-    let result = compute(job, metrics, &anchor, &mut surface, &pending, run_id, path, progress);
+    let mut record = |index: usize, values: &[f64]| -> Result<()> {
+        surface.set_point(index, values, run_id)?;
+        computed += 1;
+        progress.advance(1);
+        let (a, b) = grid.point(index);
+        let rate = computed as f64 / start.elapsed().as_secs_f64().max(1e-9);
+        let value = values.first().copied().unwrap_or(f64::NAN);
+        progress.message(&format!("({a:.3}, {b:.3}) {first} {value:.4} | {rate:.2} points/s"));
+        if last_save.elapsed() >= settings.save_interval {
+            surface.save(path)?;
+            last_save = Instant::now();
+        }
+        Ok(())
+    };
+    let result = dispatch.dispatch(&grid, &pending, &mut record);
     progress.end();
-    // Whatever happened, the model goes back to its base weights and finished points are kept.
-    let restored = anchor.restore();
+    // Whatever happened, finished points are kept.
     let saved = surface.save(path);
-    let computed = result?;
-    restored?;
+    result?;
     saved?;
     Ok(RunReport { computed, skipped: in_shard - pending.len(), seconds: start.elapsed().as_secs_f64(), run_id })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn compute(
-    job: &GridJob<'_>,
-    metrics: &mut dyn PointMetrics,
-    anchor: &Anchor,
-    surface: &mut Surface,
-    pending: &[usize],
-    run_id: u32,
-    path: &Path,
-    progress: &dyn Progress,
-) -> Result<usize> {
-    let mut last_save = Instant::now();
-    let started = Instant::now();
-    let names = metrics.names();
-    let mut computed = 0;
-    for &index in pending {
-        let (a, b) = surface.grid().point(index);
-        let steps: Vec<(&Direction, f64)> = job.directions.iter().zip([a, b]).collect();
-        anchor.set(&steps)?;
-        let values = metrics.compute(job.model)?;
-        surface.set_point(index, &values, run_id)?;
-        computed += 1;
-        progress.advance(1);
-        let rate = computed as f64 / started.elapsed().as_secs_f64().max(1e-9);
-        let first = names.first().map(String::as_str).unwrap_or("value");
-        progress.message(&format!("({a:.3}, {b:.3}) {first} {:.4} | {rate:.2} points/s", values.first().copied().unwrap_or(f64::NAN)));
-        if last_save.elapsed() >= job.save_interval {
-            surface.save(path)?;
-            last_save = Instant::now();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Computes `a^2 + b^2` at the points in reverse order, like a process that hands points
+    /// out elsewhere and gets them back in any order; fails after `fail_after` points if set.
+    struct Backwards {
+        fail_after: Option<usize>,
+    }
+
+    impl Dispatch for Backwards {
+        fn dispatch(&mut self, grid: &Grid, pending: &[usize], record: &mut dyn FnMut(usize, &[f64]) -> Result<()>) -> Result<()> {
+            for (n, &index) in pending.iter().rev().enumerate() {
+                if Some(n) == self.fail_after {
+                    return Err(Error::Remote("rank 1 failed: out of memory".into()));
+                }
+                let (a, b) = grid.point(index);
+                record(index, &[a * a + b * b])?;
+            }
+            Ok(())
         }
     }
-    Ok(computed)
+
+    fn header() -> SurfaceHeader {
+        let grid = Grid::new("-1:1:5".parse().unwrap(), Some("0:1:3".parse().unwrap())).unwrap();
+        SurfaceHeader::new(grid, vec!["train_loss".into()])
+    }
+
+    #[test]
+    fn run_grid_with_keeps_points_recorded_in_any_order_and_saves_them_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.surface");
+        let settings = RunSettings { shard: Shard::all(), save_interval: Duration::from_secs(3600) };
+        let silent = losscape_core::progress::Silent;
+
+        let err = run_grid_with(&mut Backwards { fail_after: Some(4) }, &path, header(), settings, &silent).unwrap_err();
+        assert!(err.to_string().contains("rank 1 failed"), "{err}");
+        let partial = Surface::load(&path).unwrap();
+        assert_eq!(partial.done_count(), 4, "the points recorded before the failure are saved");
+
+        let report = run_grid_with(&mut Backwards { fail_after: None }, &path, header(), settings, &silent).unwrap();
+        assert_eq!((report.computed, report.skipped, report.run_id), (11, 4, 2));
+        let surface = Surface::load(&path).unwrap();
+        assert!(surface.is_complete());
+        for index in 0..surface.len() {
+            let (a, b) = surface.grid().point(index);
+            assert_eq!(surface.point_values(index).unwrap(), vec![a * a + b * b]);
+        }
+    }
 }
