@@ -97,7 +97,7 @@ pub struct SurfaceArgs {
     /// Loss: cross_entropy | mse_softmax | mse.
     #[arg(long, default_value = "cross_entropy")]
     loss: LossKind,
-    /// Examples per forward pass (default: 128 on the CPU, 1024 on CUDA).
+    /// Examples per forward pass (default: 32 on the CPU, 1024 on CUDA).
     #[arg(long)]
     batch_size: Option<usize>,
     /// libtorch threads (default: all cores).

@@ -41,12 +41,14 @@
 pub mod error;
 pub mod evaluate;
 pub mod export;
+pub mod fast;
 pub mod grid;
 pub mod run;
 pub mod surface;
 
 pub use error::{Error, Result};
-pub use evaluate::{Evaluator, LossKind, Metrics};
+pub use evaluate::{EvalPath, Evaluator, LossKind, Metrics};
+pub use fast::{FastForward, FoldedForward, Layout};
 pub use grid::{Axis, Grid, Shard};
 pub use run::{run_grid, run_surface, GridJob, LossMetrics, PointMetrics, RunReport, SurfaceJob};
 pub use surface::{RunRecord, Surface, SurfaceHeader};
