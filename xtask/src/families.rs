@@ -391,7 +391,9 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
         }
     }
 
-    crate::report::write(p, &f)?;
+    if p.report {
+        crate::report::write(p, &f)?;
+    }
     Ok(())
 }
 

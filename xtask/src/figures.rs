@@ -8,12 +8,20 @@
 //! themselves resume (training from its last epoch, surfaces from their done-mask). Stamps, run
 //! folders, surfaces and timings live in a cache folder outside docs/; only figures, captions,
 //! REPORT.md and index.html go to the output folder.
+//!
+//! With `jobs > 1` the families run in independent groups on worker threads, each stage a
+//! single-threaded `losscape` process by default: on a small CPU, two one-thread processes
+//! finish sooner than one two-thread process (libtorch's per-operation threading has little work
+//! per convolution at these sizes). A stage two groups share (the same training run) runs once:
+//! the second group waits for it and then finds it cached. A last pass with everything cached
+//! writes the report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -171,13 +179,52 @@ pub struct Figure {
     pub caption: String,
 }
 
-/// The state of one `cargo xtask figures` invocation.
+/// The families in groups that share no stage except training runs, in the order workers take
+/// them (the costliest first, so two workers finish close together).
+pub const GROUPS: [&str; 3] = ["a,b,c,g", "d,f", "e"];
+
+/// Names of the stages running now, shared by the workers of one invocation.
+#[derive(Default)]
+struct Running {
+    names: Mutex<BTreeSet<String>>,
+    done: Condvar,
+}
+
+impl Running {
+    /// Waits until no other worker runs stage `name`, then claims it until the guard drops.
+    fn claim(self: &Arc<Self>, name: &str) -> Claim {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        while names.contains(name) {
+            names = self.done.wait(names).unwrap_or_else(|e| e.into_inner());
+        }
+        names.insert(name.to_owned());
+        Claim { running: Arc::clone(self), name: name.to_owned() }
+    }
+}
+
+struct Claim {
+    running: Arc<Running>,
+    name: String,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut names = self.running.names.lock().unwrap_or_else(|e| e.into_inner());
+        names.remove(&self.name);
+        self.running.done.notify_all();
+    }
+}
+
+/// The state of one `cargo xtask figures` invocation (or of one worker of it).
 pub struct Pipeline {
     bin: PathBuf,
     cache: PathBuf,
     out: PathBuf,
     pub preset: Preset,
     only: Option<String>,
+    /// Whether this pipeline writes REPORT.md (workers do not; the last pass does).
+    pub report: bool,
+    running: Arc<Running>,
     /// Stage name -> (seconds of its last real run, whether this invocation reused it).
     pub timings: BTreeMap<String, (f64, bool)>,
     pub figures: Vec<Figure>,
@@ -187,7 +234,88 @@ impl Pipeline {
     pub fn new(bin: PathBuf, cache: PathBuf, out: PathBuf, preset: Preset, only: Option<String>) -> Result<Self> {
         fs::create_dir_all(cache.join("stamps"))?;
         fs::create_dir_all(&out)?;
-        Ok(Self { bin, cache, out, preset, only, timings: BTreeMap::new(), figures: Vec::new() })
+        Ok(Self {
+            bin,
+            cache,
+            out,
+            preset,
+            only,
+            report: true,
+            running: Arc::default(),
+            timings: BTreeMap::new(),
+            figures: Vec::new(),
+        })
+    }
+
+    /// A worker for the families in `only`: same binary, cache and output, no report, and the
+    /// same record of running stages.
+    fn worker(&self, only: String) -> Self {
+        Self {
+            bin: self.bin.clone(),
+            cache: self.cache.clone(),
+            out: self.out.clone(),
+            preset: self.preset.clone(),
+            only: Some(only),
+            report: false,
+            running: Arc::clone(&self.running),
+            timings: BTreeMap::new(),
+            figures: Vec::new(),
+        }
+    }
+
+    /// The groups of families this invocation runs (`--only` intersected with [`GROUPS`]).
+    fn groups(&self) -> Vec<String> {
+        GROUPS
+            .iter()
+            .map(|g| g.split(',').filter(|f| self.selected(f)).collect::<Vec<_>>().join(","))
+            .filter(|g| !g.is_empty())
+            .collect()
+    }
+
+    /// Runs the selected families with `jobs` workers taking groups from a queue, then writes the
+    /// report with `last` (a pass in which every stage is cached). Returns the wall seconds of
+    /// the whole run.
+    pub fn run_parallel(&mut self, jobs: usize, last: fn(&mut Pipeline) -> Result<()>) -> Result<f64> {
+        let start = Instant::now();
+        let queue = Mutex::new(std::collections::VecDeque::from(self.groups()));
+        let this: &Pipeline = self;
+        let results: Vec<Result<bool>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..jobs.max(1))
+                .map(|_| {
+                    scope.spawn(|| -> Result<bool> {
+                        let mut computed = false;
+                        loop {
+                            let Some(group) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
+                                return Ok(computed);
+                            };
+                            let mut w = this.worker(group);
+                            last(&mut w)?;
+                            computed |= w.timings.values().any(|(_, cached)| !cached);
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| bail!("a figures worker panicked"))).collect()
+        });
+        let mut computed = false;
+        for r in results {
+            computed |= r?;
+        }
+        let wall = start.elapsed().as_secs_f64();
+        if computed {
+            // The wall time of the run that computed the stages, for the report of later runs.
+            let record = format!("{wall:.1} {} {}\n", jobs.max(1), self.preset.threads);
+            fs::write(self.cache.join("stamps").join("last-run.wall"), record)?;
+        }
+        last(self)?;
+        Ok(wall)
+    }
+
+    /// The wall seconds, jobs and threads per job of the last run that computed stages.
+    pub fn last_wall(&self) -> Option<(f64, usize, usize)> {
+        let text = fs::read_to_string(self.cache.join("stamps").join("last-run.wall")).ok()?;
+        let mut it = text.split_whitespace();
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?))
     }
 
     /// The `losscape` binary that runs the stages.
@@ -208,6 +336,7 @@ impl Pipeline {
     /// Runs `losscape <args>` unless its outputs exist and its key is unchanged. Returns the
     /// command's stdout (empty when cached).
     pub fn stage(&mut self, name: &str, args: &[String], inputs: &[&Path], outputs: &[&Path]) -> Result<String> {
+        let _claim = self.running.claim(name);
         let key = stage_key(args, inputs)?;
         let stamp = self.cache.join("stamps").join(format!("{name}.key"));
         let time_file = self.cache.join("stamps").join(format!("{name}.seconds"));
@@ -275,13 +404,30 @@ fn stage_key(args: &[String], inputs: &[&Path]) -> Result<String> {
         h.update([0]);
     }
     for p in inputs {
-        let bytes = fs::read(p).with_context(|| format!("stage input {} is missing", p.display()))?;
-        h.update(Sha256::digest(&bytes));
+        h.update(file_digest(p)?);
     }
     Ok(h.finalize().iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s
     }))
+}
+
+/// SHA-256 of a file's content, remembered for the invocation by (path, size, modification
+/// time): every plot stage hashes the `losscape` binary, and every pass would read it again.
+fn file_digest(path: &Path) -> Result<[u8; 32]> {
+    type Seen = BTreeMap<PathBuf, (u64, std::time::SystemTime, [u8; 32])>;
+    static SEEN: Mutex<Seen> = Mutex::new(BTreeMap::new());
+    let meta = fs::metadata(path).with_context(|| format!("stage input {} is missing", path.display()))?;
+    let stamp = (meta.len(), meta.modified()?);
+    if let Some(&(len, time, digest)) = SEEN.lock().unwrap_or_else(|e| e.into_inner()).get(path) {
+        if (len, time) == stamp {
+            return Ok(digest);
+        }
+    }
+    let bytes = fs::read(path).with_context(|| format!("stage input {} is missing", path.display()))?;
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    SEEN.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_path_buf(), (stamp.0, stamp.1, digest));
+    Ok(digest)
 }
 
 /// The first 8 hex digits of the SHA-256 of a text.

@@ -46,10 +46,14 @@ enum Task {
         /// CIFAR-10 folder (cifar-10-batches-bin) for the paper preset.
         #[arg(long)]
         cifar: Option<String>,
-        /// libtorch threads per stage (default: the machine's cores). On a machine shared with
-        /// other work, 1 avoids OpenMP threads waiting on each other.
+        /// libtorch threads per stage (default: the machine's cores divided by --jobs). On a
+        /// machine shared with other work, 1 avoids OpenMP threads waiting on each other.
         #[arg(long)]
         threads: Option<usize>,
+        /// Groups of families run side by side (default: the cores, at most 3, for smoke and
+        /// quick; 1 for paper, which is meant for one GPU).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Run the criterion benchmarks (benches/); extra arguments go to criterion.
     Bench {
@@ -89,12 +93,12 @@ fn run() -> Result<()> {
             cargo(&root, &["test", "--workspace"], &args)?;
             // The whole figure pipeline at toy size, so it cannot silently break.
             let out = root.join("target").join("figures-smoke-out");
-            figures(&root, "smoke", None, &out, None, None, Profile::Debug)?;
+            figures(&root, "smoke", None, &out, None, None, None, Profile::Debug)?;
         }
-        Task::Figures { preset, only, out, cifar, threads } => {
+        Task::Figures { preset, only, out, cifar, threads, jobs } => {
             libtorch::setup(&root)?;
             let out = if out.is_absolute() { out } else { root.join(out) };
-            figures(&root, &preset, only, &out, cifar.as_deref(), threads, Profile::Release)?;
+            figures(&root, &preset, only, &out, cifar.as_deref(), threads, jobs, Profile::Release)?;
         }
         Task::Data { check } => data::build(&root, check)?,
         Task::Bench { args } => {
@@ -149,12 +153,14 @@ fn figures(
     out: &Path,
     cifar: Option<&str>,
     threads: Option<usize>,
+    jobs: Option<usize>,
     profile: Profile,
 ) -> Result<()> {
     let mut preset = figures::Preset::named(preset, cifar)?;
-    if let Some(t) = threads {
-        preset.threads = t.max(1);
-    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let default_jobs = if preset.name == "paper" { 1 } else { cores.min(figures::GROUPS.len()) };
+    let jobs = jobs.unwrap_or(default_jobs).max(1);
+    preset.threads = threads.unwrap_or(cores / jobs).max(1);
     let bin = match profile {
         Profile::Debug => {
             cargo(root, &["build", "--quiet", "-p", "losscape-cli"], &[])?;
@@ -166,14 +172,9 @@ fn figures(
         }
     };
     let cache = root.join("target").join("figures-cache").join(preset.name);
-    let start = std::time::Instant::now();
+    eprintln!("xtask: {jobs} job(s) of {} libtorch thread(s) each", preset.threads);
     let mut pipeline = figures::Pipeline::new(bin, cache, out.to_path_buf(), preset, only)?;
-    families::run_all(&mut pipeline)?;
-    eprintln!(
-        "xtask: {} figures and REPORT.md in {} ({:.0} s)",
-        pipeline.figures.len(),
-        out.display(),
-        start.elapsed().as_secs_f64()
-    );
+    let wall = pipeline.run_parallel(jobs, families::run_all)?;
+    eprintln!("xtask: {} figures and REPORT.md in {} ({wall:.0} s)", pipeline.figures.len(), out.display());
     Ok(())
 }

@@ -143,6 +143,14 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
     }
     let _ = writeln!(md, "| **total** | **{}** |", num(total, 0));
     md.push('\n');
+    if let Some((wall, jobs, threads)) = p.last_wall() {
+        let _ = writeln!(
+            md,
+            "Wall time of the run that computed these stages: **{} s** ({:.1} minutes) with {jobs} group(s) of families side by side, {threads} libtorch thread(s) per stage; the total above adds up the stages of all groups.\n",
+            num(wall, 0),
+            wall / 60.0
+        );
+    }
     for (name, (secs, _)) in &p.timings {
         let _ = writeln!(md, "- {name}: {} s", num(*secs, 1));
     }
