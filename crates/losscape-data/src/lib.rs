@@ -5,12 +5,13 @@
 //! - [`Dataset`] and [`Splits`]: the tensors with their class count, name and the
 //!   [`Normalization`] applied to them; class counts, deterministic subsets, seeded [`batches`](Dataset::batches).
 //! - Readers: [`read_idx_pair`] and [`read_idx_dir`] (MNIST, Fashion-MNIST; raw or gzip),
-//!   [`read_cifar_file`] and [`read_cifar10_dir`] (CIFAR-10 binary). Bad files give an [`Error`]
+//!   [`read_cifar_file`] and [`read_cifar10_dir`] (CIFAR-10 binary), [`read_npz`] and
+//!   [`read_npy_dir`] (a user's NumPy arrays, see [`npy`]). Bad files give an [`Error`]
 //!   naming the file, never a panic.
 //! - [`fashion_mnist_mini`]: the embedded default data set, 5,000 + 1,000 Fashion-MNIST images
 //!   (500 and 100 per class), compiled in; provenance in the [`embedded`] module.
 //! - [`DataSource`]: which of these a run uses, as the text that checkpoints record
-//!   (`fashion-mnist-mini`, `idx:<dir>`, `cifar10:<dir>`).
+//!   (`fashion-mnist-mini`, `idx:<dir>`, `cifar10:<dir>`, `npz:<file>`, `npy:<dir>`).
 //! - [`Augmentation`]: seeded random crop and horizontal flip for training batches.
 //! - [`rng`]: the documented generator (SplitMix64) behind every shuffle and augmentation.
 //!

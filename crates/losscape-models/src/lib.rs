@@ -12,6 +12,10 @@
 //! bias, BN weight/bias, BN running mean/var, BN counter). Those tensors share storage with the
 //! model, so writing into them under `no_grad` moves the model.
 //!
+//! A user's PyTorch model enters as a [`TorchScriptModel`] (a module saved with `torch.jit.save`;
+//! roles inferred from parameter names and shapes) and weights as a safetensors state dict
+//! ([`load_state_dict`], which names every tensor that does not fit).
+//!
 //! [`checkpoint`] stores all of them in a safetensors file together with a [`CheckpointMeta`]
 //! (spec, input shape, precision, data normalization, epoch, learning rate, metrics), so a
 //! checkpoint alone rebuilds its model ([`load`]); [`load_into`] refuses a checkpoint of another
