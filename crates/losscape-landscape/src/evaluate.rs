@@ -20,8 +20,9 @@ pub enum LossKind {
     /// Mean squared error between softmax(outputs) and one-hot labels (the original code's `mse`
     /// option), averaged over samples and outputs like PyTorch's `MSELoss`.
     MseSoftmax,
-    /// Mean squared error between the raw outputs and one-hot labels, averaged over samples and
-    /// outputs: exactly quadratic in the weights of a linear model.
+    /// Mean squared error between the raw outputs and one-hot labels (or regression targets:
+    /// float labels `[N]` or `[N, K]`), averaged over samples and outputs: exactly quadratic in the
+    /// weights of a linear model.
     Mse,
 }
 
@@ -40,6 +41,9 @@ impl LossKind {
     /// mean squared error over outputs against one-hot labels.
     pub fn batch_loss(self, outputs: &Tensor, labels: &Tensor) -> Result<Tensor> {
         let outputs = outputs.f_to_kind(Kind::Double)?;
+        if labels.f_is_floating_point()? {
+            return self.regression_loss(&outputs, labels);
+        }
         Ok(match self {
             LossKind::CrossEntropy => outputs
                 .f_log_softmax(-1, Kind::Double)?
@@ -51,6 +55,24 @@ impl LossKind {
                 pred.f_sub(&onehot)?.f_square()?.f_sum(Kind::Double)?.f_div_scalar(classes as f64)?
             }
         })
+    }
+
+    /// [`batch_loss`](LossKind::batch_loss) against regression targets (float labels with as many
+    /// values per sample as there are outputs): plain MSE only.
+    fn regression_loss(self, outputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        if self != LossKind::Mse {
+            return Err(Error::Invalid(format!("regression targets (float labels) need the mse loss, not {self}")));
+        }
+        if targets.numel() != outputs.numel() {
+            return Err(Error::Invalid(format!(
+                "regression targets of shape {:?} do not match outputs of shape {:?}",
+                targets.size(),
+                outputs.size()
+            )));
+        }
+        let targets = targets.f_to_kind(Kind::Double)?.f_view_as(outputs)?;
+        let per_sample = outputs.size().get(1).copied().unwrap_or(1) as f64;
+        Ok(outputs.f_sub(&targets)?.f_square()?.f_sum(Kind::Double)?.f_div_scalar(per_sample)?)
     }
 
     /// The summed (not averaged) loss of one batch, in f64.
@@ -79,7 +101,8 @@ impl FromStr for LossKind {
     }
 }
 
-/// Loss (sample-weighted mean over the split) and accuracy (percent) of one evaluation.
+/// Loss (sample-weighted mean over the split) and accuracy (percent; NaN for regression targets) of
+/// one evaluation.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Metrics {
     pub loss: f64,
@@ -173,10 +196,15 @@ impl Evaluator {
     fn evaluate_fn(&self, kind: Kind, data: &Dataset, forward: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Metrics> {
         let mut loss_sum = 0.0;
         let mut correct = 0i64;
+        // Regression targets (float labels) have no accuracy: it is NaN.
+        let regression = data.labels.f_is_floating_point()?;
         for (xs, ys) in data.batches(self.batch_size, None)? {
             let xs = if xs.kind() == kind { xs } else { xs.f_to_kind(kind)? };
             let out = forward(&xs)?;
             loss_sum += self.loss.batch_sum(&out, &ys)?;
+            if regression {
+                continue;
+            }
             correct += out
                 .f_argmax(-1, false)?
                 .f_eq_tensor(&ys)?
@@ -186,7 +214,7 @@ impl Evaluator {
         let n = data.len() as f64;
         Ok(Metrics {
             loss: loss_sum / n,
-            accuracy: 100.0 * correct as f64 / n,
+            accuracy: if regression { f64::NAN } else { 100.0 * correct as f64 / n },
         })
     }
 }
