@@ -6,7 +6,9 @@
 //! the last dim, so `N x 32 x 32 x 3` and `N x 3 x 32 x 32` both work; ties read as channels-first)
 //! or `N x H x W` (one channel); `uint8` images are divided by 255, floating-point images are taken
 //! as they are (on the 0..1 scale if `mean`/`std` are given). Labels are integers in
-//! `0..num_classes`; `num_classes` defaults to the largest label plus one. When `mean` and `std`
+//! `0..num_classes`; `num_classes` defaults to the largest label plus one. Floating-point labels
+//! `[N]` or `[N, K]` are regression targets instead (for the `mse` loss; `num_classes` is then `K`,
+//! the number of outputs, and accuracy is undefined). When `mean` and `std`
 //! are present both splits come back normalized with them (and record it), so evaluation applies
 //! them exactly once. Arrays must be C-ordered and little-endian (NumPy's defaults).
 
@@ -62,6 +64,14 @@ pub fn splits_from_arrays(mut arrays: BTreeMap<String, Tensor>, origin: &Path, n
     let (x_train, y_train, x_test, y_test) = (take("x_train"), take("y_train"), take("x_test"), take("y_test"));
     let x_train = images(x_train, origin, "x_train")?;
     let x_test = images(x_test, origin, "x_test")?;
+    if is_float(y_train.kind()) || is_float(y_test.kind()) {
+        let train = regression(x_train, y_train, origin, "train", name)?;
+        let test = regression(x_test, y_test, origin, "test", name)?;
+        if train.num_classes != test.num_classes {
+            return Err(Error::format(origin, "y_train and y_test hold different numbers of targets per example"));
+        }
+        return normalize(Splits { train, test }, &mut arrays, origin);
+    }
     let y_train = labels(y_train, origin, "y_train")?;
     let y_test = labels(y_test, origin, "y_test")?;
     if x_train.size()[1..] != x_test.size()[1..] {
@@ -80,7 +90,11 @@ pub fn splits_from_arrays(mut arrays: BTreeMap<String, Tensor>, origin: &Path, n
     };
     let train = Dataset::new(x_train, y_train, num_classes, format!("{name}/train"))?;
     let test = Dataset::new(x_test, y_test, num_classes, format!("{name}/test"))?;
-    let splits = Splits { train, test };
+    normalize(Splits { train, test }, &mut arrays, origin)
+}
+
+/// Both splits normalized with the arrays `mean` and `std`, when present.
+fn normalize(splits: Splits, arrays: &mut BTreeMap<String, Tensor>, origin: &Path) -> Result<Splits> {
     match (arrays.remove("mean"), arrays.remove("std")) {
         (None, None) => Ok(splits),
         (Some(mean), Some(std)) => {
@@ -120,6 +134,24 @@ fn images(t: Tensor, origin: &Path, key: &str) -> Result<Tensor> {
             format!("{key} has shape {s:?}: images must be N x C x H x W, N x H x W x C or N x H x W"),
         )),
     }
+}
+
+/// A split with regression targets: float labels `[N]` or `[N, K]` (stored as f32; K outputs).
+fn regression(images: Tensor, targets: Tensor, origin: &Path, split: &str, name: &str) -> Result<Dataset> {
+    let (is, ts) = (images.size(), targets.size());
+    if !is_float(targets.kind()) || !(1..=2).contains(&ts.len()) || ts[0] != is[0] {
+        return Err(Error::format(
+            origin,
+            format!(
+                "y_{split} ({:?} {ts:?}) must be float regression targets [N] or [N, K] for the {} images, like the other split's",
+                targets.kind(),
+                is[0]
+            ),
+        ));
+    }
+    let outputs = ts.get(1).copied().unwrap_or(1);
+    let labels = targets.f_to_kind(Kind::Float)?;
+    Ok(Dataset { images, labels, num_classes: outputs, normalization: None, name: format!("{name}/{split}") })
 }
 
 /// Labels as int64 `[N]`.
@@ -189,6 +221,32 @@ mod tests {
     }
 
     #[test]
+    fn float_labels_are_regression_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = Tensor::zeros([3, 2, 4, 4], (Kind::Float, Device::Cpu));
+        let arrays = [
+            ("x_train", x.shallow_clone()),
+            ("y_train", Tensor::from_slice(&[0.5f64, 1.0, -2.0, 3.0, 0.0, 1.5]).view([3, 2])),
+            ("x_test", x.shallow_clone()),
+            ("y_test", Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).view([3, 2])),
+            ("mean", Tensor::from_slice(&[0.5f32, 0.5])),
+            ("std", Tensor::from_slice(&[0.25f32, 0.25])),
+        ];
+        let splits = read_npz(&write_npz(dir.path(), &arrays)).unwrap();
+        assert_eq!((splits.train.num_classes, splits.train.labels.kind()), (2, Kind::Float));
+        assert_eq!(splits.test.labels.double_value(&[2, 1]), 6.0);
+        assert_eq!(splits.train.images.double_value(&[0, 0, 0, 0]), -2.0);
+        let one = [
+            ("x_train", x.shallow_clone()),
+            ("y_train", Tensor::from_slice(&[0.5f32, 1.0, 2.0])),
+            ("x_test", x.shallow_clone()),
+            ("y_test", Tensor::from_slice(&[0.5f32, 1.0])),
+        ];
+        let err = read_npz(&write_npz(dir.path(), &one)).unwrap_err().to_string();
+        assert!(err.contains("y_test") && err.contains("for the 3 images"), "{err}");
+    }
+
+    #[test]
     fn bad_arrays_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let x = Tensor::zeros([2, 1, 3, 3], (Kind::Float, Device::Cpu));
@@ -204,7 +262,7 @@ mod tests {
             ("y_test", y.shallow_clone()),
         ];
         let err = read_npz(&write_npz(dir.path(), &float_labels)).unwrap_err().to_string();
-        assert!(err.contains("y_train is Float: labels must be integers"), "{err}");
+        assert!(err.contains("y_test (Int64 [2]) must be float regression targets"), "{err}");
         let only_mean = [
             ("x_train", x.shallow_clone()),
             ("y_train", y.shallow_clone()),
