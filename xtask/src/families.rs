@@ -277,15 +277,15 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
 
     // Depth (d) and width (e), with and without shortcuts.
     let mut depth_runs = Vec::new();
-    if p.selected("d") || p.selected("f") {
-        for &d in &pre.depths {
-            for short in [true, false] {
-                let model = format!("resnet{d}{}", if short { "" } else { "-noshort" });
-                let spec = TrainSpec { model: &model, batch: pre.small_batch, weight_decay: 5e-4, epochs: pre.epochs, decay: pre.decay, train_per_class: pre.train_per_class };
-                let run = train(p, &spec)?;
-                f.runs.insert(run.name.clone(), run.clone());
-                depth_runs.push(run);
-            }
+    // The Hessian maps use the shallowest depth only.
+    let depths = if p.selected("d") { &pre.depths[..] } else if p.selected("f") { &pre.depths[..1] } else { &[] };
+    for &d in depths {
+        for short in [true, false] {
+            let model = format!("resnet{d}{}", if short { "" } else { "-noshort" });
+            let spec = TrainSpec { model: &model, batch: pre.small_batch, weight_decay: 5e-4, epochs: pre.epochs, decay: pre.decay, train_per_class: pre.train_per_class };
+            let run = train(p, &spec)?;
+            f.runs.insert(run.name.clone(), run.clone());
+            depth_runs.push(run);
         }
     }
     if p.selected("d") {
