@@ -11,12 +11,11 @@
 //! (`conv.weight` conv_weight [4, 1, 3, 3], ..., `fc.bias` bias [3]), "trainable parameters: 243".
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use losscape_models::{load_state_dict, Model, TorchScriptModel, TorchScriptOptions};
 use tch::Device;
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).map(PathBuf::from);
     let default = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torchscript/net.pt");
     let path = args.next().unwrap_or(default);
@@ -41,14 +40,4 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("note: {reason}");
     }
     Ok(())
-}
-
-fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }

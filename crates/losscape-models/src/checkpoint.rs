@@ -86,8 +86,14 @@ impl CheckpointMeta {
         image_size: [i64; 2],
         precision: Precision,
     ) -> Self {
+        Self::with_spec(spec.to_string(), in_channels, num_classes, image_size, precision)
+    }
+
+    /// [`new`](CheckpointMeta::new) for any spec string, such as `torchscript` for a
+    /// [`TorchScriptModel`](crate::TorchScriptModel) (which no checkpoint can rebuild).
+    pub fn with_spec(spec: String, in_channels: i64, num_classes: i64, image_size: [i64; 2], precision: Precision) -> Self {
         Self {
-            spec: spec.to_string(),
+            spec,
             in_channels,
             num_classes,
             image_size,
