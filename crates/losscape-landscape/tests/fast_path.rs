@@ -2,42 +2,14 @@
 //! plain eval-mode losses and logits of the same weights, follows weight changes, and falls back
 //! to the plain path for models it does not apply to.
 
-use losscape_core::Precision;
-use losscape_data::rng::{int_tensor, normal_tensor};
-use losscape_data::Dataset;
+mod common;
+
+use common::nets::{data, rel, trained_like};
 use losscape_landscape::{EvalPath, Evaluator, FastForward, Layout, LossKind};
-use losscape_models::{build, Model, NamedTensor, Role};
+use losscape_models::{Model, NamedTensor, Role};
 use tch::{Device, Kind, Tensor};
 
 const PATHS: [EvalPath; 3] = [EvalPath::Auto, EvalPath::Folded(Layout::Contiguous), EvalPath::Folded(Layout::ChannelsLast)];
-
-/// A model of `spec` with the statistics and scales a trained network has: random BN running
-/// statistics and affine parameters, and a head large enough that the loss depends on the input.
-fn trained_like(spec: &str, side: i64, kind: Kind) -> Box<dyn Model> {
-    let precision = if kind == Kind::Double { Precision::F64 } else { Precision::F32 };
-    let model = build(&spec.parse().unwrap(), 3, 10, [side, side], precision, Device::Cpu, 7).unwrap();
-    let _guard = tch::no_grad_guard();
-    for (i, t) in model.named_tensors().into_iter().enumerate() {
-        let noise = normal_tensor(100 + i as u64, &t.tensor.size(), kind);
-        let value = match t.role {
-            Role::BnWeight => noise * 0.3 + 1.0,
-            Role::BnBias | Role::BnRunningMean | Role::Bias => noise * 0.2,
-            Role::BnRunningVar => (noise * 0.3).exp(),
-            Role::LinearWeight => noise * 0.2,
-            _ => continue,
-        };
-        t.tensor.shallow_clone().copy_(&value);
-    }
-    model
-}
-
-fn data(n: i64, side: i64, kind: Kind) -> Dataset {
-    Dataset::new(normal_tensor(5, &[n, 3, side, side], kind), int_tensor(6, n as usize, 10), 10, "synthetic").unwrap()
-}
-
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs()
-}
 
 /// Every fast variant against the plain path, for the loss, the accuracy and the logits.
 fn assert_fast_equals_plain(spec: &str, side: i64) {

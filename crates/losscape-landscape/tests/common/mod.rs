@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod nets;
+
 use losscape_landscape::{Grid, Shard, Surface, SurfaceHeader};
 
 /// The four metrics of the original code.

@@ -1,0 +1,44 @@
+//! GPU checks, compiled only with the `cuda` feature (they need a CUDA build of libtorch and a
+//! GPU): the fast path on CUDA gives the CPU's plain losses, and a grid point there moves the
+//! loss like on the CPU. Unverified on this project's CI, which has no GPU.
+
+#![cfg(feature = "cuda")]
+
+mod common;
+
+use common::nets::{data, rel, trained_like};
+use losscape_landscape::{EvalPath, Evaluator, LossKind};
+use losscape_core::Precision;
+use losscape_models::{checkpoint, CheckpointMeta, Model};
+use tch::{Device, Kind};
+
+/// The model (through a checkpoint) and data on the first GPU (the test fails without one: the
+/// feature promises it).
+fn on_gpu(model: &dyn Model) -> (Box<dyn Model>, losscape_data::Dataset) {
+    assert!(tch::Cuda::is_available(), "the cuda feature needs a GPU that libtorch can see");
+    let device = Device::Cuda(0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let meta = CheckpointMeta::new(&model.spec().parse().unwrap(), 3, 10, [32, 32], Precision::F32);
+    checkpoint::save(model, &meta, &path).unwrap();
+    let (gpu, _) = checkpoint::load(&path, device).unwrap();
+    (gpu, data(200, 32, Kind::Float).to_device(device).unwrap())
+}
+
+#[test]
+fn fast_path_on_cuda_equals_the_cpu_plain_forward() {
+    for spec in ["resnet20", "resnet20-noshort"] {
+        let cpu_model = trained_like(spec, 32, Kind::Float);
+        let cpu_data = data(200, 32, Kind::Float);
+        let cpu = Evaluator { batch_size: 64, loss: LossKind::CrossEntropy };
+        let expected = cpu.evaluate_with(cpu_model.as_ref(), &cpu_data, EvalPath::Plain).unwrap();
+        let (gpu_model, gpu_data) = on_gpu(cpu_model.as_ref());
+        assert_eq!(gpu_model.device(), Device::Cuda(0));
+        let gpu = Evaluator::new(Device::Cuda(0), LossKind::CrossEntropy);
+        for path in [EvalPath::Auto, EvalPath::Plain] {
+            let got = gpu.evaluate_with(gpu_model.as_ref(), &gpu_data, path).unwrap();
+            // cuDNN may use TF32 or other algorithms than the CPU: a looser bound than on the CPU.
+            assert!(rel(got.loss, expected.loss) <= 1e-3, "{spec} {path:?}: {} vs {}", got.loss, expected.loss);
+        }
+    }
+}
