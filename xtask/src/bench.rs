@@ -45,7 +45,7 @@ pub fn bench(root: &Path, args: &[String]) -> Result<()> {
 }
 
 /// `cargo xtask bench-compare`: see the module documentation.
-pub fn compare(root: &Path, python: Option<PathBuf>) -> Result<()> {
+pub fn compare(root: &Path, python: Option<PathBuf>, configs: Option<&str>) -> Result<()> {
     let python = match python {
         Some(p) => p,
         None => bench_venv()?,
@@ -97,9 +97,10 @@ pub fn compare(root: &Path, python: Option<PathBuf>) -> Result<()> {
     eprintln!("xtask: running the PyTorch reference (every configuration; a few minutes)");
     let points: Vec<String> = ours.iter().map(|p| format!("{},{}", p.x, p.y)).collect();
     let py_json = work.join("pytorch.json");
+    let only: Vec<String> = configs.map(|c| format!("--only={c}")).into_iter().collect();
     run(Command::new(&python).arg(&script).arg("run").arg("--checkpoint").arg(&checkpoint).arg("--directions").arg(&directions)
         .arg("--data").arg(&data).arg(format!("--points={}", points.join(";")))
-        .args(["--threads", &THREADS.to_string(), "--out"]).arg(&py_json))?;
+        .args(["--threads", &THREADS.to_string()]).args(&only).arg("--out").arg(&py_json))?;
     let reference: Value = serde_json::from_str(&fs::read_to_string(&py_json)?)
         .with_context(|| format!("parsing {}", py_json.display()))?;
 
@@ -197,9 +198,12 @@ fn parse_surface_csv(text: &str) -> Result<Vec<Point>> {
         .collect()
 }
 
-/// Largest relative difference of `theirs` against `ours`, pointwise.
+/// Largest relative difference of `theirs` against `ours`, pointwise; NaN if any is NaN.
 fn max_rel_diff(ours: &[f64], theirs: &[f64]) -> f64 {
-    ours.iter().zip(theirs).map(|(a, b)| (a - b).abs() / a.abs().max(f64::MIN_POSITIVE)).fold(0.0, f64::max)
+    ours.iter()
+        .zip(theirs)
+        .map(|(a, b)| (a - b).abs() / a.abs().max(f64::MIN_POSITIVE))
+        .fold(0.0, |m, d| if d.is_nan() || d > m { d } else { m })
 }
 
 /// Median of a non-empty list.
@@ -244,7 +248,7 @@ impl Report {
         let our_losses: Vec<f64> = ours.iter().map(|p| p.loss).collect();
         let mut rows = vec![Row {
             name: "losscape".into(),
-            setup: "losscape surface --threads 2, batch 128".into(),
+            setup: "losscape surface --threads 2, its default evaluation settings".into(),
             seconds: median(our_seconds),
             max_rel_diff: 0.0,
         }];
@@ -255,7 +259,7 @@ impl Report {
             ensure!(losses.len() == ours.len(), "{name}: {} losses for {} points", losses.len(), ours.len());
             let diff = max_rel_diff(&our_losses, &losses);
             // NaN (a loss that is not a number) disagrees too.
-            if !(diff <= LOSS_RTOL) {
+            if diff.is_nan() || diff > LOSS_RTOL {
                 disagreements.push(format!("{name}: {diff:.2e}"));
             }
             rows.push(Row {
@@ -377,5 +381,7 @@ mod tests {
     fn medians() {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(max_rel_diff(&[1.0, 2.0], &[f64::NAN, 2.0]).is_nan());
+        assert_eq!(max_rel_diff(&[1.0, 2.0], &[1.5, 2.0]), 0.5);
     }
 }

@@ -50,14 +50,10 @@ enum Task {
         /// machine shared with other work, 1 avoids OpenMP threads waiting on each other.
         #[arg(long)]
         threads: Option<usize>,
-        /// Groups of families run side by side (default: the cores, at most 5, for smoke and
+        /// Groups of families run side by side (default: the cores, at most 3, for smoke and
         /// quick; 1 for paper, which is meant for one GPU).
         #[arg(long)]
         jobs: Option<usize>,
-        /// Drive the stages with this `losscape` binary instead of building the release one
-        /// (e.g. a copy kept stable while the workspace is rebuilt).
-        #[arg(long)]
-        bin: Option<PathBuf>,
     },
     /// Run the criterion benchmarks (benches/); extra arguments go to criterion.
     Bench {
@@ -69,6 +65,9 @@ enum Task {
         /// A Python with torch 2.11.0, numpy and safetensors (default: a venv in the cache).
         #[arg(long)]
         python: Option<PathBuf>,
+        /// Only these PyTorch configurations (comma-separated names, e.g. original,plain-b128).
+        #[arg(long)]
+        configs: Option<String>,
     },
     /// Rebuild the embedded Fashion-MNIST subset from Debian's `dataset-fashion-mnist` package.
     Data {
@@ -99,20 +98,19 @@ fn run() -> Result<()> {
             let out = root.join("target").join("figures-smoke-out");
             figures(&root, "smoke", None, &out, None, None, None, Profile::Debug)?;
         }
-        Task::Figures { preset, only, out, cifar, threads, jobs, bin } => {
+        Task::Figures { preset, only, out, cifar, threads, jobs } => {
             libtorch::setup(&root)?;
             let out = if out.is_absolute() { out } else { root.join(out) };
-            let profile = bin.map_or(Profile::Release, Profile::Given);
-            figures(&root, &preset, only, &out, cifar.as_deref(), threads, jobs, profile)?;
+            figures(&root, &preset, only, &out, cifar.as_deref(), threads, jobs, Profile::Release)?;
         }
         Task::Data { check } => data::build(&root, check)?,
         Task::Bench { args } => {
             libtorch::setup(&root)?;
             bench::bench(&root, &args)?;
         }
-        Task::BenchCompare { python } => {
+        Task::BenchCompare { python, configs } => {
             libtorch::setup(&root)?;
-            bench::compare(&root, python)?;
+            bench::compare(&root, python, configs.as_deref())?;
         }
     }
     Ok(())
@@ -144,13 +142,11 @@ fn cargo(root: &Path, args: &[&str], extra: &[String]) -> Result<()> {
 
 /// Builds the `losscape` binary (release) and runs the figure pipeline of a preset.
 /// Which build of the `losscape` binary drives the pipeline.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 enum Profile {
     /// The test suite's own build (no second compilation of the workspace).
     Debug,
     Release,
-    /// A binary named on the command line.
-    Given(PathBuf),
 }
 
 fn figures(
@@ -176,12 +172,6 @@ fn figures(
         Profile::Release => {
             cargo(root, &["build", "--release", "--quiet", "-p", "losscape-cli"], &[])?;
             root.join("target").join("release").join("losscape")
-        }
-        Profile::Given(path) => {
-            if !path.is_file() {
-                bail!("--bin {}: no such file", path.display());
-            }
-            path
         }
     };
     let cache = root.join("target").join("figures-cache").join(preset.name);
