@@ -50,10 +50,14 @@ enum Task {
         /// machine shared with other work, 1 avoids OpenMP threads waiting on each other.
         #[arg(long)]
         threads: Option<usize>,
-        /// Groups of families run side by side (default: the cores, at most 3, for smoke and
+        /// Groups of families run side by side (default: the cores, at most 5, for smoke and
         /// quick; 1 for paper, which is meant for one GPU).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Drive the stages with this `losscape` binary instead of building the release one
+        /// (e.g. a copy kept stable while the workspace is rebuilt).
+        #[arg(long)]
+        bin: Option<PathBuf>,
     },
     /// Run the criterion benchmarks (benches/); extra arguments go to criterion.
     Bench {
@@ -98,10 +102,11 @@ fn run() -> Result<()> {
             let out = root.join("target").join("figures-smoke-out");
             figures(&root, "smoke", None, &out, None, None, None, Profile::Debug)?;
         }
-        Task::Figures { preset, only, out, cifar, threads, jobs } => {
+        Task::Figures { preset, only, out, cifar, threads, jobs, bin } => {
             libtorch::setup(&root)?;
             let out = if out.is_absolute() { out } else { root.join(out) };
-            figures(&root, &preset, only, &out, cifar.as_deref(), threads, jobs, Profile::Release)?;
+            let profile = bin.map_or(Profile::Release, Profile::Given);
+            figures(&root, &preset, only, &out, cifar.as_deref(), threads, jobs, profile)?;
         }
         Task::Data { check } => data::build(&root, check)?,
         Task::Bench { args } => {
@@ -142,11 +147,13 @@ fn cargo(root: &Path, args: &[&str], extra: &[String]) -> Result<()> {
 
 /// Builds the `losscape` binary (release) and runs the figure pipeline of a preset.
 /// Which build of the `losscape` binary drives the pipeline.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Profile {
     /// The test suite's own build (no second compilation of the workspace).
     Debug,
     Release,
+    /// A binary named on the command line.
+    Given(PathBuf),
 }
 
 fn figures(
@@ -172,6 +179,12 @@ fn figures(
         Profile::Release => {
             cargo(root, &["build", "--release", "--quiet", "-p", "losscape-cli"], &[])?;
             root.join("target").join("release").join("losscape")
+        }
+        Profile::Given(path) => {
+            if !path.is_file() {
+                bail!("--bin {}: no such file", path.display());
+            }
+            path
         }
     };
     let cache = root.join("target").join("figures-cache").join(preset.name);
