@@ -16,7 +16,7 @@ use losscape::curvature::{
 use losscape::data::{DataSource, Dataset};
 use losscape::directions::{Direction, DirectionSet};
 use losscape::landscape::evaluate::{Evaluator, LossKind};
-use losscape::landscape::run::{run_grid, GridJob};
+use losscape::landscape::run::GridJob;
 use losscape::landscape::{Axis, Grid, Shard, Surface};
 use losscape::models::{checkpoint, CheckpointMeta, Model};
 
@@ -99,7 +99,7 @@ pub struct HessianArgs {
     /// Precision of the products: f32 | f64 (default: the checkpoint's).
     #[arg(long)]
     precision: Option<Precision>,
-    /// libtorch threads (default: all cores).
+    /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
     #[arg(long)]
     threads: Option<usize>,
     /// cpu | cuda | cuda:N | auto.
@@ -109,14 +109,13 @@ pub struct HessianArgs {
 
 pub fn run(args: HessianArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
-    if let Some(t) = args.threads {
-        tch::set_num_threads(t as i32);
-    }
+    crate::mpi_run::set_threads(args.threads);
     let map_mode = args.x.is_some() || args.surface.is_some();
     if !map_mode {
         if args.direction_file.is_some() || args.out.is_some() {
             bail!("--direction-file and --out belong to map mode: give a grid with --x (and --y) or --surface");
         }
+        crate::mpi_run::require_one_rank("the single-point report")?;
     } else if args.out.is_none() {
         bail!("map mode needs --out FILE for the map's surface file");
     }
@@ -283,9 +282,22 @@ fn map(
         save_interval: Duration::from_secs_f64(args.save_every.max(0.0)),
     };
     let bar = ProgressBar::new();
-    let report = run_grid(&job, &mut metrics, out, header, &bar)?;
+    // Spread over the ranks of an MPI job, if any; only rank 0 writes and reports.
+    let Some(report) = crate::mpi_run::run_grid(&job, &mut metrics, out, header, &bar)? else {
+        return Ok(());
+    };
     drop(bar);
-    let hvps = metrics.total_hvps();
+    // The products of this run's points, wherever they were computed (the map records them).
+    let written = Surface::load(out)?;
+    let hvps: f64 = written
+        .array("hvps")
+        .unwrap_or_default()
+        .iter()
+        .zip(written.computed_by())
+        .filter(|&(_, &run)| run == report.run_id)
+        .map(|(&n, _)| n)
+        .sum();
+    let hvps = hvps as u64;
     eprintln!(
         "{}: computed {} point(s) in {:.1} s ({} Hessian-vector products, {:.2} s per product), {} already done",
         out.display(),

@@ -11,7 +11,7 @@ use losscape::data::{DataSource, Dataset, Splits};
 use losscape::directions::{Direction, DirectionSet, Ignore, Norm, Origin, RandomSpec, Scope};
 use losscape::landscape::evaluate::{Evaluator, LossKind};
 use losscape::landscape::export::{write_csv, write_npz, write_vtp, VtpOptions};
-use losscape::landscape::run::{metric_names, run_surface, SurfaceJob};
+use losscape::landscape::run::{metric_names, GridJob, LossMetrics};
 use losscape::landscape::{Axis, Grid, Shard, Surface, SurfaceHeader};
 use losscape::models::{checkpoint, CheckpointMeta, Model};
 
@@ -100,7 +100,7 @@ pub struct SurfaceArgs {
     /// Examples per forward pass (default: 32 on the CPU, 1024 on CUDA).
     #[arg(long)]
     batch_size: Option<usize>,
-    /// libtorch threads (default: all cores).
+    /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
     #[arg(long)]
     threads: Option<usize>,
     /// cpu | cuda | cuda:N | auto.
@@ -219,9 +219,7 @@ pub(crate) fn load_checkpoint(path: &Path, device: tch::Device) -> Result<(Box<d
 
 pub fn surface(args: SurfaceArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
-    if let Some(t) = args.threads {
-        tch::set_num_threads(t as i32);
-    }
+    crate::mpi_run::set_threads(args.threads);
     let threads = tch::get_num_threads().max(1) as usize;
     let (model, meta) = load_checkpoint(&args.checkpoint, device)?;
     let checkpoint_hash = hash::sha256_file(&args.checkpoint)?;
@@ -276,17 +274,18 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
     header.threads = threads;
     header.dtype = Precision::from_kind(model.kind()).to_string();
 
-    let job = SurfaceJob {
+    let job = GridJob {
         model: model.as_ref(),
         directions: &directions,
-        train: train.as_ref(),
-        test: test.as_ref(),
-        evaluator,
         shard: args.shard,
         save_interval: Duration::from_secs_f64(args.save_every.max(0.0)),
     };
+    let mut metrics = LossMetrics { evaluator, train: train.as_ref(), test: test.as_ref() };
     let bar = ProgressBar::new();
-    let report = run_surface(&job, &args.out, header, &bar)?;
+    // Spread over the ranks of an MPI job, if any; only rank 0 writes and reports.
+    let Some(report) = crate::mpi_run::run_grid(&job, &mut metrics, &args.out, header, &bar)? else {
+        return Ok(());
+    };
     drop(bar);
     eprintln!(
         "{}: computed {} point(s) in {:.1} s ({:.2} points/s), {} already done",

@@ -7,6 +7,7 @@
 mod data_cmd;
 mod hessian_cmd;
 mod landscape_cmd;
+mod mpi_run;
 mod plot_cmd;
 mod progress;
 mod train_cmd;
@@ -51,6 +52,10 @@ enum Command {
 
 /// Runs one parsed command.
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Only grid runs are spread over MPI ranks; anything else would run once per rank.
+    if !matches!(cli.command, Command::Surface(_) | Command::Hessian(_)) {
+        mpi_run::require_one_rank("this command")?;
+    }
     match cli.command {
         Command::Data(args) => data_cmd::run(args),
         Command::Direction(args) => landscape_cmd::direction(args),
@@ -66,6 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let session = mpi_run::Session::start();
     // A panic is a bug, but the user still gets one line and exit code 1, not a backtrace.
     panic::set_hook(Box::new(|info| {
         let payload = info.payload();
@@ -75,16 +81,19 @@ fn main() -> ExitCode {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
         let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("error: internal error: {}{place}", first_line(&what));
+        eprintln!("error: {}internal error: {}{place}", mpi_run::rank_prefix(), first_line(&what));
     }));
-    match panic::catch_unwind(AssertUnwindSafe(|| run(cli))) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
+    let (code, error) = match panic::catch_unwind(AssertUnwindSafe(|| run(cli))) {
+        Ok(Ok(())) => (ExitCode::SUCCESS, None),
         Ok(Err(err)) => {
-            eprintln!("error: {}", one_line(&err));
-            ExitCode::FAILURE
+            let line = one_line(&err);
+            eprintln!("error: {}{line}", mpi_run::rank_prefix());
+            (ExitCode::FAILURE, Some(line))
         }
-        Err(_) => ExitCode::FAILURE,
-    }
+        Err(_) => (ExitCode::FAILURE, Some("internal error (a panic)".to_owned())),
+    };
+    session.finish(error.as_deref());
+    code
 }
 
 /// An error and its causes on one line, `outer: inner`, skipping a cause whose text the line

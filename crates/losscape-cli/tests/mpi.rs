@@ -1,0 +1,149 @@
+//! `mpirun -n N losscape surface|hessian` (feature `mpi`; needs OpenMPI's `mpirun` on the PATH):
+//! the ranks' surface equals the single process's bit for bit (one libtorch thread everywhere),
+//! a job killed mid-way resumes with another rank count and computes only the missing points,
+//! a Hessian map spread over two ranks equals the single map, and commands that are not grid
+//! runs refuse to run once per rank.
+
+#![cfg(feature = "mpi")]
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use losscape::landscape::Surface;
+use support::{assert_bit_equal, losscape, run_ok, surface_args, write_checkpoint};
+
+/// `mpirun` with `ranks` processes of this build's `losscape` (as root, as CI runs, and with
+/// more ranks than cores).
+fn mpirun(ranks: usize, args: &[String]) -> Command {
+    let mut cmd = Command::new("mpirun");
+    cmd.args(["--allow-run-as-root", "--oversubscribe", "-n", &ranks.to_string()])
+        .arg(env!("CARGO_BIN_EXE_losscape"))
+        .args(args);
+    cmd
+}
+
+/// The pids of the running children of process `parent`.
+fn children(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+        if status.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["PPid:", &parent.to_string()]) && running(pid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Whether process `pid` exists and is not a zombie.
+fn running(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().any(|l| l.starts_with("State:") && !l.contains("zombie"))
+}
+
+fn with_out(mut args: Vec<String>, out: &Path) -> Vec<String> {
+    args.push("--out".into());
+    args.push(out.display().to_string());
+    args
+}
+
+#[test]
+fn surfaces_over_ranks_equal_the_single_process_and_a_killed_job_resumes_with_other_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("model.safetensors");
+    write_checkpoint(&ckpt);
+    let args = surface_args(&ckpt);
+
+    let single = dir.path().join("single.surface");
+    run_ok(losscape().args(with_out(args.clone(), &single)));
+    let single = Surface::load(&single).unwrap();
+
+    for ranks in [2, 3] {
+        let path = dir.path().join(format!("ranks{ranks}.surface"));
+        let stderr = run_ok(&mut mpirun(ranks, &with_out(args.clone(), &path)));
+        // Only rank 0 reports (and writes).
+        assert_eq!(stderr.matches("computed 30 point(s)").count(), 1, "{stderr}");
+        let spread = Surface::load(&path).unwrap();
+        assert_bit_equal(&spread, &single, &format!("{ranks} ranks"));
+        assert_eq!(spread.runs().len(), 1);
+        assert!(spread.computed_by().iter().all(|&r| r == 1));
+    }
+
+    // SIGKILL mpirun of a 3-rank job once some points are saved: its ranks, orphaned, notice
+    // and stop. Then finish the job with 2 ranks: only the missing points are computed.
+    let path = dir.path().join("killed.surface");
+    let mut child = mpirun(3, &with_out(args.clone(), &path)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    let mut ranks = Vec::new();
+    while start.elapsed() < Duration::from_secs(60) {
+        if Surface::load(&path).is_ok_and(|s| s.done_count() >= 6) {
+            ranks = children(child.id());
+            child.kill().unwrap();
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.wait().unwrap();
+    assert_eq!(ranks.len(), 3, "the job finished before it could be killed; make the grid bigger");
+    let start = Instant::now();
+    while ranks.iter().any(|&pid| running(pid)) {
+        assert!(start.elapsed() < Duration::from_secs(30), "the orphaned ranks did not stop");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let partial = Surface::load(&path).unwrap();
+    let done_before = partial.done_count();
+    assert!((6..30).contains(&done_before), "{done_before} of 30 points: the orphaned ranks must not finish the job");
+
+    run_ok(&mut mpirun(2, &with_out(args.clone(), &path)));
+    let resumed = Surface::load(&path).unwrap();
+    let second = resumed.runs().last().unwrap().id;
+    assert_eq!(second, 2);
+    let by_second = resumed.computed_by().iter().filter(|&&r| r == second).count();
+    assert_eq!(by_second, 30 - done_before, "the resumed job must compute exactly the missing points");
+    for (i, &was_done) in partial.done().iter().enumerate() {
+        if was_done {
+            assert_eq!(resumed.computed_by()[i], 1, "point {i} was recomputed");
+        }
+    }
+    assert_bit_equal(&resumed, &single, "killed and resumed");
+}
+
+#[test]
+fn a_hessian_map_over_two_ranks_equals_the_single_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("model.safetensors");
+    write_checkpoint(&ckpt);
+    let mut args: Vec<String> = vec!["hessian".into(), "--checkpoint".into(), ckpt.display().to_string()];
+    for a in ["--x", "-0.5:0.5:3", "--y", "-0.5:0.5:2", "--samples", "10", "--tol", "1e-2", "--max-iter", "8"] {
+        args.push(a.into());
+    }
+    for a in ["--batch-size", "10", "--threads", "1", "--save-every", "0", "--seed", "3"] {
+        args.push(a.into());
+    }
+
+    let single = dir.path().join("single.surface");
+    let single_report = run_ok(losscape().args(with_out(args.clone(), &single)));
+    let path = dir.path().join("ranks2.surface");
+    let spread_report = run_ok(&mut mpirun(2, &with_out(args.clone(), &path)));
+    assert_bit_equal(&Surface::load(&path).unwrap(), &Surface::load(&single).unwrap(), "Hessian map on 2 ranks");
+    // Rank 0 reports the products of every rank's points: the same count as the single run.
+    let products = |report: &str| -> String {
+        let line = report.lines().find(|l| l.contains("Hessian-vector products")).unwrap_or_default().to_owned();
+        line.split(" in ").nth(1).and_then(|s| s.split('(').nth(1)).unwrap_or_default().split(' ').next().unwrap_or_default().to_owned()
+    };
+    assert!(!products(&single_report).is_empty(), "{single_report}");
+    assert_eq!(products(&spread_report), products(&single_report), "{spread_report}");
+
+    // Commands that are not grid runs refuse to run once per rank, in one line per rank.
+    let single_point: Vec<String> = vec!["hessian".into(), "--checkpoint".into(), ckpt.display().to_string()];
+    let out = mpirun(2, &single_point).stdout(Stdio::null()).stderr(Stdio::piped()).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rank 1: the single-point report runs in one process"), "{stderr}");
+}
