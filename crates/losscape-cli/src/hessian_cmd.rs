@@ -18,17 +18,20 @@ use losscape::directions::{Direction, DirectionSet};
 use losscape::landscape::evaluate::{Evaluator, LossKind};
 use losscape::landscape::run::GridJob;
 use losscape::landscape::{Axis, Grid, Shard, Surface};
-use losscape::models::{checkpoint, CheckpointMeta, Model};
+use losscape::models::{CheckpointMeta, Model};
 
 use crate::landscape_cmd::{load_checkpoint, load_data, prepare, RandomArgs};
+use crate::model_load::{load_model, ModelArgs};
 use crate::progress::ProgressBar;
 
 /// `losscape hessian`: Hessian eigenvalues at a checkpoint or over a grid.
 #[derive(Args, Debug)]
 pub struct HessianArgs {
-    /// The checkpoint theta* (the grid's origin).
+    /// The checkpoint theta* (the grid's origin), or a TorchScript module.
     #[arg(long)]
     checkpoint: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Map mode: directions from a file made by `losscape direction` (default: random directions
     /// from the options below, the same as `losscape surface` draws).
     #[arg(long)]
@@ -119,15 +122,7 @@ pub fn run(args: HessianArgs) -> Result<()> {
     } else if args.out.is_none() {
         bail!("map mode needs --out FILE for the map's surface file");
     }
-    let (stored, meta) = load_checkpoint(&args.checkpoint, device)?;
-    let precision = args.precision.unwrap_or(Precision::from_kind(stored.kind()));
-    let model = if precision.kind() == stored.kind() {
-        stored
-    } else {
-        checkpoint::load_as(&args.checkpoint, device, precision)
-            .with_context(|| format!("loading checkpoint {} in {precision}", args.checkpoint.display()))?
-            .0
-    };
+    let (model, meta) = load_model(&args.checkpoint, device, args.precision, &args.model)?;
     let (data, data_name) = training_subset(&args, &meta, model.kind(), device)?;
     let hvp = HvpOptions {
         params: args.params,

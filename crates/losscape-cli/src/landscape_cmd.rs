@@ -13,8 +13,9 @@ use losscape::landscape::evaluate::{Evaluator, LossKind};
 use losscape::landscape::export::{write_csv, write_npz, write_vtp, VtpOptions};
 use losscape::landscape::run::{metric_names, GridJob, LossMetrics};
 use losscape::landscape::{Axis, Grid, Shard, Surface, SurfaceHeader};
-use losscape::models::{checkpoint, CheckpointMeta, Model};
+use losscape::models::{CheckpointMeta, Model};
 
+use crate::model_load::{check_scope, load_model, model_hash, require_dataset, target_scope, ModelArgs};
 use crate::progress::ProgressBar;
 
 /// How random directions are made (shared by `direction` and `surface`).
@@ -43,9 +44,11 @@ impl RandomArgs {
 /// `losscape direction`: make directions for a checkpoint and save them.
 #[derive(Args, Debug)]
 pub struct DirectionArgs {
-    /// The base checkpoint theta*.
+    /// The base checkpoint theta* (or a TorchScript module).
     #[arg(long)]
     checkpoint: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     #[command(flatten)]
     random: RandomArgs,
     /// Target direction: `TARGET - CHECKPOINT` (used as is, never normalized).
@@ -68,9 +71,11 @@ pub struct DirectionArgs {
 /// `losscape surface`: loss and accuracy over a 1D or 2D grid.
 #[derive(Args, Debug)]
 pub struct SurfaceArgs {
-    /// The base checkpoint theta* (the grid's origin).
+    /// The base checkpoint theta* (the grid's origin), or a TorchScript module.
     #[arg(long)]
     checkpoint: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Directions from a file made by `losscape direction` (or a trajectory's PCA).
     #[arg(long, conflicts_with = "interpolate_to")]
     direction_file: Option<PathBuf>,
@@ -169,13 +174,13 @@ pub struct MergeArgs {
 }
 
 pub fn direction(args: DirectionArgs) -> Result<()> {
-    let (model, meta) = load_checkpoint(&args.checkpoint, tch::Device::Cpu)?;
-    let checkpoint_hash = hash::sha256_file(&args.checkpoint)?;
+    let (model, meta) = load_model(&args.checkpoint, tch::Device::Cpu, None, &args.model)?;
+    let checkpoint_hash = model_hash(&args.checkpoint, &args.model)?;
     let mut set = match &args.target {
         Some(target) => {
-            let mut dirs = vec![target_direction(model.as_ref(), target)?];
+            let mut dirs = vec![target_direction(model.as_ref(), target, &args.model)?];
             if let Some(t2) = &args.target2 {
-                dirs.push(target_direction(model.as_ref(), t2)?);
+                dirs.push(target_direction(model.as_ref(), t2, &args.model)?);
             }
             let mut targets = Vec::new();
             for t in [Some(target), args.target2.as_ref()].into_iter().flatten() {
@@ -183,12 +188,13 @@ pub fn direction(args: DirectionArgs) -> Result<()> {
             }
             if args.two && dirs.len() == 1 {
                 // Target plus one random direction (the init->final + random figure).
-                let spec = RandomSpec { scope: Scope::States, ..args.random.spec() };
+                let spec = RandomSpec { scope: dirs[0].scope, ..args.random.spec() };
                 dirs.push(Direction::random(model.as_ref(), &spec)?);
             }
             DirectionSet::new(dirs, meta.spec.clone(), checkpoint_hash, Origin::Target { targets })?
         }
         None => {
+            check_scope(model.as_ref(), args.random.scope)?;
             let count = if args.two { 2 } else { 1 };
             DirectionSet::random(model.as_ref(), &args.random.spec(), count, &checkpoint_hash)?
         }
@@ -207,25 +213,26 @@ pub fn direction(args: DirectionArgs) -> Result<()> {
     Ok(())
 }
 
-fn target_direction(model: &dyn Model, target: &Path) -> Result<Direction> {
-    let (other, _) = load_checkpoint(target, model.device())?;
-    Direction::between(model, other.as_ref(), Scope::States)
+fn target_direction(model: &dyn Model, target: &Path, args: &ModelArgs) -> Result<Direction> {
+    let scope = target_scope(model, args)?;
+    let (other, _) = load_model(target, model.device(), Some(Precision::from_kind(model.kind())), args)?;
+    Direction::between(model, other.as_ref(), scope)
         .with_context(|| format!("making the direction towards {}", target.display()))
 }
 
 pub(crate) fn load_checkpoint(path: &Path, device: tch::Device) -> Result<(Box<dyn Model>, CheckpointMeta)> {
-    checkpoint::load(path, device).with_context(|| format!("loading checkpoint {}", path.display()))
+    load_model(path, device, None, &ModelArgs::default())
 }
 
 pub fn surface(args: SurfaceArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
     crate::mpi_run::set_threads(args.threads);
     let threads = tch::get_num_threads().max(1) as usize;
-    let (model, meta) = load_checkpoint(&args.checkpoint, device)?;
-    let checkpoint_hash = hash::sha256_file(&args.checkpoint)?;
+    let (model, meta) = load_model(&args.checkpoint, device, None, &args.model)?;
+    let checkpoint_hash = model_hash(&args.checkpoint, &args.model)?;
 
     let (directions, directions_hash, method) = if let Some(target) = &args.interpolate_to {
-        let d = target_direction(model.as_ref(), target)?;
+        let d = target_direction(model.as_ref(), target, &args.model)?;
         let h = format!("interpolation to {}", hash::sha256_file(target)?);
         (vec![d], h, format!("interpolate to {}", target.display()))
     } else if let Some(file) = &args.direction_file {
@@ -238,6 +245,7 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
         (set.to(device, model.kind())?, h, format!("direction file {}", file.display()))
     } else {
         let count = if args.y.is_some() { 2 } else { 1 };
+        check_scope(model.as_ref(), args.random.scope)?;
         let set = DirectionSet::random(model.as_ref(), &args.random.spec(), count, &checkpoint_hash)?;
         let h = set.hash()?;
         (set.directions, h, args.random.spec().to_string())
@@ -301,6 +309,7 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
 /// The data source given on the command line, else the one the checkpoint records (the embedded
 /// set when it records none), and its splits.
 pub(crate) fn load_data(given: Option<&DataSource>, meta: &CheckpointMeta) -> Result<(DataSource, Splits)> {
+    require_dataset(meta, given.is_some())?;
     let source = match given {
         Some(s) => s.clone(),
         None => meta
@@ -333,7 +342,9 @@ pub(crate) fn prepare(
             Some(n) => d.normalized(n)?,
             None => d,
         };
-        if d.channels() != meta.in_channels || d.num_classes != meta.num_classes {
+        // 0 = unknown (a TorchScript module without a convolution or linear layer to read it off).
+        let fits = |have: i64, want: i64| want == 0 || have == want;
+        if !fits(d.channels(), meta.in_channels) || !fits(d.num_classes, meta.num_classes) {
             bail!(
                 "{} has {} channel(s) and {} classes, but the checkpoint's model expects {} and {}",
                 d.name,

@@ -7,6 +7,7 @@
 mod data_cmd;
 mod hessian_cmd;
 mod landscape_cmd;
+mod model_load;
 mod mpi_run;
 mod plot_cmd;
 mod progress;

@@ -1,0 +1,121 @@
+//! Loading the model behind `--checkpoint`: a losscape checkpoint or a user's TorchScript module
+//! (recognized by its zip signature), optionally with weights from a safetensors state dict
+//! (`--weights`), role overrides (`--roles`) and the batch-norm mode (`--bn`) for TorchScript.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use losscape::core::{hash, Precision};
+use losscape::directions::Scope;
+use losscape::models::torchscript::{is_torchscript_file, parse_roles, TORCHSCRIPT_SPEC};
+use losscape::models::{checkpoint, load_state_dict, BnMode, CheckpointMeta, Model, TorchScriptModel, TorchScriptOptions};
+
+/// How `--checkpoint` (and `--target`, `--interpolate-to`) are loaded.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ModelArgs {
+    /// Load these weights (a safetensors state dict, tensors by name) into the model after
+    /// loading it; every tensor must fit (names and shapes).
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// TorchScript modules: role overrides NAME=ROLE,... (conv_weight, linear_weight, bias,
+    /// bn_weight, bn_bias, other_parameter); roles are otherwise inferred from names and shapes.
+    #[arg(long, value_parser = parse_roles)]
+    roles: Option<BTreeMap<String, losscape::models::Role>>,
+    /// TorchScript modules: batch-norm statistics when evaluating: running (the module's) |
+    /// batch (each evaluated batch's own; needed to interpolate between two modules).
+    #[arg(long, default_value = "running")]
+    bn: BnMode,
+}
+
+impl ModelArgs {
+    /// Whether batch-norm statistics are re-estimated on the evaluated batches.
+    pub(crate) fn batch_stats(&self) -> bool {
+        self.bn == BnMode::BatchStats
+    }
+}
+
+/// Loads `path` as a losscape checkpoint or a TorchScript module (in `precision`, default: as
+/// saved), then `--weights`. A TorchScript module gets a synthesized [`CheckpointMeta`]: spec
+/// `torchscript`, input channels and classes read off its first and last weight banks (0 when
+/// unknown), no data set and no normalization.
+pub(crate) fn load_model(
+    path: &Path,
+    device: tch::Device,
+    precision: Option<Precision>,
+    args: &ModelArgs,
+) -> Result<(Box<dyn Model>, CheckpointMeta)> {
+    let (model, meta): (Box<dyn Model>, CheckpointMeta) = if is_torchscript_file(path) {
+        let options = TorchScriptOptions {
+            roles: args.roles.clone().unwrap_or_default(),
+            bn: args.bn,
+            kind: precision.map(Precision::kind),
+        };
+        let model = TorchScriptModel::load(path, device, &options)
+            .with_context(|| format!("loading TorchScript module {}", path.display()))?;
+        let meta = CheckpointMeta::with_spec(
+            TORCHSCRIPT_SPEC.into(),
+            model.inferred_in_channels().unwrap_or(0),
+            model.inferred_outputs().unwrap_or(0),
+            [0, 0],
+            Precision::from_kind(model.kind()),
+        );
+        (Box::new(model), meta)
+    } else {
+        if args.roles.is_some() || args.batch_stats() {
+            bail!("--roles and --bn batch apply to TorchScript modules, and {} is a losscape checkpoint", path.display());
+        }
+        let loaded = match precision {
+            Some(p) => checkpoint::load_as(path, device, p),
+            None => checkpoint::load(path, device),
+        };
+        loaded.with_context(|| format!("loading checkpoint {}", path.display()))?
+    };
+    if let Some(weights) = &args.weights {
+        load_state_dict(model.as_ref(), weights)
+            .with_context(|| format!("loading weights {} into {}", weights.display(), path.display()))?;
+    }
+    Ok((model, meta))
+}
+
+/// The SHA-256 that surfaces record for the model: of the checkpoint file, followed by that of
+/// the `--weights` file when one is given.
+pub(crate) fn model_hash(path: &Path, args: &ModelArgs) -> Result<String> {
+    let mut h = hash::sha256_file(path)?;
+    if let Some(weights) = &args.weights {
+        h = format!("{h}+{}", hash::sha256_file(weights)?);
+    }
+    Ok(h)
+}
+
+/// Refuses the `states` scope for a model whose BN statistics cannot be reached.
+pub(crate) fn check_scope(model: &dyn Model, scope: Scope) -> Result<()> {
+    if let (Scope::States, Some(reason)) = (scope, model.unlisted_state()) {
+        bail!("the states scope also moves the BN running statistics, but {reason}: use --scope weights");
+    }
+    Ok(())
+}
+
+/// The scope of model-to-model directions: `states` (parameters and BN statistics), or `weights`
+/// for a model whose BN statistics cannot be reached, which then must evaluate with batch
+/// statistics (`--bn batch`): its hidden running statistics would stay those of the first model.
+pub(crate) fn target_scope(model: &dyn Model, args: &ModelArgs) -> Result<Scope> {
+    match model.unlisted_state() {
+        None => Ok(Scope::States),
+        Some(_) if args.batch_stats() => Ok(Scope::Weights),
+        Some(reason) => bail!(
+            "a direction between two models moves their BN running statistics too, but {reason}: add --bn batch to \
+             evaluate batch normalization with the statistics of each evaluated batch (re-estimated at every point; \
+             give a --batch-size that holds the whole data set to use all of it)"
+        ),
+    }
+}
+
+/// A TorchScript module records no data set: the data must be given.
+pub(crate) fn require_dataset(meta: &CheckpointMeta, given: bool) -> Result<()> {
+    if meta.spec == TORCHSCRIPT_SPEC && !given {
+        bail!("a TorchScript module records no data set: give one with --dataset (e.g. npz:data.npz)");
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! A user's own model and data through the CLI, against values computed once with PyTorch
+//! (tests/fixtures/own-model/reference.json, made by make_fixtures.py beside it): a TorchScript
+//! module on an .npz data set, its 1D and 2D surfaces along committed directions at non-zero
+//! (a, b), the interpolation to a second module (batch statistics), the extreme Hessian
+//! eigenvalues, and the errors for the states scope and for unsupported modules.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use losscape::landscape::Surface;
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/own-model").join(name)
+}
+
+fn reference() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("reference.json")).unwrap()).unwrap()
+}
+
+/// Runs `losscape ARGS` on one thread and returns (success, stdout + stderr).
+fn losscape(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_losscape")).args(args).env("OMP_NUM_THREADS", "1").output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let (ok, text) = losscape(args);
+    assert!(ok, "losscape {args:?} failed:\n{text}");
+    text
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Compares every point of a surface with the reference points of `key` (matched by (a, b)).
+fn check_surface(surface: &Path, key: &str) {
+    let surface = Surface::load(surface).unwrap();
+    let reference = reference();
+    let points = reference[key].as_array().unwrap();
+    assert_eq!(surface.len(), points.len(), "{key}");
+    for i in 0..surface.len() {
+        let (a, b) = surface.grid().point(i);
+        let want = points
+            .iter()
+            .find(|p| p["a"].as_f64() == Some(a) && p["b"].as_f64().unwrap_or(0.0) == b)
+            .unwrap_or_else(|| panic!("{key}: no reference point at ({a}, {b})"));
+        for (name, scale) in [("train_loss", 1.0), ("test_loss", 1.0), ("train_acc", 100.0), ("test_acc", 100.0)] {
+            let ours = surface.array(name).unwrap()[i];
+            let theirs = want[name].as_f64().unwrap() * scale;
+            let tol = 1e-5 * theirs.abs().max(1e-2);
+            assert!((ours - theirs).abs() <= tol, "{key} at ({a}, {b}): {name} {ours} vs PyTorch {theirs}");
+        }
+    }
+}
+
+#[test]
+fn surfaces_interpolation_and_hessian_match_pytorch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (net, data, dirs) = (fixture("net.pt"), format!("npz:{}", path(&fixture("data.npz"))), fixture("directions.safetensors"));
+    let common = ["--dataset", &data, "--threads", "1"];
+    let line = dir.path().join("line.surf");
+    let mut args = vec!["surface", "--checkpoint", path(&net), "--direction-file", path(&dirs), "--x", "-1:1:5"];
+    args.extend(common);
+    args.extend(["--out", path(&line)]);
+    run_ok(&args);
+    check_surface(&line, "line");
+
+    let plane = dir.path().join("plane.surf");
+    let mut args = vec!["surface", "--checkpoint", path(&net), "--direction-file", path(&dirs)];
+    args.extend(["--x", "-1:1:3", "--y", "-1:1:3"]);
+    args.extend(common);
+    args.extend(["--out", path(&plane)]);
+    run_ok(&args);
+    check_surface(&plane, "plane");
+
+    let interp = dir.path().join("interp.surf");
+    let net2 = fixture("net2.pt");
+    let mut args = vec!["surface", "--checkpoint", path(&net), "--interpolate-to", path(&net2)];
+    args.extend(["--bn", "batch", "--batch-size", "1000", "--x", "0:1:5"]);
+    args.extend(common);
+    args.extend(["--out", path(&interp)]);
+    run_ok(&args);
+    check_surface(&interp, "interpolation_batch_stats");
+
+    let mut args = vec!["hessian", "--checkpoint", path(&net), "--precision", "f64", "--tol", "1e-8", "--trace-probes", "0"];
+    args.extend(common);
+    let text = run_ok(&args);
+    let reference = reference();
+    for (key, label) in [("lambda_max", "lambda_max"), ("lambda_min", "lambda_min")] {
+        let line = text.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no {label} in:\n{text}"));
+        let ours: f64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let theirs = reference["hessian"][key].as_f64().unwrap();
+        assert!((ours - theirs).abs() <= 1e-6 * theirs.abs(), "{key}: {ours} vs PyTorch {theirs}");
+    }
+}
+
+#[test]
+fn unreachable_batch_norm_statistics_and_bad_modules_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = format!("npz:{}", path(&fixture("data.npz")));
+    let out = dir.path().join("x.surf");
+    let net = fixture("net.pt");
+    let base = ["surface", "--checkpoint", path(&net), "--dataset", &data, "--threads", "1", "--out", path(&out)];
+
+    let (ok, text) = losscape(&[&base[..], &["--scope", "states"]].concat());
+    assert!(!ok && text.contains("states scope") && text.contains("use --scope weights"), "{text}");
+    let net2 = fixture("net2.pt");
+    let (ok, text) = losscape(&[&base[..], &["--interpolate-to", path(&net2)]].concat());
+    assert!(!ok && text.contains("add --bn batch"), "{text}");
+    let (ok, text) = losscape(&["surface", "--checkpoint", path(&net), "--out", path(&out)]);
+    assert!(!ok && text.contains("give one with --dataset"), "{text}");
+
+    let tuple = fixture("tuple_out.pt");
+    let (ok, text) = losscape(&["surface", "--checkpoint", path(&tuple), "--dataset", &data, "--x", "0:1:2", "--out", path(&out)]);
+    assert!(!ok && text.contains("forward returned a tuple"), "{text}");
+
+    // A state dict with a mis-shaped tensor names it with both shapes.
+    let bad = dir.path().join("bad.safetensors");
+    let mut tensors = losscape::models::checkpoint::read_tensors(&fixture("weights.safetensors")).unwrap();
+    let fc = tensors.iter_mut().find(|(n, _)| n == "fc.weight").unwrap();
+    fc.1 = fc.1.narrow(1, 0, 60);
+    losscape::models::checkpoint::save_tensors(&tensors, &Default::default(), &bad).unwrap();
+    let (ok, text) = losscape(&[&base[..], &["--weights", path(&bad)]].concat());
+    assert!(!ok && text.contains("'fc.weight' has shape [3, 60] in the file but [3, 64] in the model"), "{text}");
+}
+
+#[test]
+fn regression_targets_give_the_mean_squared_error() {
+    use losscape::models::{Model, TorchScriptModel, TorchScriptOptions};
+    use tch::{Device, Kind, Tensor};
+    tch::set_num_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let images = Tensor::arange(6 * 64, (Kind::Float, Device::Cpu)).view([6, 1, 8, 8]).f_div_scalar(384.0).unwrap();
+    let targets = Tensor::arange(18, (Kind::Float, Device::Cpu)).view([6, 3]).f_div_scalar(9.0).unwrap();
+    let npz = dir.path().join("reg.npz");
+    let arrays = [("x_train", &images), ("y_train", &targets), ("x_test", &images), ("y_test", &targets)];
+    Tensor::write_npz(&arrays, &npz).unwrap();
+    let out = dir.path().join("reg.surf");
+    let data = format!("npz:{}", path(&npz));
+    let net = fixture("net.pt");
+    let args = ["surface", "--checkpoint", path(&net), "--dataset", &data, "--loss", "mse", "--x", "-1:1:3"];
+    run_ok(&[&args[..], &["--threads", "1", "--out", path(&out)]].concat());
+    let surface = Surface::load(&out).unwrap();
+
+    let model = TorchScriptModel::load(&net, Device::Cpu, &TorchScriptOptions::default()).unwrap();
+    let outputs = tch::no_grad(|| model.f_forward_t(&images, false)).unwrap();
+    let expected = (outputs - &targets).square().mean(Kind::Double).double_value(&[]);
+    let centre = surface.array("train_loss").unwrap()[1];
+    assert!((centre - expected).abs() < 1e-6 * expected, "{centre} vs {expected}");
+    assert!(surface.array("test_acc").unwrap().iter().all(|a| a.is_nan()));
+    let other = dir.path().join("ce.surf");
+    let (ok, text) = losscape(&[&args[..5], &["--x", "0:1:2", "--out", path(&other)]].concat());
+    assert!(!ok && text.contains("need the mse loss"), "{text}");
+}
