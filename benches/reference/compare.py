@@ -10,7 +10,8 @@ several configurations:
                   the module, a torch DataLoader iterates a Dataset whose __getitem__ applies
                   per-sample ToTensor/Normalize-like transforms, batch 128, mean CrossEntropyLoss
                   times the batch size summed (torchvision is not needed: the two transforms are
-                  written out with the same arithmetic)
+                  written out with the same arithmetic); no loader worker processes
+  original-w2     the same with 2 loader worker processes (the original's default --threads 2)
   plain-b128      a tuned plain loop: images preloaded and normalized once as one tensor,
                   torch.no_grad, eval mode, batch 128
   plain-b{16,32,64}, channels-last-b{16,32,64,128}
@@ -273,14 +274,20 @@ def make_configs(model, grid, images, labels, mean, std):
     configs = {}
 
     dataset = OriginalDataset(images, labels, mean, std)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=False, num_workers=0)
 
-    def original(a, b):
-        grid.set_original(a, b)
-        model.eval()
-        return eval_original(model, loader)
+    def original(workers):
+        loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=False, num_workers=workers)
 
-    configs["original"] = ("DataLoader over per-sample transforms, batch 128", original)
+        def run(a, b):
+            grid.set_original(a, b)
+            model.eval()
+            return eval_original(model, loader)
+
+        return f"DataLoader ({workers} workers) over per-sample transforms, batch 128", run
+
+    configs["original"] = original(0)
+    # The original's default: --threads 2 loader processes, started anew for every pass.
+    configs["original-w2"] = original(2)
 
     def plain(bs, data, label):
         batches = [(data[i : i + bs], labels[i : i + bs]) for i in range(0, n, bs)]
@@ -296,15 +303,17 @@ def make_configs(model, grid, images, labels, mean, std):
     for bs in (16, 32, 64, 128):
         configs[f"channels-last-b{bs}"] = plain(bs, x_cl, f"preloaded, channels-last model and data, batch {bs}")
 
-    scripted = torch.jit.script(model)
+    scripted = []  # scripted once, on first use
 
     def frozen(bs, data, cl, label):
         batches = [(data[i : i + bs], labels[i : i + bs]) for i in range(0, n, bs)]
 
         def run(a, b):
+            if not scripted:
+                scripted.append(torch.jit.script(model))
             grid.set_inplace(a, b)
             # The scripted module shares the parameters; freezing folds BN into the convs.
-            f = torch.jit.freeze(scripted.eval())
+            f = torch.jit.freeze(scripted[0].eval())
             return eval_batches(f, batches, n)
 
         return label, run

@@ -38,10 +38,10 @@ const PACKAGES: [&str; 3] = ["numpy", "safetensors", "torch==2.11.0"];
 /// Written into the environment last, holding the package list: a complete environment.
 const READY: &str = ".losscape-bench-ready";
 
-/// `cargo xtask bench`: runs the criterion benchmarks (the bench targets in benches/), passing
-/// `args` to criterion.
+/// `cargo xtask bench`: runs the criterion benchmarks (every bench target of the root package,
+/// benches/README.md), passing `args` to criterion (e.g. a filter such as `resnet20`).
 pub fn bench(root: &Path, args: &[String]) -> Result<()> {
-    crate::cargo(root, &["bench", "--workspace", "--bench", "*"], args)
+    crate::cargo(root, &["bench", "-p", "losscape", "--bench", "*"], args)
 }
 
 /// `cargo xtask bench-compare`: see the module documentation.
@@ -137,10 +137,12 @@ fn bench_venv() -> Result<PathBuf> {
     Ok(python)
 }
 
-/// Runs a command to completion, failing with its command line if it fails.
+/// Runs a command to completion, its output on stderr (stdout carries only the table), failing
+/// with its command line if it fails.
 fn run(cmd: &mut Command) -> Result<()> {
     let line = format!("{cmd:?}");
-    let status = cmd.status().with_context(|| format!("could not start {line}"))?;
+    let status = cmd.stdout(std::io::stderr())
+        .status().with_context(|| format!("could not start {line}"))?;
     if !status.success() {
         bail!("{line} failed ({status})");
     }
