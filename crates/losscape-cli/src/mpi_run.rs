@@ -2,21 +2,23 @@
 //! `mpirun -n N losscape hessian ... --out MAP` compute one surface file together.
 //!
 //! Rank 0 is the only writer and the coordinator. It opens or resumes the surface file through
-//! [`run_grid_with`], so the file, its run records and its periodic atomic saves behave exactly as
-//! in a single process, and hands out the pending point indices dynamically: every other rank
-//! (a worker) holds at most [`DEPTH`] points at a time and is sent the next one whenever it
-//! returns a result, so slow points (a chaotic region's Hessian) do not hold up the rest. Rank 0
-//! computes points too between messages, so no core idles on a machine with one rank per core.
-//! Every rank computes its points through the same [`PointComputer`], so a point's values are the
-//! single process's bit for bit when each rank uses the single run's thread count.
+//! [`run_grid_with`](losscape::landscape::run::run_grid_with), so the file, its run records and
+//! its periodic atomic saves behave exactly as in a single process, and hands out the pending
+//! point indices dynamically: every other rank (a worker) holds at most `DEPTH` points at a time
+//! and is sent the next one whenever it returns a result, so slow points (a chaotic region's
+//! Hessian) do not hold up the rest. Rank 0 computes points too between messages, so no core
+//! idles on a machine with one rank per core. Every rank computes its points through the same
+//! [`PointComputer`](losscape::landscape::run::PointComputer), so a point's values are the single
+//! process's bit for bit when each rank uses the single run's thread count.
 //!
 //! A killed job loses only the points in flight and those recorded since the last save; run it
-//! again with any rank count (or none) and it computes the missing points only. A rank that fails
-//! reports to rank 0, which saves, stops the others and exits with the error.
+//! again with any rank count (or none) and it computes the missing points only. Ranks whose
+//! launcher was killed (their parent process changed) stop instead of computing on. A rank that
+//! fails reports to rank 0, which saves, stops the others and exits with the error.
 //!
-//! Messages (all on `MPI_COMM_WORLD`, between rank 0 and one worker): [`WORK`] (one point index,
-//! as `u64`), [`RESULT`] (the index, then the values' bits, as `u64`), [`FAILED`] (the worker's
-//! error text, as bytes) and [`STOP`] (no more work; the worker returns). Waits poll with short
+//! Messages (all on `MPI_COMM_WORLD`, between rank 0 and one worker): `WORK` (one point index,
+//! as `u64`), `RESULT` (the index, then the values' bits, as `u64`), `FAILED` (the worker's
+//! error text, as bytes) and `STOP` (no more work; the worker returns). Waits poll with short
 //! sleeps instead of blocking in MPI, whose blocking calls spin a core each at full speed.
 //!
 //! Without the feature, or when the process was not started by an MPI launcher, or with one rank,
@@ -120,13 +122,10 @@ pub fn require_one_rank(what: &str) -> Result<()> {
 /// rank's share of the cores it may run on (those cores divided by the ranks on this machine
 /// that share them, at least 1); else libtorch's default (all cores).
 pub fn set_threads(explicit: Option<usize>) {
+    #[cfg(feature = "mpi")]
+    let explicit = explicit.or_else(|| cluster::THREAD_SHARE.get().copied());
     if let Some(t) = explicit {
         tch::set_num_threads(t.max(1) as i32);
-        return;
-    }
-    #[cfg(feature = "mpi")]
-    if let Some(&share) = cluster::THREAD_SHARE.get() {
-        tch::set_num_threads(share as i32);
     }
 }
 
@@ -173,11 +172,11 @@ mod cluster {
     pub static WORLD: OnceLock<(usize, usize)> = OnceLock::new();
     /// The default libtorch threads of this rank, set when the job has several ranks.
     pub static THREAD_SHARE: OnceLock<usize> = OnceLock::new();
-    /// Rank 0 has sent every worker [`STOP`].
+    /// Rank 0 has sent every worker `STOP`.
     static STOP_SENT: AtomicBool = AtomicBool::new(false);
-    /// This worker has received [`STOP`].
+    /// This worker has received `STOP`.
     static STOP_SEEN: AtomicBool = AtomicBool::new(false);
-    /// This worker has sent [`FAILED`].
+    /// This worker has sent `FAILED`.
     static FAILURE_SENT: AtomicBool = AtomicBool::new(false);
 
     /// The process that started this rank (mpirun, orted, slurmstepd, a Hydra proxy).
@@ -270,7 +269,7 @@ mod cluster {
         }
     }
 
-    /// A worker: receives and drops messages until [`STOP`].
+    /// A worker: receives and drops messages until `STOP`.
     fn wait_for_stop() {
         let world = world();
         let root = world.process_at_rank(0);

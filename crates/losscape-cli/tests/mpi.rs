@@ -1,8 +1,9 @@
 //! `mpirun -n N losscape surface|hessian` (feature `mpi`; needs OpenMPI's `mpirun` on the PATH):
-//! the ranks' surface equals the single process's bit for bit (one libtorch thread everywhere),
-//! a job killed mid-way resumes with another rank count and computes only the missing points,
-//! a Hessian map spread over two ranks equals the single map, and commands that are not grid
-//! runs refuse to run once per rank.
+//! the ranks' surface equals the single process's bit for bit with one libtorch thread per rank
+//! (within 1e-6 where a rank's default share of the cores is more threads), ranks default to
+//! their share of the cores, a job killed mid-way resumes with another rank count and computes
+//! only the missing points, a Hessian map over two ranks equals the single map, and commands
+//! that are not grid runs refuse to run once per rank.
 
 #![cfg(feature = "mpi")]
 
@@ -44,6 +45,16 @@ fn running(pid: u32) -> bool {
     status.lines().any(|l| l.starts_with("State:") && !l.contains("zombie"))
 }
 
+/// Asserts that two complete surfaces agree within `tol` relative (other thread counts round
+/// reductions differently).
+fn assert_close(a: &Surface, b: &Surface, tol: f64) {
+    for name in &a.header().arrays {
+        for (p, q) in a.array(name).unwrap().iter().zip(b.array(name).unwrap()) {
+            assert!((p - q).abs() <= tol * q.abs().max(1.0), "{name}: {p} vs {q}");
+        }
+    }
+}
+
 fn with_out(mut args: Vec<String>, out: &Path) -> Vec<String> {
     args.push("--out".into());
     args.push(out.display().to_string());
@@ -61,13 +72,24 @@ fn surfaces_over_ranks_equal_the_single_process_and_a_killed_job_resumes_with_ot
     run_ok(losscape().args(with_out(args.clone(), &single)));
     let single = Surface::load(&single).unwrap();
 
-    for ranks in [2, 3] {
+    // 2 ranks with their default thread count (their share of the cores), 3 with one thread.
+    let threads_at = args.iter().position(|a| a == "--threads").unwrap();
+    let mut default_threads = args.clone();
+    default_threads.drain(threads_at..threads_at + 2);
+    for (ranks, args) in [(2, &default_threads), (3, &args)] {
         let path = dir.path().join(format!("ranks{ranks}.surface"));
         let stderr = run_ok(&mut mpirun(ranks, &with_out(args.clone(), &path)));
         // Only rank 0 reports (and writes).
         assert_eq!(stderr.matches("computed 30 point(s)").count(), 1, "{stderr}");
         let spread = Surface::load(&path).unwrap();
-        assert_bit_equal(&spread, &single, &format!("{ranks} ranks"));
+        let threads = spread.header().threads;
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert!((1..=(cores / ranks).max(1)).contains(&threads), "{threads} threads per rank on {cores} cores");
+        if threads == 1 {
+            assert_bit_equal(&spread, &single, &format!("{ranks} ranks"));
+        } else {
+            assert_close(&spread, &single, 1e-6);
+        }
         assert_eq!(spread.runs().len(), 1);
         assert!(spread.computed_by().iter().all(|&r| r == 1));
     }
