@@ -10,6 +10,7 @@ use clap::Args;
 use losscape::core::{hash, Precision};
 use losscape::directions::Scope;
 use losscape::models::torchscript::{is_torchscript_file, parse_roles, TORCHSCRIPT_SPEC};
+use losscape::trajectory::Trajectory;
 use losscape::models::{checkpoint, load_state_dict, BnMode, CheckpointMeta, Model, TorchScriptModel, TorchScriptOptions};
 
 /// How `--checkpoint` (and `--target`, `--interpolate-to`) are loaded.
@@ -87,6 +88,24 @@ pub(crate) fn model_hash(path: &Path, args: &ModelArgs) -> Result<String> {
         h = format!("{h}+{}", hash::sha256_file(weights)?);
     }
     Ok(h)
+}
+
+/// A path from a folder of safetensors weight files (state dicts of `model`'s tensors, one per
+/// epoch, in file-name order: epochs 0, 1, ...) and the model that holds the last of them.
+pub(crate) fn weights_trajectory(model: &Path, dir: &Path) -> Result<(Trajectory, Box<dyn Model>)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the weights folder {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("reading the weights folder {}", dir.display()))?;
+    files.retain(|f| f.extension().is_some_and(|e| e == "safetensors"));
+    files.sort();
+    let last = files.last().cloned().with_context(|| format!("{} holds no .safetensors files", dir.display()))?;
+    let args = ModelArgs { weights: Some(last), ..ModelArgs::default() };
+    let (model, _) = load_model(model, tch::Device::Cpu, None, &args)?;
+    let epochs = files.into_iter().enumerate().map(|(k, f)| (k as u64, f)).collect();
+    let trajectory = Trajectory::from_checkpoints(epochs, &[]).with_context(|| format!("the weights in {}", dir.display()))?;
+    Ok((trajectory, model))
 }
 
 /// Refuses the `states` scope for a model whose BN statistics cannot be reached.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use losscape::directions::{Ignore, Scope};
-use losscape::trajectory::{analyze_run, report, Options, DEFAULT_CHUNK_ELEMENTS};
+use losscape::trajectory::{analyze, analyze_run, report, Options, DEFAULT_CHUNK_ELEMENTS};
 
 use crate::progress::ProgressBar;
 
@@ -15,8 +15,15 @@ use crate::progress::ProgressBar;
 #[derive(Args, Debug)]
 pub struct TrajectoryArgs {
     /// Run folder written by `losscape train` (its run.json lists the checkpoints and LR decays).
+    #[arg(long, required_unless_present = "weights_dir", conflicts_with = "weights_dir")]
+    run: Option<PathBuf>,
+    /// Instead of a run folder: a folder of safetensors weight files (state dicts, one per epoch,
+    /// in file-name order) of the model given with --model (e.g. a TorchScript module).
+    #[arg(long, requires = "model")]
+    weights_dir: Option<PathBuf>,
+    /// With --weights-dir: the model whose tensors the weight files hold.
     #[arg(long)]
-    run: PathBuf,
+    model: Option<PathBuf>,
     /// Output folder: direction files (pca, random, init-random .safetensors), the path projected
     /// onto each plane (projection-<plane>.json, for `losscape plot --path`), projection.csv and
     /// trajectory.json.
@@ -51,8 +58,19 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
     }
     let options = Options { scope: args.scope, ignore: args.ignore, seed: args.seed, chunk_elements: args.chunk_elements };
     let bar = ProgressBar::new();
-    let analysis = analyze_run(&args.run, &options, &bar)
-        .with_context(|| format!("analysing the path of run {}", args.run.display()))?;
+    let (analysis, source) = match (&args.run, &args.weights_dir, &args.model) {
+        (Some(run), _, _) => (
+            analyze_run(run, &options, &bar).with_context(|| format!("analysing the path of run {}", run.display()))?,
+            run,
+        ),
+        (None, Some(dir), Some(model)) => {
+            let (trajectory, model) = crate::model_load::weights_trajectory(model, dir)?;
+            let analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
+                .with_context(|| format!("analysing the path of the weights in {}", dir.display()))?;
+            (analysis, dir)
+        }
+        _ => bail!("give a run folder, or --weights-dir with --model"),
+    };
     drop(bar);
     let (report, written) = report::save(&analysis, &args.out, args.grid_points)?;
     if !report.run_finished {
@@ -63,7 +81,7 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
     let decays: Vec<String> = t.lr_decay_epochs().iter().map(u64::to_string).collect();
     println!(
         "trajectory of {} ({}, {} checkpoints, epochs {}..{}{})",
-        args.run.display(),
+        source.display(),
         report.model_spec,
         report.points.len(),
         t.first_point().epoch,
@@ -95,7 +113,16 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
         );
     }
     println!("  surface under the path (--x {} --y {}):", report.surface.x, report.surface.y);
-    println!("    {}", report.surface.command);
+    let command = match (&args.weights_dir, &args.model) {
+        // The weight files are state dicts: the model comes from --model, the weights after it.
+        (Some(_), Some(model)) => report.surface.command.replacen(
+            "--checkpoint ",
+            &format!("--checkpoint {} --weights ", model.display()),
+            1,
+        ),
+        _ => report.surface.command.clone(),
+    };
+    println!("    {command}");
     eprintln!(
         "wrote {}, {}, {} direction files and {} projections to {}",
         written.report.display(),

@@ -2,7 +2,8 @@
 //! (tests/fixtures/own-model/reference.json, made by make_fixtures.py beside it): a TorchScript
 //! module on an .npz data set, its 1D and 2D surfaces along committed directions at non-zero
 //! (a, b), the interpolation to a second module (batch statistics), the extreme Hessian
-//! eigenvalues, and the errors for the states scope and for unsupported modules.
+//! eigenvalues, regression targets, a trajectory from a folder of weight files, and the errors for
+//! the states scope and for unsupported modules.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -154,4 +155,45 @@ fn regression_targets_give_the_mean_squared_error() {
     let other = dir.path().join("ce.surf");
     let (ok, text) = losscape(&[&args[..5], &["--x", "0:1:2", "--out", path(&other)]].concat());
     assert!(!ok && text.contains("need the mse loss"), "{text}");
+}
+
+#[test]
+fn a_folder_of_weight_files_is_a_trajectory() {
+    use losscape::models::{checkpoint, Model, TorchScriptModel};
+    use tch::Kind;
+    tch::set_num_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("weights");
+    std::fs::create_dir(&weights).unwrap();
+    let net = fixture("net.pt");
+    let model = TorchScriptModel::load(&net, tch::Device::Cpu, &Default::default()).unwrap();
+    // A path in the plane of two directions: theta + t u + t^2 v, t = 0, 1/4, ..., 1.
+    for k in 0..5 {
+        let t = k as f64 / 4.0;
+        let tensors: Vec<(String, tch::Tensor)> = model
+            .named_tensors()
+            .into_iter()
+            .map(|n| {
+                let u = n.tensor.ones_like().f_mul_scalar(0.01).unwrap();
+                let v = n.tensor.f_mul_scalar(0.1).unwrap();
+                let w = n.tensor.detach() + u * t + v * (t * t);
+                (n.name, w.to_kind(Kind::Float))
+            })
+            .collect();
+        checkpoint::save_tensors(&tensors, &Default::default(), &weights.join(format!("epoch-{k:02}.safetensors"))).unwrap();
+    }
+    let out = dir.path().join("trajectory");
+    let text = run_ok(&["trajectory", "--weights-dir", path(&weights), "--model", path(&net), "--ignore", "none"]
+        .into_iter()
+        .chain(["--grid-points", "3", "--threads", "1", "--out", path(&out)])
+        .collect::<Vec<_>>());
+    assert!(text.contains("5 checkpoints") && text.contains("(first two: 100.0%)"), "{text}");
+    assert!(out.join("trajectory.json").is_file());
+    // The suggested surface command loads the module and the last weights.
+    let command = text.lines().find(|l| l.trim_start().starts_with("losscape surface")).unwrap().trim();
+    assert!(command.contains(&format!("--checkpoint {} --weights ", path(&net))), "{command}");
+    let data = format!("npz:{}", path(&fixture("data.npz")));
+    let mut args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    args.extend(["--dataset", &data, "--threads", "1"]);
+    run_ok(&args);
 }
