@@ -1,6 +1,11 @@
 //! Loss landscapes of neural networks: metric values over a grid of points `theta* + a*d1 + b*d2`,
 //! stored in a resumable, shardable surface file and exported for numpy, spreadsheets and ParaView.
 //!
+//! - [`evaluate`]: the [`Evaluator`] (loss and accuracy over a whole split, eval mode, no
+//!   autograd) with its [`EvalPath`]s; by default the built-in f32 networks go through [`fast`]:
+//!   every BN folded into the convolution before it at the current weights, channels-last
+//!   activations, batches of 32 on the CPU, equal to the plain forward to f32 rounding.
+//! - [`run`]: the resumable grid driver ([`run_grid`], [`run_surface`]).
 //! - [`grid`]: [`Axis`] (`min:max:num`), [`Grid`] (a line or a plane, row-major with x slowest) and
 //!   [`Shard`] (`i/n`, the points whose index is `i` modulo `n`).
 //! - [`surface`]: [`Surface`], the metric arrays with an explicit done-mask and a per-point record
