@@ -98,10 +98,11 @@ fn run() -> Result<()> {
         Task::Test { args } => {
             libtorch::setup(&root)?;
             cargo(&root, &["test", "--workspace"], &args)?;
-            mpi_tests(&root, &args)?;
             // The whole figure pipeline at toy size, so it cannot silently break.
             let out = root.join("target").join("figures-smoke-out");
             figures(&root, "smoke", None, &out, None, None, None, Profile::Debug)?;
+            // Last: its build of the binary with the `mpi` feature replaces the plain one.
+            mpi_tests(&root, &args)?;
         }
         Task::Figures { preset, only, out, cifar, threads, jobs, bin } => {
             libtorch::setup(&root)?;
