@@ -6,23 +6,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use losscape::core::Precision;
-use losscape::data::Normalization;
 use losscape::landscape::Surface;
-use losscape::models::{checkpoint, CheckpointMeta, ModelSpec};
 
-fn losscape() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_losscape"))
-}
-
-fn write_checkpoint(path: &Path) {
-    let spec: ModelSpec = "resnet8".parse().unwrap();
-    let model = losscape::models::build(&spec, 1, 10, [28, 28], Precision::F32, tch::Device::Cpu, 5).unwrap();
-    let mut meta = CheckpointMeta::new(&spec, 1, 10, [28, 28], Precision::F32);
-    meta.data = Some("fashion-mnist-mini".into());
-    meta.normalization = Some(Normalization { mean: vec![0.286], std: vec![0.353] });
-    checkpoint::save(model.as_ref(), &meta, path).unwrap();
-}
+mod support;
+use support::{losscape, write_checkpoint};
 
 fn map_cmd(checkpoint: &Path, out: &Path, seed: &str) -> Command {
     let mut cmd = losscape();
