@@ -150,7 +150,11 @@ fn training_subset(args: &HessianArgs, meta: &CheckpointMeta, kind: tch::Kind, d
     let (source, splits) = load_data(args.dataset.as_ref(), meta)?;
     let per_class = args.samples.div_ceil(meta.num_classes.max(1) as usize);
     let (train, _) = prepare(&splits, meta, Some(per_class), kind, device)?;
-    let name = format!("{source} train, first {per_class} per class ({} examples)", train.len());
+    let name = if train.labels.is_floating_point() {
+        format!("{source} train, first {} examples (regression targets)", train.len())
+    } else {
+        format!("{source} train, first {per_class} per class ({} examples)", train.len())
+    };
     Ok((train, name))
 }
 

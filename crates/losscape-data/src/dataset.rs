@@ -190,8 +190,15 @@ impl Dataset {
     }
 
     /// The first `k` examples of each class (fewer where a class has fewer), in the original
-    /// order: a deterministic subset for quick runs.
+    /// order: a deterministic subset for quick runs. Regression targets (floating-point labels)
+    /// have no classes: there it is the first `k * num_classes` examples (`num_classes` = the
+    /// number of outputs), so a request for about `N` examples keeps its size.
     pub fn first_per_class(&self, k: usize) -> Result<Self> {
+        if self.labels.is_floating_point() {
+            let n = (k * self.num_classes.max(1) as usize).min(self.len()) as i64;
+            let keep: Vec<i64> = (0..n).collect();
+            return self.select(&keep, format!("{} (first {n})", self.name));
+        }
         let labels = Vec::<i64>::try_from(&self.labels.to_device(Device::Cpu))?;
         let mut seen = vec![0usize; self.num_classes as usize];
         let mut keep = Vec::new();
@@ -328,5 +335,14 @@ mod tests {
         let s = toy().first_per_class(1).unwrap();
         assert_eq!(Vec::<i64>::try_from(&s.labels).unwrap(), vec![0, 1, 2]);
         assert_eq!(s.class_counts(), vec![1, 1, 1]);
+    }
+
+    #[test]
+    fn first_per_class_of_regression_targets_takes_the_first_examples() {
+        let d = Dataset { labels: Tensor::from_slice(&[0.5f32, 1.5, 2.5, 3.5, 4.5, 5.5]).view([3, 2]).repeat([2, 1]).narrow(0, 0, 6), num_classes: 2, ..toy() };
+        let s = d.first_per_class(2).unwrap();
+        assert_eq!(s.len(), 4);
+        assert!(s.images.equal(&d.images.narrow(0, 0, 4)));
+        assert_eq!(d.first_per_class(10).unwrap().len(), 6);
     }
 }
