@@ -194,12 +194,18 @@ fn agreement(p: &Pipeline, f: &Findings) -> Vec<String> {
         }
     }
     if f.sharpness.len() >= 6 {
-        let (rf, rn) = (sharpness_correlation(f, "filter"), sharpness_correlation(f, "none"));
+        let (rf, rl, rn) = (sharpness_correlation(f, "filter"), sharpness_correlation(f, "layer"), sharpness_correlation(f, "none"));
         out.push(format!(
-            "Sharpness under filter normalization has rank correlation {} with test error ({}); without normalization the values span orders of magnitude set by the weights' scale (correlation {}), which is the paper's argument for filter normalization.",
+            "Sharpness under filter normalization has rank correlation {} with test error ({}). Layer normalization gives {}, no normalization {}: {}",
             num(rf, 2),
             if rf > 0.0 { "sharper minimizers generalize worse, as in the paper" } else { "not the paper's ordering on these few small-data minimizers" },
-            num(rn, 2)
+            num(rl, 2),
+            num(rn, 2),
+            if rf >= rn {
+                "the normalized measures rank at least as well, as the paper argues."
+            } else {
+                "here the unnormalized values rank better, which does not agree with the paper's argument; they are also orders of magnitude apart between minimizers (set by the weights' scale, see the table), and four minimizers make any rank correlation coarse."
+            }
         ));
     }
     for d in &pre.depths {
@@ -215,6 +221,25 @@ fn agreement(p: &Pipeline, f: &Findings) -> Vec<String> {
                 s.test_error(), n.test_error(), pre.epochs, pre.train_per_class.map_or("all".into(), |k| k.to_string())
             ));
         }
+    }
+    if let Some(&d0) = pre.depths.first() {
+        let mean_ratio = |m: String| f.ratio_stats.iter().find(|r| r.0 == m).map(|r| r.1);
+        if let (Some(s), Some(n)) = (mean_ratio(format!("resnet{d0}")), mean_ratio(format!("resnet{d0}-noshort"))) {
+            let verdict = if n > s { "agrees with" } else { "does not agree with" };
+            out.push(format!(
+                "Hessian maps: the mean |lambda_min/lambda_max| over the map is {s:.3} for ResNet-{d0} with shortcuts and {n:.3} without: this {verdict} the paper's finding that the network without shortcuts has the more non-convex (larger-ratio) surface. The Hessians use {} training images and Lanczos tolerance {}, so single points are noisy.",
+                pre.hessian_samples, pre.hessian_tol
+            ));
+        }
+    }
+    let wide: Vec<_> = f.runs.values().filter(|r| r.name.contains(&format!("-e{}", pre.wide_epochs)) && pre.wide_epochs != pre.epochs).collect();
+    if !wide.is_empty() {
+        let list = wide.iter().map(|r| format!("{} {:.1}%", r.model, r.test_error())).collect::<Vec<_>>().join(", ");
+        out.push(format!(
+            "Width: test errors {list}. These networks see {} images per class for {} epochs, too little for the wider ones to train (a test error near 90% is chance), so the width figures show the landscape around barely trained weights and cannot confirm or refute the paper's finding that width flattens it.",
+            pre.wide_train_per_class.map_or("all".into(), |k| k.to_string()),
+            pre.wide_epochs
+        ));
     }
     for (run, v) in &f.pca {
         let share = v["first_two_share"].as_f64().unwrap_or(f64::NAN) * 100.0;
