@@ -20,7 +20,7 @@ use losscape::landscape::run::GridJob;
 use losscape::landscape::{Axis, Grid, Shard, Surface};
 use losscape::models::{CheckpointMeta, Model};
 
-use crate::landscape_cmd::{load_checkpoint, load_data, prepare, RandomArgs};
+use crate::landscape_cmd::{load_data, prepare, RandomArgs};
 use crate::model_load::{load_model, ModelArgs};
 use crate::progress::ProgressBar;
 
@@ -322,7 +322,7 @@ fn directions(args: &HessianArgs, model: &dyn Model, checkpoint_hash: &str, dims
         None => {
             // Drawn from the model in the checkpoint's stored precision, so the hash equals that
             // of a surface over the same random directions even when --precision differs.
-            let stored = checkpoint_model(&args.checkpoint)?;
+            let stored = checkpoint_model(&args.checkpoint, &args.model)?;
             (DirectionSet::random(stored.as_ref(), &args.random.spec(), dims, checkpoint_hash)?, args.random.spec().to_string())
         }
     };
@@ -335,7 +335,8 @@ fn directions(args: &HessianArgs, model: &dyn Model, checkpoint_hash: &str, dims
     Ok((directions, hash, method))
 }
 
-/// The checkpoint's model in its stored precision on the CPU.
-fn checkpoint_model(path: &Path) -> Result<Box<dyn Model>> {
-    Ok(load_checkpoint(path, tch::Device::Cpu)?.0)
+/// The checkpoint's model in its stored precision on the CPU, with the same `--weights` and
+/// `--roles` as the model of the products, so random directions match `losscape surface`'s.
+fn checkpoint_model(path: &Path, model: &ModelArgs) -> Result<Box<dyn Model>> {
+    Ok(load_model(path, tch::Device::Cpu, None, model)?.0)
 }

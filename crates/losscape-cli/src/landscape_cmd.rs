@@ -220,10 +220,6 @@ fn target_direction(model: &dyn Model, target: &Path, args: &ModelArgs) -> Resul
         .with_context(|| format!("making the direction towards {}", target.display()))
 }
 
-pub(crate) fn load_checkpoint(path: &Path, device: tch::Device) -> Result<(Box<dyn Model>, CheckpointMeta)> {
-    load_model(path, device, None, &ModelArgs::default())
-}
-
 pub fn surface(args: SurfaceArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
     crate::mpi_run::set_threads(args.threads);

@@ -129,6 +129,21 @@ fn unreachable_batch_norm_statistics_and_bad_modules_are_refused_clearly() {
 }
 
 #[test]
+fn a_hessian_map_draws_the_same_random_directions_as_the_surface_with_weights_loaded() {
+    // The map's random directions are drawn from the checkpoint as loaded with --weights (their
+    // filter norms follow the loaded weights), exactly as `losscape surface` draws them.
+    let dir = tempfile::tempdir().unwrap();
+    let data = format!("npz:{}", path(&fixture("data.npz")));
+    let (net, weights) = (fixture("net.pt"), fixture("weights.safetensors"));
+    let common = ["--checkpoint", path(&net), "--weights", path(&weights), "--dataset", &data, "--x", "-1:1:2", "--threads", "1"];
+    let (surf, map) = (dir.path().join("s.surface"), dir.path().join("h.surface"));
+    run_ok(&[&["surface"][..], &common, &["--out", path(&surf)]].concat());
+    run_ok(&[&["hessian"][..], &common, &["--samples", "6", "--max-iter", "6", "--out", path(&map)]].concat());
+    let (s, h) = (Surface::load(&surf).unwrap(), Surface::load(&map).unwrap());
+    assert_eq!(s.header().directions_hash, h.header().directions_hash);
+}
+
+#[test]
 fn regression_targets_give_the_mean_squared_error() {
     use losscape::models::{Model, TorchScriptModel, TorchScriptOptions};
     use tch::{Device, Kind, Tensor};
