@@ -108,6 +108,40 @@ pub(crate) fn weights_trajectory(model: &Path, dir: &Path) -> Result<(Trajectory
     Ok((trajectory, model))
 }
 
+/// A path from a folder of TorchScript modules saved along training (`*.pt` or any TorchScript
+/// file, one per epoch, in file-name order: epochs 0, 1, ...). The trajectory code reads
+/// checkpoints in slices from safetensors files, so each module's parameters are written once to
+/// `<weights_out>/NNNN-<name>.safetensors` (kept beside the analysis). Returns the path, the last
+/// module (the final model) and that module's file.
+pub(crate) fn modules_trajectory(dir: &Path, weights_out: &Path) -> Result<(Trajectory, Box<dyn Model>, PathBuf)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the modules folder {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("reading the modules folder {}", dir.display()))?;
+    files.retain(|f| f.is_file() && is_torchscript_file(f));
+    files.sort();
+    if files.len() < 2 {
+        bail!("{} holds {} TorchScript module(s); a path needs at least 2", dir.display(), files.len());
+    }
+    let mut epochs = Vec::with_capacity(files.len());
+    let mut last: Option<Box<dyn Model>> = None;
+    for (k, file) in files.iter().enumerate() {
+        let (model, _) = load_model(file, tch::Device::Cpu, None, &ModelArgs::default())?;
+        let tensors: Vec<(String, tch::Tensor)> =
+            model.named_tensors().into_iter().map(|n| (n.name, n.tensor.detach())).collect();
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let target = weights_out.join(format!("{k:04}-{stem}.safetensors"));
+        checkpoint::save_tensors(&tensors, &BTreeMap::new(), &target)
+            .with_context(|| format!("writing the parameters of {} to {}", file.display(), target.display()))?;
+        epochs.push((k as u64, target));
+        last = Some(model);
+    }
+    let trajectory = Trajectory::from_checkpoints(epochs, &[]).with_context(|| format!("the modules in {}", dir.display()))?;
+    let final_file = files.pop().expect("at least two modules");
+    Ok((trajectory, last.expect("at least two modules"), final_file))
+}
+
 /// Refuses the `states` scope for a model whose BN statistics cannot be reached.
 pub(crate) fn check_scope(model: &dyn Model, scope: Scope) -> Result<()> {
     if let (Scope::States, Some(reason)) = (scope, model.unlisted_state()) {

@@ -15,15 +15,20 @@ use crate::progress::ProgressBar;
 #[derive(Args, Debug)]
 pub struct TrajectoryArgs {
     /// Run folder written by `losscape train` (its run.json lists the checkpoints and LR decays).
-    #[arg(long, required_unless_present = "weights_dir", conflicts_with = "weights_dir")]
+    #[arg(long, required_unless_present_any = ["weights_dir", "modules_dir"], conflicts_with_all = ["weights_dir", "modules_dir"])]
     run: Option<PathBuf>,
     /// Instead of a run folder: a folder of safetensors weight files (state dicts, one per epoch,
     /// in file-name order) of the model given with --model (e.g. a TorchScript module).
-    #[arg(long, requires = "model")]
+    #[arg(long, requires = "model", conflicts_with = "modules_dir")]
     weights_dir: Option<PathBuf>,
     /// With --weights-dir: the model whose tensors the weight files hold.
-    #[arg(long)]
+    #[arg(long, requires = "weights_dir")]
     model: Option<PathBuf>,
+    /// Instead of a run folder: a folder of TorchScript modules saved along training (one per
+    /// epoch, in file-name order; the last is the final model). Their parameters are written to
+    /// <out>/module-weights/ as safetensors files, which the streaming PCA reads.
+    #[arg(long)]
+    modules_dir: Option<PathBuf>,
     /// Output folder: direction files (pca, random, init-random .safetensors), the path projected
     /// onto each plane (projection-<plane>.json, for `losscape plot --path`), projection.csv and
     /// trajectory.json.
@@ -58,18 +63,28 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
     }
     let options = Options { scope: args.scope, ignore: args.ignore, seed: args.seed, chunk_elements: args.chunk_elements };
     let bar = ProgressBar::new();
-    let (analysis, source) = match (&args.run, &args.weights_dir, &args.model) {
-        (Some(run), _, _) => (
+    // The model behind the suggested surface command when it is not the final checkpoint file.
+    let mut final_model: Option<PathBuf> = None;
+    let (analysis, source) = match (&args.run, &args.weights_dir, &args.model, &args.modules_dir) {
+        (Some(run), _, _, _) => (
             analyze_run(run, &options, &bar).with_context(|| format!("analysing the path of run {}", run.display()))?,
             run,
         ),
-        (None, Some(dir), Some(model)) => {
+        (None, Some(dir), Some(model), _) => {
             let (trajectory, model) = crate::model_load::weights_trajectory(model, dir)?;
             let analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the weights in {}", dir.display()))?;
             (analysis, dir)
         }
-        _ => bail!("give a run folder, or --weights-dir with --model"),
+        (None, None, _, Some(dir)) => {
+            let weights = args.out.join("module-weights");
+            let (trajectory, model, last) = crate::model_load::modules_trajectory(dir, &weights)?;
+            let analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
+                .with_context(|| format!("analysing the path of the modules in {}", dir.display()))?;
+            final_model = Some(last);
+            (analysis, dir)
+        }
+        _ => bail!("give a run folder, --weights-dir with --model, or --modules-dir"),
     };
     drop(bar);
     let (report, written) = report::save(&analysis, &args.out, args.grid_points)?;
@@ -113,11 +128,17 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
         );
     }
     println!("  surface under the path (--x {} --y {}):", report.surface.x, report.surface.y);
-    let command = match (&args.weights_dir, &args.model) {
+    let command = match (&args.weights_dir, &args.model, &final_model) {
         // The weight files are state dicts: the model comes from --model, the weights after it.
-        (Some(_), Some(model)) => report.surface.command.replacen(
+        (Some(_), Some(model), _) => report.surface.command.replacen(
             "--checkpoint ",
             &format!("--checkpoint {} --weights ", model.display()),
+            1,
+        ),
+        // The last module holds the final weights itself.
+        (_, _, Some(module)) => report.surface.command.replacen(
+            &format!("--checkpoint {} ", report.surface.checkpoint),
+            &format!("--checkpoint {} ", module.display()),
             1,
         ),
         _ => report.surface.command.clone(),

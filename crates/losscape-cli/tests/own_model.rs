@@ -212,3 +212,47 @@ fn a_folder_of_weight_files_is_a_trajectory() {
     args.extend(["--dataset", &data, "--threads", "1"]);
     run_ok(&args);
 }
+
+#[test]
+fn a_folder_of_torchscript_modules_is_a_trajectory() {
+    use losscape::models::{Model, TorchScriptModel};
+    tch::set_num_threads(1);
+    let dir = tempfile::tempdir().unwrap();
+    let modules = dir.path().join("modules");
+    let net = fixture("net.pt");
+    // The same curved path as the weight files above, saved as whole modules (as a user's
+    // training script would save them with torch.jit.save after each epoch).
+    for k in 0..5 {
+        let t = k as f64 / 4.0;
+        let model = TorchScriptModel::load(&net, tch::Device::Cpu, &Default::default()).unwrap();
+        for n in model.named_tensors() {
+            let step = n.tensor.ones_like().f_mul_scalar(0.01 * t).unwrap() + n.tensor.f_mul_scalar(0.1 * t * t).unwrap();
+            let _ = tch::no_grad(|| n.tensor.shallow_clone().f_add_(&step)).unwrap();
+        }
+        model.save(&modules.join(format!("epoch-{k:02}.pt"))).unwrap();
+    }
+    // Files that are not modules are passed over.
+    std::fs::write(modules.join("notes.txt"), "epochs 0-4").unwrap();
+    let out = dir.path().join("trajectory");
+    let text = run_ok(&["trajectory", "--modules-dir", path(&modules), "--ignore", "none"]
+        .into_iter()
+        .chain(["--grid-points", "3", "--threads", "1", "--out", path(&out)])
+        .collect::<Vec<_>>());
+    assert!(text.contains("5 checkpoints") && text.contains("(first two: 100.0%)"), "{text}");
+    assert_eq!(std::fs::read_dir(out.join("module-weights")).unwrap().count(), 5);
+    // The suggested surface command loads the last module, which holds the final weights.
+    let command = text.lines().find(|l| l.trim_start().starts_with("losscape surface")).unwrap().trim();
+    let last = modules.join("epoch-04.pt");
+    assert!(command.contains(&format!("--checkpoint {} --direction-file", path(&last))), "{command}");
+    let data = format!("npz:{}", path(&fixture("data.npz")));
+    let mut args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    args.extend(["--dataset", &data, "--threads", "1"]);
+    run_ok(&args);
+
+    // One module is no path.
+    let single = dir.path().join("single");
+    std::fs::create_dir(&single).unwrap();
+    std::fs::copy(&net, single.join("only.pt")).unwrap();
+    let (ok, text) = losscape(&["trajectory", "--modules-dir", path(&single), "--out", path(&dir.path().join("t2"))]);
+    assert!(!ok && text.contains("holds 1 TorchScript module(s); a path needs at least 2"), "{text}");
+}

@@ -119,6 +119,25 @@ impl TorchScriptModel {
         Ok(Self { module: Mutex::new((module, false)), params, path: path.to_path_buf(), device, kind, bn: options.bn })
     }
 
+    /// Saves the module with its current parameters (e.g. after a move along a direction) as a
+    /// TorchScript file that PyTorch's `torch.jit.load` and [`TorchScriptModel::load`] read.
+    /// Written whole or not at all: to a temporary file beside `path`, then renamed over it.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let temp = losscape_core::fsio::temp_path(path);
+        let saved = self.module.lock().unwrap_or_else(|e| e.into_inner()).0.save(&temp);
+        if let Err(e) = saved {
+            let _ = std::fs::remove_file(&temp);
+            return Err(Error::format(path, format!("could not save the TorchScript module: {e}")));
+        }
+        std::fs::rename(&temp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            Error::io(path, e)
+        })
+    }
+
     /// The file the module was loaded from.
     pub fn path(&self) -> &Path {
         &self.path

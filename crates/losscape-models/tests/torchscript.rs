@@ -67,6 +67,35 @@ fn writes_into_named_tensors_move_the_module_and_f64_works() {
 }
 
 #[test]
+fn a_moved_module_saves_and_loads_back_with_its_new_parameters() {
+    let model = load("net.pt", &TorchScriptOptions::default());
+    let x = input();
+    let fc_weight = model.named_tensors().into_iter().find(|t| t.name == "fc.weight").unwrap();
+    let _ = tch::no_grad(|| fc_weight.tensor.shallow_clone().f_mul_scalar_(1.5)).unwrap();
+    let moved = tch::no_grad(|| model.f_forward_t(&x, false)).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/moved.pt");
+    model.save(&path).unwrap();
+    assert!(is_torchscript_file(&path));
+    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["moved.pt"], "no temporary file is left behind");
+    let back = TorchScriptModel::load(&path, Device::Cpu, &TorchScriptOptions::default()).unwrap();
+    for (a, b) in model.named_tensors().iter().zip(back.named_tensors()) {
+        assert_eq!(a.name, b.name);
+        assert!(a.tensor.equal(&b.tensor), "{} differs after the round trip", a.name);
+    }
+    let again = tch::no_grad(|| back.f_forward_t(&x, false)).unwrap();
+    assert!(again.equal(&moved), "the reloaded module computes something else");
+
+    // A folder that cannot be made is an error naming the path, not a panic.
+    let blocked = dir.path().join("file");
+    std::fs::write(&blocked, b"x").unwrap();
+    let err = model.save(&blocked.join("m.pt")).unwrap_err().to_string();
+    assert!(err.contains("file"), "{err}");
+}
+
+#[test]
 fn batch_statistics_mode_and_role_overrides() {
     let x = input();
     let running = load("net.pt", &TorchScriptOptions::default());
