@@ -191,7 +191,11 @@ pub fn direction(args: DirectionArgs) -> Result<()> {
                 let spec = RandomSpec { scope: dirs[0].scope, ..args.random.spec() };
                 dirs.push(Direction::random(model.as_ref(), &spec)?);
             }
-            DirectionSet::new(dirs, meta.spec.clone(), checkpoint_hash, Origin::Target { targets })?
+            let mut set = DirectionSet::new(dirs, meta.spec.clone(), checkpoint_hash, Origin::Target { targets })?;
+            // Between models whose running statistics stay behind, only batch statistics are
+            // right along the path: the file says so, and surfaces check it.
+            set.meta.batch_stats = model.unlisted_state().is_some() && args.model.batch_stats();
+            set
         }
         None => {
             check_scope(model.as_ref(), args.random.scope)?;
@@ -234,6 +238,13 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
     } else if let Some(file) = &args.direction_file {
         let set = DirectionSet::load(file).with_context(|| format!("reading directions {}", file.display()))?;
         set.check_fits(model.as_ref())?;
+        if set.meta.batch_stats && !args.model.batch_stats() {
+            bail!(
+                "{} runs between models whose BN running statistics cannot move (it was made with --bn batch): \
+                 add --bn batch, so each point is evaluated with its own batch statistics",
+                file.display()
+            );
+        }
         if !set.meta.checkpoint_hash.is_empty() && set.meta.checkpoint_hash != checkpoint_hash {
             eprintln!("note: {} was made for another checkpoint (hash differs); using it anyway", file.display());
         }

@@ -86,6 +86,21 @@ fn surfaces_interpolation_and_hessian_match_pytorch() {
     run_ok(&args);
     check_surface(&interp, "interpolation_batch_stats");
 
+    // The same path through a direction file: it records that batch statistics are needed, so a
+    // surface without --bn batch is refused, and with it matches PyTorch as above.
+    let towards = dir.path().join("towards.safetensors");
+    run_ok(&["direction", "--checkpoint", path(&net), "--target", path(&net2), "--bn", "batch", "--out", path(&towards)]);
+    let through_file = dir.path().join("through-file.surf");
+    let mut args = vec!["surface", "--checkpoint", path(&net), "--direction-file", path(&towards)];
+    args.extend(["--batch-size", "1000", "--x", "0:1:5"]);
+    args.extend(common);
+    args.extend(["--out", path(&through_file)]);
+    let (ok, text) = losscape(&args);
+    assert!(!ok && text.contains("made with --bn batch") && text.contains("add --bn batch"), "{text}");
+    args.extend(["--bn", "batch"]);
+    run_ok(&args);
+    check_surface(&through_file, "interpolation_batch_stats");
+
     let mut args = vec!["hessian", "--checkpoint", path(&net), "--precision", "f64", "--tol", "1e-8", "--trace-probes", "0"];
     args.extend(common);
     let text = run_ok(&args);

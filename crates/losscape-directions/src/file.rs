@@ -47,6 +47,12 @@ pub struct DirectionMeta {
     /// Whether direction 2 was orthogonalized against direction 1.
     pub orthogonalized: bool,
     pub origin: Origin,
+    /// Whether surfaces along these directions must evaluate batch normalization with each
+    /// batch's own statistics: set for model-to-model directions between models whose BN running
+    /// statistics cannot be moved (TorchScript modules with `--bn batch`). Absent when false, so
+    /// files without it read as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub batch_stats: bool,
 }
 
 /// One or two directions with their metadata.
@@ -75,6 +81,7 @@ impl DirectionSet {
                 checkpoint_hash: checkpoint_hash.into(),
                 orthogonalized: false,
                 origin: Origin::Random { specs },
+                batch_stats: false,
             },
         })
     }
@@ -98,6 +105,7 @@ impl DirectionSet {
                 checkpoint_hash,
                 orthogonalized: false,
                 origin,
+                batch_stats: false,
             },
         })
     }
