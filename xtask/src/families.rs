@@ -39,14 +39,20 @@ struct TrainSpec<'a> {
     epochs: u64,
     decay: &'a str,
     train_per_class: Option<usize>,
+    /// Base learning rate (None: the train command's default, 0.1).
+    lr: Option<f64>,
 }
 
 /// Trains (or reuses) one run; runs are named by their settings, so equal settings share a run.
 fn train(p: &mut Pipeline, spec: &TrainSpec<'_>) -> Result<Run> {
     let subset = spec.train_per_class.map_or(String::new(), |k| format!("-pc{k}"));
-    let name = format!("{}-b{}-wd{}-e{}{subset}", spec.model, spec.batch, spec.weight_decay, spec.epochs);
+    let lr = spec.lr.map_or(String::new(), |lr| format!("-lr{lr}"));
+    let name = format!("{}-b{}-wd{}-e{}{subset}{lr}", spec.model, spec.batch, spec.weight_decay, spec.epochs);
     let mut a = args(["train", "--model", spec.model, "--epochs"]);
     a.push(spec.epochs.to_string());
+    if let Some(lr) = spec.lr {
+        a.extend(["--lr".to_owned(), lr.to_string()]);
+    }
     a.extend(args(["--lr-decay-epochs", spec.decay, "--batch-size"]));
     a.push(spec.batch.to_string());
     a.push("--weight-decay".into());
@@ -155,6 +161,32 @@ fn per_class_note(k: Option<usize>) -> String {
     }
 }
 
+/// One network of the width study and how flat its plane is near the minimizer.
+#[derive(Clone, Debug)]
+pub struct WidthResult {
+    pub width: u32,
+    pub shortcuts: bool,
+    pub run: Run,
+    /// Mean training-loss rise over the inner square |a|, |b| <= 0.5 of the filter-normalized
+    /// plane above the loss at the minimizer (see [`inner_rise`]).
+    pub inner_rise: f64,
+}
+
+/// The mean of `L(a, b) - L(0, 0)` over the grid points with |a|, |b| <= 0.5 of a 2D surface's
+/// CSV export: how steeply the loss rises around the minimizer, robust to the blow-ups at the
+/// plane's corners. NaN when the centre or the inner points are missing.
+pub fn inner_rise(t: &Table) -> f64 {
+    let (Some(x), Some(y), Some(loss)) = (t.column("x"), t.column("y"), t.column("train_loss")) else {
+        return f64::NAN;
+    };
+    let centre = (0..loss.len()).find(|&i| x[i].abs() < 1e-9 && y[i].abs() < 1e-9).map(|i| loss[i]);
+    let inner: Vec<f64> = (0..loss.len()).filter(|&i| x[i].abs() <= 0.5 + 1e-9 && y[i].abs() <= 0.5 + 1e-9).map(|i| loss[i]).collect();
+    match centre {
+        Some(c) if c.is_finite() && !inner.is_empty() => inner.iter().map(|v| v - c).sum::<f64>() / inner.len() as f64,
+        _ => f64::NAN,
+    }
+}
+
 /// Numbers gathered for the report.
 #[derive(Default)]
 pub struct Findings {
@@ -162,6 +194,7 @@ pub struct Findings {
     pub sharpness: Vec<(String, String, f64, f64)>, // (run, norm, sharpness, test error)
     pub pca: Vec<(String, Value)>,
     pub ratio_stats: Vec<(String, f64, f64, f64)>, // (model, mean, median, max of |min/max|)
+    pub widths: Vec<WidthResult>,
     pub notes: Vec<String>,
 }
 
@@ -182,6 +215,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                 epochs: pre.epochs,
                 decay: pre.decay,
                 train_per_class: pre.train_per_class,
+                lr: None,
             };
             if p.selected("a") || p.selected("b") || p.selected("c") || p.selected("g") {
                 let run = train(p, &spec)?;
@@ -282,7 +316,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
     for &d in depths {
         for short in [true, false] {
             let model = format!("resnet{d}{}", if short { "" } else { "-noshort" });
-            let spec = TrainSpec { model: &model, batch: pre.small_batch, weight_decay: 5e-4, epochs: pre.epochs, decay: pre.decay, train_per_class: pre.train_per_class };
+            let spec = TrainSpec { model: &model, batch: pre.small_batch, weight_decay: 5e-4, epochs: pre.epochs, decay: pre.decay, train_per_class: pre.train_per_class, lr: None };
             let run = train(p, &spec)?;
             f.runs.insert(run.name.clone(), run.clone());
             depth_runs.push(run);
@@ -317,15 +351,28 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
             for short in [true, false] {
                 let d = pre.wide_depth;
                 let model = if k == 1 { format!("resnet{d}{}", if short { "" } else { "-noshort" }) } else { format!("wrn{d}-{k}{}", if short { "" } else { "-noshort" }) };
-                let spec = TrainSpec { model: &model, batch: pre.small_batch, weight_decay: 5e-4, epochs: pre.wide_epochs, decay: pre.wide_decay, train_per_class: pre.wide_train_per_class };
+                let spec = TrainSpec {
+                    model: &model,
+                    batch: pre.small_batch,
+                    weight_decay: 5e-4,
+                    epochs: pre.wide_epochs,
+                    decay: pre.wide_decay,
+                    train_per_class: pre.wide_train_per_class,
+                    lr: pre.wide_lr,
+                };
                 let run = train(p, &spec)?;
                 f.runs.insert(run.name.clone(), run.clone());
                 let sspec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.wide_eval_per_class, extra: vec![] };
                 let surf = surface(p, &format!("e-{}", run.name), &run, &sspec)?;
+                let rise = Table::read(&surf.with_extension("csv")).map(|t| inner_rise(&t)).unwrap_or(f64::NAN);
+                f.widths.push(WidthResult { width: k, shortcuts: short, run: run.clone(), inner_rise: rise });
                 plot(p, "e", &format!("e-width{k}-{}.png", if short { "short" } else { "noshort" }), &[surf], &[s("--kind"), s("contour"), s("--title"), format!("{model} (test error {:.2}%)", run.test_error())], format!(
-                    "2D training-loss contours of {model} (width x{k}, {}), trained on {} images per class for {} epochs; {}.",
+                    "2D training-loss contours of {model} (width x{k}, {}), trained on {} images per class for {} epochs{}; {}.",
                     if short { "with shortcuts" } else { "without shortcuts" },
-                    pre.wide_train_per_class.map_or("all".into(), |c| c.to_string()), pre.wide_epochs, per_class_note(pre.wide_eval_per_class)))?;
+                    pre.wide_train_per_class.map_or("all".into(), |c| c.to_string()),
+                    pre.wide_epochs,
+                    pre.wide_lr.map_or(String::new(), |lr| format!(" at learning rate {lr}")),
+                    per_class_note(pre.wide_eval_per_class)))?;
             }
         }
     }
@@ -437,5 +484,34 @@ pub fn num(v: f64, decimals: usize) -> String {
         s
     } else {
         "n/a".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 5x5 plane over -1..1 with L = 1 + a^2 + b^2 (the corners blow up to 1e6).
+    fn bowl() -> Table {
+        let columns = ["x", "y", "train_loss"].map(str::to_owned).to_vec();
+        let mut rows = Vec::new();
+        for i in 0..5 {
+            for j in 0..5 {
+                let (a, b) = (-1.0 + 0.5 * i as f64, -1.0 + 0.5 * j as f64);
+                let corner = a.abs() == 1.0 && b.abs() == 1.0;
+                rows.push(vec![a, b, if corner { 1e6 } else { 1.0 + a * a + b * b }]);
+            }
+        }
+        Table { columns, rows }
+    }
+
+    #[test]
+    fn inner_rise_averages_the_inner_square_only() {
+        // Inner 3x3 points: rises 0 (centre), 0.25 (4 edge midpoints), 0.5 (4 corners) -> 3/9.
+        let rise = inner_rise(&bowl());
+        assert!((rise - 3.0 / 9.0).abs() < 1e-12, "{rise}");
+        let mut no_centre = bowl();
+        no_centre.rows.retain(|r| r[0] != 0.0 || r[1] != 0.0);
+        assert!(inner_rise(&no_centre).is_nan());
     }
 }

@@ -54,6 +54,9 @@ pub struct Preset {
     pub wide_epochs: u64,
     pub wide_decay: &'static str,
     pub wide_train_per_class: Option<usize>,
+    /// Base learning rate of the width study (None: the train command's 0.1). The widest networks
+    /// with shortcuts blow up in their first epoch at 0.1 when trained this briefly.
+    pub wide_lr: Option<f64>,
     /// Points per axis of 2D surfaces and of 1D lines.
     pub grid: usize,
     pub line: usize,
@@ -92,9 +95,10 @@ impl Preset {
             depths: vec![20, 56],
             widths: vec![1, 2, 4],
             wide_depth: 20,
-            wide_epochs: 6,
-            wide_decay: "3,5",
-            wide_train_per_class: Some(50),
+            wide_epochs: 8,
+            wide_decay: "5,7",
+            wide_train_per_class: Some(150),
+            wide_lr: Some(0.05),
             grid: 21,
             line: 41,
             eval_per_class: Some(30),
@@ -154,6 +158,7 @@ impl Preset {
                 wide_epochs: 300,
                 wide_decay: "150,225,275",
                 wide_train_per_class: None,
+                wide_lr: None,
                 grid: 51,
                 line: 51,
                 eval_per_class: None,

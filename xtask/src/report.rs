@@ -8,7 +8,7 @@ use std::fs;
 use anyhow::Result;
 
 use crate::families::{num, sharpness_correlation, Findings};
-use crate::figures::Pipeline;
+use crate::figures::{Pipeline, Preset};
 
 const FAMILIES: [(&str, &str); 7] = [
     ("a", "1D interpolation between small- and large-batch minimizers"),
@@ -232,14 +232,8 @@ fn agreement(p: &Pipeline, f: &Findings) -> Vec<String> {
             ));
         }
     }
-    let wide: Vec<_> = f.runs.values().filter(|r| r.name.contains(&format!("-e{}", pre.wide_epochs)) && pre.wide_epochs != pre.epochs).collect();
-    if !wide.is_empty() {
-        let list = wide.iter().map(|r| format!("{} {:.1}%", r.model, r.test_error())).collect::<Vec<_>>().join(", ");
-        out.push(format!(
-            "Width: test errors {list}. These networks see {} images per class for {} epochs, too little for the wider ones to train (a test error near 90% is chance), so the width figures show the landscape around barely trained weights and cannot confirm or refute the paper's finding that width flattens it.",
-            pre.wide_train_per_class.map_or("all".into(), |k| k.to_string()),
-            pre.wide_epochs
-        ));
+    if !f.widths.is_empty() {
+        out.push(width_statement(f, pre));
     }
     for (run, v) in &f.pca {
         let share = v["first_two_share"].as_f64().unwrap_or(f64::NAN) * 100.0;
@@ -250,6 +244,61 @@ fn agreement(p: &Pipeline, f: &Findings) -> Vec<String> {
         out.push("The families that ran produce figures only; see their captions.".into());
     }
     out
+}
+
+/// What the width study shows: each network's test error and how steeply its loss rises around
+/// the minimizer (mean rise over the inner square of the plane), and whether that rise falls with
+/// width, as the paper finds (wider networks: flatter, more convex surroundings).
+fn width_statement(f: &Findings, pre: &Preset) -> String {
+    let mut parts = Vec::new();
+    let mut verdicts = Vec::new();
+    for shortcuts in [true, false] {
+        let mut rows: Vec<_> = f.widths.iter().filter(|w| w.shortcuts == shortcuts).collect();
+        rows.sort_by_key(|w| w.width);
+        if rows.is_empty() {
+            continue;
+        }
+        let kind = if shortcuts { "with shortcuts" } else { "without shortcuts" };
+        let heading = if shortcuts { "With shortcuts" } else { "Without shortcuts" };
+        let list = rows
+            .iter()
+            .map(|w| format!("x{} {:.1}% error, rise {:.3}", w.width, w.run.test_error(), w.inner_rise))
+            .collect::<Vec<_>>()
+            .join("; ");
+        parts.push(format!("{heading}: {list}"));
+        let rises: Vec<f64> = rows.iter().map(|w| w.inner_rise).collect();
+        if rows.len() >= 2 && rises.iter().all(|r| r.is_finite()) {
+            let falling = rises.windows(2).all(|p| p[1] < p[0]);
+            let (first, last) = (rises[0], rises[rises.len() - 1]);
+            verdicts.push(if falling {
+                format!("{kind} the rise falls with every widening ({first:.3} to {last:.3}), which agrees with the paper")
+            } else if last < first {
+                format!("{kind} the widest network is flatter than the narrowest ({first:.3} to {last:.3}) but not at every step, which agrees with the paper only in part")
+            } else {
+                format!("{kind} the widest network is not flatter than the narrowest ({first:.3} to {last:.3}), which does not agree with the paper")
+            });
+        }
+    }
+    let untrained: Vec<String> =
+        f.widths.iter().filter(|w| w.run.test_error() > 80.0).map(|w| w.run.model.clone()).collect();
+    let caveat = if untrained.is_empty() {
+        String::new()
+    } else {
+        let (verb, whose) = if untrained.len() == 1 { ("is", "its surface shows") } else { ("are", "their surfaces show") };
+        format!(
+            " {} {verb} barely trained (test error above 80%), so {whose} the landscape around nearly initial weights.",
+            untrained.join(", ")
+        )
+    };
+    format!(
+        "Width: the rise is the mean training-loss rise over |a|, |b| <= 0.5 of the filter-normalized plane above the minimizer's loss (smaller = flatter). {}. For the networks {}. They were trained on {} images per class for {} epochs{} and their planes evaluated on {} training images per class, so the comparison is indicative, not the paper's scale.{caveat}",
+        parts.join(". "),
+        verdicts.join("; for the networks "),
+        pre.wide_train_per_class.map_or("all".into(), |k| k.to_string()),
+        pre.wide_epochs,
+        pre.wide_lr.map_or(String::new(), |lr| format!(" at learning rate {lr}")),
+        pre.wide_eval_per_class.map_or("all".into(), |k| k.to_string()),
+    )
 }
 
 fn escape(s: &str) -> String {
