@@ -72,6 +72,7 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
         ),
         (None, Some(dir), Some(model), _) => {
             let (trajectory, model) = crate::model_load::weights_trajectory(model, dir)?;
+            crate::model_load::check_scope(model.as_ref(), args.scope)?;
             let analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the weights in {}", dir.display()))?;
             (analysis, dir)
@@ -79,6 +80,7 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
         (None, None, _, Some(dir)) => {
             let weights = args.out.join("module-weights");
             let (trajectory, model, last) = crate::model_load::modules_trajectory(dir, &weights)?;
+            crate::model_load::check_scope(model.as_ref(), args.scope)?;
             let analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the modules in {}", dir.display()))?;
             final_model = Some(last);

@@ -264,6 +264,10 @@ fn a_folder_of_torchscript_modules_is_a_trajectory() {
     args.extend(["--dataset", &data, "--threads", "1"]);
     run_ok(&args);
 
+    // A module's BN running statistics are out of reach, so the states scope is refused.
+    let (ok, text) = losscape(&["trajectory", "--modules-dir", path(&modules), "--scope", "states", "--out", path(&out)]);
+    assert!(!ok && text.contains("use --scope weights"), "{text}");
+
     // One module is no path.
     let single = dir.path().join("single");
     std::fs::create_dir(&single).unwrap();
