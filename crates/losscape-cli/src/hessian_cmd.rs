@@ -21,7 +21,7 @@ use losscape::landscape::{Axis, Grid, Shard, Surface};
 use losscape::models::{CheckpointMeta, Model};
 
 use crate::landscape_cmd::{load_data, prepare, RandomArgs};
-use crate::model_load::{load_model, ModelArgs};
+use crate::model_load::{load_directions, load_model, ModelArgs};
 use crate::progress::ProgressBar;
 
 /// `losscape hessian`: Hessian eigenvalues at a checkpoint or over a grid.
@@ -316,7 +316,7 @@ fn map(
 fn directions(args: &HessianArgs, model: &dyn Model, checkpoint_hash: &str, dims: usize) -> Result<(Vec<Direction>, String, String)> {
     let (set, method) = match &args.direction_file {
         Some(file) => {
-            let set = DirectionSet::load(file).with_context(|| format!("reading directions {}", file.display()))?;
+            let set = load_directions(file, &args.model)?;
             (set, format!("direction file {}", file.display()))
         }
         None => {

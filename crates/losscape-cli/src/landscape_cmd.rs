@@ -15,7 +15,7 @@ use losscape::landscape::run::{metric_names, GridJob, LossMetrics};
 use losscape::landscape::{Axis, Grid, Shard, Surface, SurfaceHeader};
 use losscape::models::{CheckpointMeta, Model};
 
-use crate::model_load::{check_scope, load_model, model_hash, require_dataset, target_scope, ModelArgs};
+use crate::model_load::{check_scope, load_directions, load_model, model_hash, require_dataset, target_scope, ModelArgs};
 use crate::progress::ProgressBar;
 
 /// How random directions are made (shared by `direction` and `surface`).
@@ -236,15 +236,8 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
         let h = format!("interpolation to {}", hash::sha256_file(target)?);
         (vec![d], h, format!("interpolate to {}", target.display()))
     } else if let Some(file) = &args.direction_file {
-        let set = DirectionSet::load(file).with_context(|| format!("reading directions {}", file.display()))?;
+        let set = load_directions(file, &args.model)?;
         set.check_fits(model.as_ref())?;
-        if set.meta.batch_stats && !args.model.batch_stats() {
-            bail!(
-                "{} runs between models whose BN running statistics cannot move (it was made with --bn batch): \
-                 add --bn batch, so each point is evaluated with its own batch statistics",
-                file.display()
-            );
-        }
         if !set.meta.checkpoint_hash.is_empty() && set.meta.checkpoint_hash != checkpoint_hash {
             eprintln!("note: {} was made for another checkpoint (hash differs); using it anyway", file.display());
         }

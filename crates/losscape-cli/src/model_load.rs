@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use losscape::core::{hash, Precision};
-use losscape::directions::Scope;
+use losscape::directions::{DirectionSet, Scope};
 use losscape::models::torchscript::{is_torchscript_file, parse_roles, TORCHSCRIPT_SPEC};
 use losscape::trajectory::Trajectory;
 use losscape::models::{checkpoint, load_state_dict, BnMode, CheckpointMeta, Model, TorchScriptModel, TorchScriptOptions};
@@ -109,17 +109,24 @@ pub(crate) fn weights_trajectory(model: &Path, dir: &Path) -> Result<(Trajectory
 }
 
 /// A path from a folder of TorchScript modules saved along training (`*.pt` or any TorchScript
-/// file, one per epoch, in file-name order: epochs 0, 1, ...). The trajectory code reads
-/// checkpoints in slices from safetensors files, so each module's parameters are written once to
-/// `<weights_out>/NNNN-<name>.safetensors` (kept beside the analysis). Returns the path, the last
-/// module (the final model) and that module's file.
-pub(crate) fn modules_trajectory(dir: &Path, weights_out: &Path) -> Result<(Trajectory, Box<dyn Model>, PathBuf)> {
+/// file, one per epoch, in file-name order: epochs 0, 1, ...; hidden files and files that are not
+/// zip archives are passed over). The trajectory code reads checkpoints in slices from
+/// safetensors files, so each module's parameters are written once to
+/// `<weights_out>/NNNN-<name>.safetensors` (kept beside the analysis; the folder is emptied of
+/// an earlier run's files first). `scope` is checked on the first module before anything is
+/// written. Returns the path, the last module (the final model) and that module's file.
+pub(crate) fn modules_trajectory(
+    dir: &Path,
+    weights_out: &Path,
+    scope: Scope,
+) -> Result<(Trajectory, Box<dyn Model>, PathBuf)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading the modules folder {}", dir.display()))?
         .map(|entry| entry.map(|e| e.path()))
         .collect::<std::io::Result<_>>()
         .with_context(|| format!("reading the modules folder {}", dir.display()))?;
-    files.retain(|f| f.is_file() && is_torchscript_file(f));
+    let hidden = |f: &Path| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+    files.retain(|f| f.is_file() && !hidden(f) && is_torchscript_file(f));
     files.sort();
     if files.len() < 2 {
         bail!("{} holds {} TorchScript module(s); a path needs at least 2", dir.display(), files.len());
@@ -128,6 +135,13 @@ pub(crate) fn modules_trajectory(dir: &Path, weights_out: &Path) -> Result<(Traj
     let mut last: Option<Box<dyn Model>> = None;
     for (k, file) in files.iter().enumerate() {
         let (model, _) = load_model(file, tch::Device::Cpu, None, &ModelArgs::default())?;
+        if k == 0 {
+            check_scope(model.as_ref(), scope)?;
+            if weights_out.exists() {
+                std::fs::remove_dir_all(weights_out)
+                    .with_context(|| format!("clearing {} of an earlier run's files", weights_out.display()))?;
+            }
+        }
         let tensors: Vec<(String, tch::Tensor)> =
             model.named_tensors().into_iter().map(|n| (n.name, n.tensor.detach())).collect();
         let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -140,6 +154,21 @@ pub(crate) fn modules_trajectory(dir: &Path, weights_out: &Path) -> Result<(Traj
     let trajectory = Trajectory::from_checkpoints(epochs, &[]).with_context(|| format!("the modules in {}", dir.display()))?;
     let final_file = files.pop().expect("at least two modules");
     Ok((trajectory, last.expect("at least two modules"), final_file))
+}
+
+/// Reads a direction file, refusing one made between models whose BN running statistics cannot
+/// move (it records `batch_stats`) unless `--bn batch` is given: along it, the first model's
+/// hidden running statistics would otherwise be used at every point.
+pub(crate) fn load_directions(file: &Path, args: &ModelArgs) -> Result<DirectionSet> {
+    let set = DirectionSet::load(file).with_context(|| format!("reading directions {}", file.display()))?;
+    if set.meta.batch_stats && !args.batch_stats() {
+        bail!(
+            "{} runs between models whose BN running statistics cannot move (it was made with --bn batch): \
+             add --bn batch, so each point is evaluated with its own batch statistics",
+            file.display()
+        );
+    }
+    Ok(set)
 }
 
 /// Refuses the `states` scope for a model whose BN statistics cannot be reached.

@@ -79,8 +79,7 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
         }
         (None, None, _, Some(dir)) => {
             let weights = args.out.join("module-weights");
-            let (trajectory, model, last) = crate::model_load::modules_trajectory(dir, &weights)?;
-            crate::model_load::check_scope(model.as_ref(), args.scope)?;
+            let (trajectory, model, last) = crate::model_load::modules_trajectory(dir, &weights, args.scope)?;
             let analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the modules in {}", dir.display()))?;
             final_model = Some(last);
@@ -89,7 +88,15 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
         _ => bail!("give a run folder, --weights-dir with --model, or --modules-dir"),
     };
     drop(bar);
-    let (report, written) = report::save(&analysis, &args.out, args.grid_points)?;
+    // The checkpoint files of a weights or modules folder are bare state dicts: the suggested
+    // surface command (printed and stored in trajectory.json) loads the model they belong to.
+    let final_file = analysis.trajectory.final_point().file.display().to_string();
+    let model_args = match (&args.weights_dir, &args.model, &final_model) {
+        (Some(_), Some(model), _) => Some(format!("--checkpoint {} --weights {final_file}", model.display())),
+        (_, _, Some(module)) => Some(format!("--checkpoint {}", module.display())),
+        _ => None,
+    };
+    let (report, written) = report::save_with_model(&analysis, &args.out, args.grid_points, model_args.as_deref())?;
     if !report.run_finished {
         eprintln!("note: the run has not finished; its last checkpoint (epoch {}) plays the final model", last_epoch(&report));
     }
@@ -130,22 +137,7 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
         );
     }
     println!("  surface under the path (--x {} --y {}):", report.surface.x, report.surface.y);
-    let command = match (&args.weights_dir, &args.model, &final_model) {
-        // The weight files are state dicts: the model comes from --model, the weights after it.
-        (Some(_), Some(model), _) => report.surface.command.replacen(
-            "--checkpoint ",
-            &format!("--checkpoint {} --weights ", model.display()),
-            1,
-        ),
-        // The last module holds the final weights itself.
-        (_, _, Some(module)) => report.surface.command.replacen(
-            &format!("--checkpoint {} ", report.surface.checkpoint),
-            &format!("--checkpoint {} ", module.display()),
-            1,
-        ),
-        _ => report.surface.command.clone(),
-    };
-    println!("    {command}");
+    println!("    {}", report.surface.command);
     eprintln!(
         "wrote {}, {}, {} direction files and {} projections to {}",
         written.report.display(),

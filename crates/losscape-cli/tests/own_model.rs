@@ -100,6 +100,12 @@ fn surfaces_interpolation_and_hessian_match_pytorch() {
     args.extend(["--bn", "batch"]);
     run_ok(&args);
     check_surface(&through_file, "interpolation_batch_stats");
+    let map = dir.path().join("map.surf");
+    let (ok, text) = losscape(&["hessian", "--checkpoint", path(&net), "--direction-file", path(&towards), "--x", "0:1:2"]
+        .into_iter()
+        .chain(["--dataset", &data, "--threads", "1", "--out", path(&map)])
+        .collect::<Vec<_>>());
+    assert!(!ok && text.contains("made with --bn batch"), "{text}");
 
     let mut args = vec!["hessian", "--checkpoint", path(&net), "--precision", "f64", "--tol", "1e-8", "--trace-probes", "0"];
     args.extend(common);
@@ -246,8 +252,9 @@ fn a_folder_of_torchscript_modules_is_a_trajectory() {
         }
         model.save(&modules.join(format!("epoch-{k:02}.pt"))).unwrap();
     }
-    // Files that are not modules are passed over.
+    // Files that are not modules, and hidden files (a crashed save's temporary), are passed over.
     std::fs::write(modules.join("notes.txt"), "epochs 0-4").unwrap();
+    std::fs::copy(&net, modules.join(".epoch-05.pt.tmp-1")).unwrap();
     let out = dir.path().join("trajectory");
     let text = run_ok(&["trajectory", "--modules-dir", path(&modules), "--ignore", "none"]
         .into_iter()
@@ -259,14 +266,19 @@ fn a_folder_of_torchscript_modules_is_a_trajectory() {
     let command = text.lines().find(|l| l.trim_start().starts_with("losscape surface")).unwrap().trim();
     let last = modules.join("epoch-04.pt");
     assert!(command.contains(&format!("--checkpoint {} --direction-file", path(&last))), "{command}");
+    // trajectory.json stores the same command.
+    let report: Value = serde_json::from_slice(&std::fs::read(out.join("trajectory.json")).unwrap()).unwrap();
+    assert_eq!(report["surface"]["command"].as_str(), Some(command));
     let data = format!("npz:{}", path(&fixture("data.npz")));
     let mut args: Vec<&str> = command.split_whitespace().skip(1).collect();
     args.extend(["--dataset", &data, "--threads", "1"]);
     run_ok(&args);
 
     // A module's BN running statistics are out of reach, so the states scope is refused.
-    let (ok, text) = losscape(&["trajectory", "--modules-dir", path(&modules), "--scope", "states", "--out", path(&out)]);
+    let refused = dir.path().join("refused");
+    let (ok, text) = losscape(&["trajectory", "--modules-dir", path(&modules), "--scope", "states", "--out", path(&refused)]);
     assert!(!ok && text.contains("use --scope weights"), "{text}");
+    assert!(!refused.exists(), "nothing is written before the refusal");
 
     // One module is no path.
     let single = dir.path().join("single");
