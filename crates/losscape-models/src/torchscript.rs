@@ -120,22 +120,34 @@ impl TorchScriptModel {
     }
 
     /// Saves the module with its current parameters (e.g. after a move along a direction) as a
-    /// TorchScript file that PyTorch's `torch.jit.load` and [`TorchScriptModel::load`] read.
-    /// Written whole or not at all: to a temporary file beside `path`, then renamed over it.
+    /// TorchScript file that PyTorch's `torch.jit.load` and [`TorchScriptModel::load`] read, in
+    /// evaluation mode. Its BN running statistics are saved as they are now: forwards in training
+    /// mode or with [`BnMode::BatchStats`] have updated them. Written whole or not at all: to a
+    /// temporary file beside `path`, flushed to disk, then renamed over it.
     pub fn save(&self, path: &Path) -> Result<()> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         let temp = losscape_core::fsio::temp_path(path);
-        let saved = self.module.lock().unwrap_or_else(|e| e.into_inner()).0.save(&temp);
-        if let Err(e) = saved {
+        let saved = {
+            let mut guard = self.module.lock().unwrap_or_else(|e| e.into_inner());
+            let (module, training) = &mut *guard;
+            let result = module.f_set_eval().and_then(|()| module.save(&temp));
+            if *training {
+                module.f_set_train()?;
+            }
+            result
+        };
+        let written = saved
+            .map_err(|e| Error::format(path, format!("could not save the TorchScript module: {e}")))
+            .and_then(|()| {
+                std::fs::File::open(&temp).and_then(|f| f.sync_all()).map_err(|e| Error::io(path, e))?;
+                std::fs::rename(&temp, path).map_err(|e| Error::io(path, e))
+            });
+        if written.is_err() {
             let _ = std::fs::remove_file(&temp);
-            return Err(Error::format(path, format!("could not save the TorchScript module: {e}")));
         }
-        std::fs::rename(&temp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&temp);
-            Error::io(path, e)
-        })
+        written
     }
 
     /// The file the module was loaded from.
