@@ -262,7 +262,7 @@ fn width_statement(f: &Findings, pre: &Preset) -> String {
         let heading = if shortcuts { "With shortcuts" } else { "Without shortcuts" };
         let list = rows
             .iter()
-            .map(|w| format!("x{} {:.1}% error, rise {:.3}", w.width, w.run.test_error(), w.inner_rise))
+            .map(|w| format!("x{} {:.1}% error, rise {}", w.width, w.run.test_error(), num(w.inner_rise, 3)))
             .collect::<Vec<_>>()
             .join("; ");
         parts.push(format!("{heading}: {list}"));
@@ -290,14 +290,29 @@ fn width_statement(f: &Findings, pre: &Preset) -> String {
             untrained.join(", ")
         )
     };
+    let verdict = if verdicts.is_empty() {
+        " No trend can be read: some rise is missing, or a setting has a single width.".to_owned()
+    } else {
+        format!(" For the networks {}.", verdicts.join("; for the networks "))
+    };
+    let trained_on = match pre.wide_train_per_class {
+        Some(k) => format!("{k} images per class"),
+        None => "the whole training split".into(),
+    };
+    let evaluated_on = match pre.wide_eval_per_class {
+        Some(k) => format!("the first {k} training images per class"),
+        None => "the whole training split".into(),
+    };
+    let scale = if pre.wide_train_per_class.is_some() || pre.wide_eval_per_class.is_some() {
+        ", so the comparison is indicative, not the paper's scale"
+    } else {
+        ""
+    };
     format!(
-        "Width: the rise is the mean training-loss rise over |a|, |b| <= 0.5 of the filter-normalized plane above the minimizer's loss (smaller = flatter). {}. For the networks {}. They were trained on {} images per class for {} epochs{} and their planes evaluated on {} training images per class, so the comparison is indicative, not the paper's scale.{caveat}",
+        "Width: the rise is the mean training-loss rise over |a|, |b| <= 0.5 of the filter-normalized plane above the minimizer's loss (smaller = flatter). {}.{verdict} They were trained on {trained_on} for {} epochs{} and their planes evaluated on {evaluated_on}{scale}.{caveat}",
         parts.join(". "),
-        verdicts.join("; for the networks "),
-        pre.wide_train_per_class.map_or("all".into(), |k| k.to_string()),
         pre.wide_epochs,
         pre.wide_lr.map_or(String::new(), |lr| format!(" at learning rate {lr}")),
-        pre.wide_eval_per_class.map_or("all".into(), |k| k.to_string()),
     )
 }
 
