@@ -71,17 +71,19 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
             run,
         ),
         (None, Some(dir), Some(model), _) => {
-            let (trajectory, model) = crate::model_load::weights_trajectory(model, dir)?;
-            crate::model_load::check_scope(model.as_ref(), args.scope)?;
-            let analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
+            let (trajectory, loaded) = crate::model_load::weights_trajectory(model, dir)?;
+            crate::model_load::check_scope(loaded.as_ref(), args.scope)?;
+            let mut analysis = analyze(&trajectory, loaded.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the weights in {}", dir.display()))?;
+            analysis.set_final_model_hash(crate::model_load::weights_model_hash(model, &trajectory.final_point().file)?);
             (analysis, dir)
         }
         (None, None, _, Some(dir)) => {
             let weights = args.out.join("module-weights");
             let (trajectory, model, last) = crate::model_load::modules_trajectory(dir, &weights, args.scope)?;
-            let analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
+            let mut analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the modules in {}", dir.display()))?;
+            analysis.set_final_model_hash(losscape::core::hash::sha256_file(&last)?);
             final_model = Some(last);
             (analysis, dir)
         }

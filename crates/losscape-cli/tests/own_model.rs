@@ -231,7 +231,8 @@ fn a_folder_of_weight_files_is_a_trajectory() {
     let data = format!("npz:{}", path(&fixture("data.npz")));
     let mut args: Vec<&str> = command.split_whitespace().skip(1).collect();
     args.extend(["--dataset", &data, "--threads", "1"]);
-    run_ok(&args);
+    let text = run_ok(&args);
+    assert!(!text.contains("made for another checkpoint"), "the directions belong to the suggested model:\n{text}");
 }
 
 #[test]
@@ -272,7 +273,8 @@ fn a_folder_of_torchscript_modules_is_a_trajectory() {
     let data = format!("npz:{}", path(&fixture("data.npz")));
     let mut args: Vec<&str> = command.split_whitespace().skip(1).collect();
     args.extend(["--dataset", &data, "--threads", "1"]);
-    run_ok(&args);
+    let text = run_ok(&args);
+    assert!(!text.contains("made for another checkpoint"), "the directions belong to the suggested model:\n{text}");
 
     // A module's BN running statistics are out of reach, so the states scope is refused.
     let refused = dir.path().join("refused");

@@ -114,6 +114,17 @@ impl Analysis {
         self.explained_variance_ratio.iter().take(2).sum()
     }
 
+    /// Records `hash` as the final model's hash, in the report and in the three planes' direction
+    /// files: for a path whose final checkpoint is a bare state dict, the hash `losscape surface`
+    /// computes for the model it is loaded into (so the suggested surface finds its directions
+    /// made for its checkpoint).
+    pub fn set_final_model_hash(&mut self, hash: String) {
+        for plane in [&mut self.pca, &mut self.random, &mut self.init_random] {
+            plane.directions.meta.checkpoint_hash = hash.clone();
+        }
+        self.final_checkpoint_hash = hash;
+    }
+
     /// The three planes: PCA first, then the two baselines.
     pub fn planes(&self) -> [&Plane; 3] {
         [&self.pca, &self.random, &self.init_random]
