@@ -32,7 +32,7 @@ struct InfoArgs {
 /// Without any of them, the embedded `fashion-mnist-mini`.
 #[derive(Args, Clone, Debug, Default)]
 pub struct SourceArgs {
-    /// Data set: fashion-mnist-mini (embedded, the default), idx:<DIR> or cifar10:<DIR>.
+    /// Data set: fashion-mnist-mini (embedded, the default), idx:DIR or cifar10:DIR.
     #[arg(long, value_name = "SOURCE", group = "data_source")]
     pub dataset: Option<DataSource>,
     /// A CIFAR-10 binary folder (data_batch_1.bin .. data_batch_5.bin, test_batch.bin).

@@ -26,11 +26,11 @@ pub struct TrajectoryArgs {
     model: Option<PathBuf>,
     /// Instead of a run folder: a folder of TorchScript modules saved along training (one per
     /// epoch, in file-name order; the last is the final model). Their parameters are written to
-    /// <out>/module-weights/ as safetensors files, which the streaming PCA reads.
+    /// OUT/module-weights/ as safetensors files, which the streaming PCA reads.
     #[arg(long)]
     modules_dir: Option<PathBuf>,
     /// Output folder: direction files (pca, random, init-random .safetensors), the path projected
-    /// onto each plane (projection-<plane>.json, for `losscape plot --path`), projection.csv and
+    /// onto each plane (projection-PLANE.json, for `losscape plot --path`), projection.csv and
     /// trajectory.json.
     #[arg(long)]
     out: PathBuf,
