@@ -194,6 +194,7 @@ pub struct Findings {
     pub sharpness: Vec<(String, String, f64, f64)>, // (run, norm, sharpness, test error)
     pub pca: Vec<(String, Value)>,
     pub ratio_stats: Vec<(String, f64, f64, f64)>, // (model, mean, median, max of |min/max|)
+    pub ratio_centre: Vec<(String, f64)>,          // (model, |min/max| at the map's centre, the minimizer)
     pub widths: Vec<WidthResult>,
     pub notes: Vec<String>,
 }
@@ -390,6 +391,11 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
             p.stage(&format!("hessian-{}", run.name), &a, &[&run.checkpoint], &[&path])?;
             let csv = export_csv(p, &format!("f-{}", run.name), &path)?;
             let table = Table::read(&csv)?;
+            if let (Some(x), Some(y), Some(r)) = (table.column("x"), table.column("y"), table.column("abs_ratio")) {
+                if let Some(i) = (0..r.len()).find(|&i| x[i].abs() < 1e-9 && y[i].abs() < 1e-9) {
+                    f.ratio_centre.push((run.model.clone(), r[i]));
+                }
+            }
             if let Some(mut r) = table.column("abs_ratio") {
                 r.retain(|v| v.is_finite());
                 r.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));

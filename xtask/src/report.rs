@@ -93,10 +93,11 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
 
     if !f.ratio_stats.is_empty() {
         let _ = writeln!(md, "\n## Hessian eigenvalue ratios\n");
-        let _ = writeln!(md, "| model | mean | median | max of abs(lambda_min/lambda_max) over the map |");
-        let _ = writeln!(md, "|---|---|---|---|");
+        let _ = writeln!(md, "| model | mean | median | max of abs(lambda_min/lambda_max) over the map | at the minimizer (the map's centre) |");
+        let _ = writeln!(md, "|---|---|---|---|---|");
         for (m, mean, med, max) in &f.ratio_stats {
-            let _ = writeln!(md, "| {m} | {} | {} | {} |", num(*mean, 3), num(*med, 3), num(*max, 3));
+            let centre = f.ratio_centre.iter().find(|c| &c.0 == m).map_or(f64::NAN, |c| c.1);
+            let _ = writeln!(md, "| {m} | {} | {} | {} | {} |", num(*mean, 3), num(*med, 3), num(*max, 3), num(centre, 3));
         }
     }
 
@@ -226,8 +227,16 @@ fn agreement(p: &Pipeline, f: &Findings) -> Vec<String> {
         let mean_ratio = |m: String| f.ratio_stats.iter().find(|r| r.0 == m).map(|r| r.1);
         if let (Some(s), Some(n)) = (mean_ratio(format!("resnet{d0}")), mean_ratio(format!("resnet{d0}-noshort"))) {
             let verdict = if n > s { "agrees with" } else { "does not agree with" };
+            let centre = |m: String| f.ratio_centre.iter().find(|c| c.0 == m).map(|c| c.1);
+            let at_minimizer = match (centre(format!("resnet{d0}")), centre(format!("resnet{d0}-noshort"))) {
+                (Some(cs), Some(cn)) if cs.is_finite() && cn.is_finite() => format!(
+                    " At the minimizer itself (the map's centre) the ratio is {cs:.3} with shortcuts and {cn:.3} without, which {} the paper's ordering.",
+                    if cn > cs { "agrees with" } else { "does not agree with" }
+                ),
+                _ => String::new(),
+            };
             out.push(format!(
-                "Hessian maps: the mean |lambda_min/lambda_max| over the map is {s:.3} for ResNet-{d0} with shortcuts and {n:.3} without: this {verdict} the paper's finding that the network without shortcuts has the more non-convex (larger-ratio) surface. The Hessians use {} training images and Lanczos tolerance {}, so single points are noisy.",
+                "Hessian maps: the mean |lambda_min/lambda_max| over the map is {s:.3} for ResNet-{d0} with shortcuts and {n:.3} without: this {verdict} the paper's finding that the network without shortcuts has the more non-convex (larger-ratio) surface.{at_minimizer} The Hessians use {} training images and Lanczos tolerance {}, so single points are noisy.",
                 pre.hessian_samples, pre.hessian_tol
             ));
         }
