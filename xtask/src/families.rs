@@ -195,6 +195,7 @@ pub struct Findings {
     pub pca: Vec<(String, Value)>,
     pub ratio_stats: Vec<(String, f64, f64, f64)>, // (model, mean, median, max of |min/max|)
     pub ratio_centre: Vec<(String, f64)>,          // (model, |min/max| at the map's centre, the minimizer)
+    pub ratio_converged: Vec<(String, usize, usize)>, // (model, points whose Lanczos runs converged, points)
     pub widths: Vec<WidthResult>,
     pub notes: Vec<String>,
 }
@@ -395,6 +396,9 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                 if let Some(i) = (0..r.len()).find(|&i| x[i].abs() < 1e-9 && y[i].abs() < 1e-9) {
                     f.ratio_centre.push((run.model.clone(), r[i]));
                 }
+            }
+            if let Some(c) = table.column("converged") {
+                f.ratio_converged.push((run.model.clone(), c.iter().filter(|&&v| v > 0.0).count(), c.len()));
             }
             if let Some(mut r) = table.column("abs_ratio") {
                 r.retain(|v| v.is_finite());

@@ -93,12 +93,18 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
 
     if !f.ratio_stats.is_empty() {
         let _ = writeln!(md, "\n## Hessian eigenvalue ratios\n");
-        let _ = writeln!(md, "| model | mean | median | max of abs(lambda_min/lambda_max) over the map | at the minimizer (the map's centre) |");
-        let _ = writeln!(md, "|---|---|---|---|---|");
+        let _ = writeln!(md, "| model | mean | median | max of abs(lambda_min/lambda_max) over the map | at the minimizer (the map's centre) | points converged |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|");
         for (m, mean, med, max) in &f.ratio_stats {
             let centre = f.ratio_centre.iter().find(|c| &c.0 == m).map_or(f64::NAN, |c| c.1);
-            let _ = writeln!(md, "| {m} | {} | {} | {} | {} |", num(*mean, 3), num(*med, 3), num(*max, 3), num(centre, 3));
+            let converged = f.ratio_converged.iter().find(|c| &c.0 == m).map_or("-".into(), |c| format!("{} of {}", c.1, c.2));
+            let _ = writeln!(md, "| {m} | {} | {} | {} | {} | {converged} |", num(*mean, 3), num(*med, 3), num(*max, 3), num(centre, 3));
         }
+        let _ = writeln!(
+            md,
+            "\nA point converged when its Lanczos run met the tolerance ({}) for both extreme eigenvalues within {} Hessian-vector products; the others keep their last Ritz values.",
+            p.preset.hessian_tol, p.preset.hessian_max_iter
+        );
     }
 
     let _ = writeln!(md, "\n## Figures\n");
