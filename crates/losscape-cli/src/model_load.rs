@@ -98,19 +98,32 @@ pub(crate) fn weights_model_hash(model: &Path, weights: &Path) -> Result<String>
 /// A path from a folder of safetensors weight files (state dicts of `model`'s tensors, one per
 /// epoch, in file-name order: epochs 0, 1, ...) and the model that holds the last of them.
 pub(crate) fn weights_trajectory(model: &Path, dir: &Path) -> Result<(Trajectory, Box<dyn Model>)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading the weights folder {}", dir.display()))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("reading the weights folder {}", dir.display()))?;
-    files.retain(|f| f.extension().is_some_and(|e| e == "safetensors"));
-    files.sort();
+    let files = folder_files(dir, "weights", |f| f.extension().is_some_and(|e| e == "safetensors"))?;
     let last = files.last().cloned().with_context(|| format!("{} holds no .safetensors files", dir.display()))?;
     let args = ModelArgs { weights: Some(last), ..ModelArgs::default() };
     let (model, _) = load_model(model, tch::Device::Cpu, None, &args)?;
+    Ok((numbered_path(files, dir)?, model))
+}
+
+/// The files of `dir` that `keep` accepts, in name order; hidden files (such as a crashed atomic
+/// save's temporary) are left out. `what` names the folder in errors.
+fn folder_files(dir: &Path, what: &str, keep: impl Fn(&Path) -> bool) -> Result<Vec<PathBuf>> {
+    let context = || format!("reading the {what} folder {}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(context)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .with_context(context)?;
+    let hidden = |f: &Path| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+    files.retain(|f| f.is_file() && !hidden(f) && keep(f));
+    files.sort();
+    Ok(files)
+}
+
+/// A path through `files` as epochs 0, 1, ... with no LR decays recorded.
+fn numbered_path(files: Vec<PathBuf>, dir: &Path) -> Result<Trajectory> {
     let epochs = files.into_iter().enumerate().map(|(k, f)| (k as u64, f)).collect();
-    let trajectory = Trajectory::from_checkpoints(epochs, &[]).with_context(|| format!("the weights in {}", dir.display()))?;
-    Ok((trajectory, model))
+    Trajectory::from_checkpoints(epochs, &[]).with_context(|| format!("the path in {}", dir.display()))
 }
 
 /// A path from a folder of TorchScript modules saved along training (`*.pt` or any TorchScript
@@ -125,18 +138,11 @@ pub(crate) fn modules_trajectory(
     weights_out: &Path,
     scope: Scope,
 ) -> Result<(Trajectory, Box<dyn Model>, PathBuf)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading the modules folder {}", dir.display()))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("reading the modules folder {}", dir.display()))?;
-    let hidden = |f: &Path| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-    files.retain(|f| f.is_file() && !hidden(f) && is_torchscript_file(f));
-    files.sort();
+    let files = folder_files(dir, "modules", is_torchscript_file)?;
     if files.len() < 2 {
         bail!("{} holds {} TorchScript module(s); a path needs at least 2", dir.display(), files.len());
     }
-    let mut epochs = Vec::with_capacity(files.len());
+    let mut written = Vec::with_capacity(files.len());
     let mut last: Option<Box<dyn Model>> = None;
     for (k, file) in files.iter().enumerate() {
         let (model, _) = load_model(file, tch::Device::Cpu, None, &ModelArgs::default())?;
@@ -153,12 +159,11 @@ pub(crate) fn modules_trajectory(
         let target = weights_out.join(format!("{k:04}-{stem}.safetensors"));
         checkpoint::save_tensors(&tensors, &BTreeMap::new(), &target)
             .with_context(|| format!("writing the parameters of {} to {}", file.display(), target.display()))?;
-        epochs.push((k as u64, target));
+        written.push(target);
         last = Some(model);
     }
-    let trajectory = Trajectory::from_checkpoints(epochs, &[]).with_context(|| format!("the modules in {}", dir.display()))?;
-    let final_file = files.pop().expect("at least two modules");
-    Ok((trajectory, last.expect("at least two modules"), final_file))
+    let final_file = files.last().cloned().expect("at least two modules");
+    Ok((numbered_path(written, dir)?, last.expect("at least two modules"), final_file))
 }
 
 /// Reads a direction file, refusing one made between models whose BN running statistics cannot

@@ -63,20 +63,23 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
     }
     let options = Options { scope: args.scope, ignore: args.ignore, seed: args.seed, chunk_elements: args.chunk_elements };
     let bar = ProgressBar::new();
-    // The model behind the suggested surface command when it is not the final checkpoint file.
-    let mut final_model: Option<PathBuf> = None;
-    let (analysis, source) = match (&args.run, &args.weights_dir, &args.model, &args.modules_dir) {
+    // The checkpoint files of a weights or modules folder are bare state dicts: the suggested
+    // surface command (printed and stored in trajectory.json) loads the model they belong to,
+    // and the direction files record that model's hash, as `losscape surface` computes it.
+    let (analysis, source, model_args) = match (&args.run, &args.weights_dir, &args.model, &args.modules_dir) {
         (Some(run), _, _, _) => (
             analyze_run(run, &options, &bar).with_context(|| format!("analysing the path of run {}", run.display()))?,
             run,
+            None,
         ),
         (None, Some(dir), Some(model), _) => {
             let (trajectory, loaded) = crate::model_load::weights_trajectory(model, dir)?;
             crate::model_load::check_scope(loaded.as_ref(), args.scope)?;
             let mut analysis = analyze(&trajectory, loaded.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the weights in {}", dir.display()))?;
-            analysis.set_final_model_hash(crate::model_load::weights_model_hash(model, &trajectory.final_point().file)?);
-            (analysis, dir)
+            let last = &trajectory.final_point().file;
+            analysis.set_final_model_hash(crate::model_load::weights_model_hash(model, last)?);
+            (analysis, dir, Some(format!("--checkpoint {} --weights {}", model.display(), last.display())))
         }
         (None, None, _, Some(dir)) => {
             let weights = args.out.join("module-weights");
@@ -84,20 +87,11 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
             let mut analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the modules in {}", dir.display()))?;
             analysis.set_final_model_hash(losscape::core::hash::sha256_file(&last)?);
-            final_model = Some(last);
-            (analysis, dir)
+            (analysis, dir, Some(format!("--checkpoint {}", last.display())))
         }
         _ => bail!("give a run folder, --weights-dir with --model, or --modules-dir"),
     };
     drop(bar);
-    // The checkpoint files of a weights or modules folder are bare state dicts: the suggested
-    // surface command (printed and stored in trajectory.json) loads the model they belong to.
-    let final_file = analysis.trajectory.final_point().file.display().to_string();
-    let model_args = match (&args.weights_dir, &args.model, &final_model) {
-        (Some(_), Some(model), _) => Some(format!("--checkpoint {} --weights {final_file}", model.display())),
-        (_, _, Some(module)) => Some(format!("--checkpoint {}", module.display())),
-        _ => None,
-    };
     let (report, written) = report::save_with_model(&analysis, &args.out, args.grid_points, model_args.as_deref())?;
     if !report.run_finished {
         eprintln!("note: the run has not finished; its last checkpoint (epoch {}) plays the final model", last_epoch(&report));
