@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use losscape::landscape::Surface;
-use support::{assert_bit_equal, losscape, run_ok, surface_args, write_checkpoint};
+use support::{assert_bit_equal, losscape, run_ok, single_run, write_checkpoint, SingleRun};
 
 /// `mpirun` with `ranks` processes of this build's `losscape` (as root, as CI runs, and with
 /// more ranks than cores).
@@ -63,14 +63,7 @@ fn with_out(mut args: Vec<String>, out: &Path) -> Vec<String> {
 
 #[test]
 fn surfaces_over_ranks_equal_the_single_process_and_a_killed_job_resumes_with_other_ranks() {
-    let dir = tempfile::tempdir().unwrap();
-    let ckpt = dir.path().join("model.safetensors");
-    write_checkpoint(&ckpt);
-    let args = surface_args(&ckpt);
-
-    let single = dir.path().join("single.surface");
-    run_ok(losscape().args(with_out(args.clone(), &single)));
-    let single = Surface::load(&single).unwrap();
+    let SingleRun { dir, args, single } = single_run();
 
     // 2 ranks with their default thread count (their share of the cores), 3 with one thread.
     let threads_at = args.iter().position(|a| a == "--threads").unwrap();

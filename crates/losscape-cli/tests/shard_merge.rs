@@ -5,17 +5,11 @@
 mod support;
 
 use losscape::landscape::Surface;
-use support::{assert_bit_equal, losscape, run_ok, surface_args, write_checkpoint};
+use support::{assert_bit_equal, losscape, run_ok, single_run, SingleRun};
 
 #[test]
 fn merged_shards_equal_the_single_run_and_foreign_shards_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let ckpt = dir.path().join("model.safetensors");
-    write_checkpoint(&ckpt);
-    let args = surface_args(&ckpt);
-
-    let single = dir.path().join("single.surface");
-    run_ok(losscape().args(&args).arg("--out").arg(&single));
+    let SingleRun { dir, args, single } = single_run();
 
     let mut parts = Vec::new();
     for i in 0..3 {
@@ -29,7 +23,7 @@ fn merged_shards_equal_the_single_run_and_foreign_shards_are_refused() {
     let stderr = run_ok(losscape().arg("merge").args(&parts).arg("--out").arg(&merged));
     assert!(stderr.contains("30 of 30 points done"), "{stderr}");
     let merged = Surface::load(&merged).unwrap();
-    assert_bit_equal(&merged, &Surface::load(&single).unwrap(), "merged shards");
+    assert_bit_equal(&merged, &single, "merged shards");
     assert_eq!(merged.runs().len(), 3);
     for (point, &run) in merged.computed_by().iter().enumerate() {
         assert_eq!(merged.runs()[run as usize - 1].shard.to_string(), format!("{}/3", point % 3));

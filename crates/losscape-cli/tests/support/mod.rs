@@ -39,6 +39,25 @@ pub fn surface_args(checkpoint: &Path) -> Vec<String> {
     args
 }
 
+/// A temporary folder holding the tiny checkpoint, the arguments of the small surface over it
+/// ([`surface_args`], without `--out`) and that surface as one process computes it.
+pub struct SingleRun {
+    pub dir: tempfile::TempDir,
+    pub args: Vec<String>,
+    pub single: Surface,
+}
+
+/// Writes the checkpoint and computes the small surface in one process (`single.surface`).
+pub fn single_run() -> SingleRun {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("model.safetensors");
+    write_checkpoint(&ckpt);
+    let args = surface_args(&ckpt);
+    let single = dir.path().join("single.surface");
+    run_ok(losscape().args(&args).arg("--out").arg(&single));
+    SingleRun { single: Surface::load(&single).unwrap(), dir, args }
+}
+
 /// Runs `cmd`, failing the test with its stderr if it fails; returns its stderr.
 pub fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().expect("starts the command");
