@@ -179,12 +179,17 @@ pub fn inner_rise(t: &Table) -> f64 {
     let (Some(x), Some(y), Some(loss)) = (t.column("x"), t.column("y"), t.column("train_loss")) else {
         return f64::NAN;
     };
-    let centre = (0..loss.len()).find(|&i| x[i].abs() < 1e-9 && y[i].abs() < 1e-9).map(|i| loss[i]);
+    let centre = origin(&x, &y).map(|i| loss[i]);
     let inner: Vec<f64> = (0..loss.len()).filter(|&i| x[i].abs() <= 0.5 + 1e-9 && y[i].abs() <= 0.5 + 1e-9).map(|i| loss[i]).collect();
     match centre {
         Some(c) if c.is_finite() && !inner.is_empty() => inner.iter().map(|v| v - c).sum::<f64>() / inner.len() as f64,
         _ => f64::NAN,
     }
+}
+
+/// The row of a grid export at (0, 0), the minimizer.
+fn origin(x: &[f64], y: &[f64]) -> Option<usize> {
+    x.iter().zip(y).position(|(a, b)| a.abs() < 1e-9 && b.abs() < 1e-9)
 }
 
 /// Numbers gathered for the report.
@@ -393,7 +398,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
             let csv = export_csv(p, &format!("f-{}", run.name), &path)?;
             let table = Table::read(&csv)?;
             if let (Some(x), Some(y), Some(r)) = (table.column("x"), table.column("y"), table.column("abs_ratio")) {
-                if let Some(i) = (0..r.len()).find(|&i| x[i].abs() < 1e-9 && y[i].abs() < 1e-9) {
+                if let Some(i) = origin(&x, &y) {
                     f.ratio_centre.push((run.model.clone(), r[i]));
                 }
             }
