@@ -66,11 +66,10 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
     // The checkpoint files of a weights or modules folder are bare state dicts: the suggested
     // surface command (printed and stored in trajectory.json) loads the model they belong to,
     // and the direction files record that model's hash, as `losscape surface` computes it.
-    let (analysis, source, model_args) = match (&args.run, &args.weights_dir, &args.model, &args.modules_dir) {
+    let (analysis, source) = match (&args.run, &args.weights_dir, &args.model, &args.modules_dir) {
         (Some(run), _, _, _) => (
             analyze_run(run, &options, &bar).with_context(|| format!("analysing the path of run {}", run.display()))?,
             run,
-            None,
         ),
         (None, Some(dir), Some(model), _) => {
             let (trajectory, loaded) = crate::model_load::weights_trajectory(model, dir)?;
@@ -78,21 +77,22 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
             let mut analysis = analyze(&trajectory, loaded.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the weights in {}", dir.display()))?;
             let last = &trajectory.final_point().file;
-            analysis.set_final_model_hash(crate::model_load::weights_model_hash(model, last)?);
-            (analysis, dir, Some(format!("--checkpoint {} --weights {}", model.display(), last.display())))
+            let load = format!("--checkpoint {} --weights {}", model.display(), last.display());
+            analysis.set_final_model(load, crate::model_load::weights_model_hash(model, last)?);
+            (analysis, dir)
         }
         (None, None, _, Some(dir)) => {
             let weights = args.out.join("module-weights");
             let (trajectory, model, last) = crate::model_load::modules_trajectory(dir, &weights, args.scope)?;
             let mut analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the modules in {}", dir.display()))?;
-            analysis.set_final_model_hash(losscape::core::hash::sha256_file(&last)?);
-            (analysis, dir, Some(format!("--checkpoint {}", last.display())))
+            analysis.set_final_model(format!("--checkpoint {}", last.display()), losscape::core::hash::sha256_file(&last)?);
+            (analysis, dir)
         }
         _ => bail!("give a run folder, --weights-dir with --model, or --modules-dir"),
     };
     drop(bar);
-    let (report, written) = report::save_with_model(&analysis, &args.out, args.grid_points, model_args.as_deref())?;
+    let (report, written) = report::save(&analysis, &args.out, args.grid_points)?;
     if !report.run_finished {
         eprintln!("note: the run has not finished; its last checkpoint (epoch {}) plays the final model", last_epoch(&report));
     }

@@ -86,8 +86,12 @@ pub struct Analysis {
     pub options: Options,
     /// The final model's spec.
     pub model_spec: String,
-    /// SHA-256 of the final checkpoint file (recorded in the direction files).
+    /// SHA-256 of the final checkpoint file (recorded in the direction files), or the hash set
+    /// by [`Analysis::set_final_model`].
     pub final_checkpoint_hash: String,
+    /// How `losscape surface` loads the final model, when not by `--checkpoint <final file>`
+    /// (see [`Analysis::set_final_model`]).
+    pub final_model_args: Option<String>,
     /// Entries of one row (elements of the analysed tensors).
     pub parameters: usize,
     /// Explained-variance ratio of every principal component, descending (`n - 1` for `n`
@@ -114,15 +118,17 @@ impl Analysis {
         self.explained_variance_ratio.iter().take(2).sum()
     }
 
-    /// Records `hash` as the final model's hash, in the report and in the three planes' direction
-    /// files: for a path whose final checkpoint is a bare state dict, the hash `losscape surface`
-    /// computes for the model it is loaded into (so the suggested surface finds its directions
-    /// made for its checkpoint).
-    pub fn set_final_model_hash(&mut self, hash: String) {
+    /// For a path whose checkpoint files are bare state dicts (a folder of weight files, or of
+    /// parameters taken from TorchScript modules): the final model is loaded with `args` (e.g.
+    /// `--checkpoint net.pt --weights last.safetensors`), which the suggested surface command
+    /// uses, and `hash` is the hash `losscape surface` computes for it, which the report and the
+    /// three planes' direction files record (so the surface finds its directions made for it).
+    pub fn set_final_model(&mut self, args: String, hash: String) {
         for plane in [&mut self.pca, &mut self.random, &mut self.init_random] {
             plane.directions.meta.checkpoint_hash = hash.clone();
         }
         self.final_checkpoint_hash = hash;
+        self.final_model_args = Some(args);
     }
 
     /// The three planes: PCA first, then the two baselines.
@@ -263,6 +269,7 @@ pub fn analyze(trajectory: &Trajectory, model: &dyn Model, options: &Options, pr
         options: *options,
         model_spec,
         final_checkpoint_hash,
+        final_model_args: None,
         parameters: layout.active_elements(),
         explained_variance_ratio: ratios,
         explained_variance: pca.explained_variance(),

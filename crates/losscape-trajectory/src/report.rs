@@ -276,13 +276,6 @@ pub fn projection(analysis: &Analysis, plane: &Plane) -> Projection {
 
 /// Builds the report of `analysis` whose files live in `out` (not written).
 pub fn report(analysis: &Analysis, out: &Path, grid_points: usize) -> Report {
-    report_with_model(analysis, out, grid_points, None)
-}
-
-/// [`report`] whose suggested surface command loads the final model with `model_args` (e.g.
-/// `--checkpoint net.pt --weights last.safetensors`) instead of `--checkpoint <final file>`: for
-/// paths whose checkpoint files are bare state dicts.
-pub fn report_with_model(analysis: &Analysis, out: &Path, grid_points: usize, model_args: Option<&str>) -> Report {
     let t = &analysis.trajectory;
     let planes = Planes {
         pca: plane_report(analysis, &analysis.pca, grid_points),
@@ -306,7 +299,7 @@ pub fn report_with_model(analysis: &Analysis, out: &Path, grid_points: usize, mo
     let (x, y) = (planes.pca.suggested_x.clone(), planes.pca.suggested_y.clone());
     let checkpoint = t.final_point().file.display().to_string();
     let direction_file = out.join(&planes.pca.directions).display().to_string();
-    let model_args = model_args.map_or_else(|| format!("--checkpoint {checkpoint}"), str::to_owned);
+    let model_args = analysis.final_model_args.clone().unwrap_or_else(|| format!("--checkpoint {checkpoint}"));
     let command = format!(
         "losscape surface {model_args} --direction-file {direction_file} --x {x} --y {y} --out {}",
         out.join("pca.surface").display()
@@ -369,16 +362,6 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 /// all) and returns the report. `grid_points` is the number of points per axis of the suggested
 /// surfaces.
 pub fn save(analysis: &Analysis, out: &Path, grid_points: usize) -> Result<(Report, Written)> {
-    save_with_model(analysis, out, grid_points, None)
-}
-
-/// [`save`] with the suggested surface command's model arguments given (see [`report_with_model`]).
-pub fn save_with_model(
-    analysis: &Analysis,
-    out: &Path,
-    grid_points: usize,
-    model_args: Option<&str>,
-) -> Result<(Report, Written)> {
     if grid_points == 0 {
         return Err(Error::Invalid("the suggested grid needs at least one point per axis".into()));
     }
@@ -393,7 +376,7 @@ pub fn save_with_model(
         write_json(&path, &projection(analysis, plane))?;
         projections.push(path);
     }
-    let report = report_with_model(analysis, out, grid_points, model_args);
+    let report = report(analysis, out, grid_points);
     let csv = out.join(PROJECTION_FILE);
     fsio::write_atomic(&csv, projection_csv(&report).as_bytes())?;
     let report_path = out.join(REPORT_FILE);
