@@ -31,8 +31,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let mut test_loss: Vec<f64> = train_loss.iter().map(|l| l * 1.3 + 0.2).collect();
     test_loss[40] = f64::NAN;
-    let train_acc: Vec<f64> = train_loss.iter().map(|l| 100.0 * (-l).exp()).collect();
-    let test_acc: Vec<f64> = test_loss.iter().map(|l| 95.0 * (-l).exp()).collect();
+    let mut train_acc: Vec<f64> = train_loss.iter().map(|l| 100.0 * (-l).exp()).collect();
+    let mut test_acc: Vec<f64> = test_loss.iter().map(|l| 95.0 * (-l).exp()).collect();
+    // An extrapolation that diverged past alpha = 1.25: every value not finite there.
+    let mut train_loss = train_loss;
+    for i in 70..=80 {
+        for v in [&mut train_loss[i], &mut test_loss[i], &mut train_acc[i], &mut test_acc[i]] {
+            *v = f64::NAN;
+        }
+    }
     let blue = Rgb::palette(0);
     let red = Rgb::palette(3);
     let curves = [

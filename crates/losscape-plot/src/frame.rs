@@ -267,6 +267,11 @@ pub(crate) enum Sample {
     Line { dashed: bool, dot: bool },
     /// A filled dot.
     Dot,
+    /// A filled square of the entry's colour, optionally hatched (regions such as gaps, or
+    /// values above a colour range).
+    Patch { hatched: bool },
+    /// A small cross (marked points, such as unconverged ones).
+    Cross,
 }
 
 /// One entry of a legend strip.
@@ -365,6 +370,14 @@ pub(crate) fn legend<DB: DrawingBackend>(
                     color.filled(),
                 ))?;
             }
+            Sample::Patch { hatched } => {
+                let r = theme.px(8.0) as i32;
+                let cx = (x0 + x1) / 2;
+                patch_key(area, (cx - r, cy - r, cx + r, cy + r), e.color, hatched, theme)?;
+            }
+            Sample::Cross => {
+                cross(area, ((x0 + x1) / 2, cy), theme.px(5.0) as i32, theme)?;
+            }
         }
         area.draw(&Text::new(
             e.label.clone(),
@@ -394,4 +407,95 @@ pub(crate) fn split_legend<DB: DrawingBackend>(
 pub(crate) fn plot_rect<DB: DrawingBackend>(chart: &Chart2d<'_, DB>) -> (i32, i32, i32, i32) {
     let (xr, yr) = chart.plotting_area().get_pixel_range();
     (xr.start, yr.start, xr.end, yr.end)
+}
+
+/// A key square in pixel coordinates `(left, top, right, bottom)`: filled with `color`, hatched
+/// when asked, outlined in black.
+pub(crate) fn patch_key<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (l, t, r, b): (i32, i32, i32, i32),
+    color: Rgb,
+    hatched: bool,
+    theme: &Theme,
+) -> Result<()> {
+    area.draw(&Rectangle::new([(l, t), (r, b)], color.to_plotters().filled()))?;
+    if hatched {
+        hatch(area, (l, t, r, b), theme)?;
+    }
+    area.draw(&Rectangle::new([(l, t), (r, b)], BLACK.stroke_width(1)))?;
+    Ok(())
+}
+
+/// Diagonal hatching (lines of slope -1 on screen) clipped to a pixel rectangle. The lines lie
+/// on one lattice (`x + y` a multiple of the spacing), so neighbouring rectangles hatch as one.
+pub(crate) fn hatch<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (l, t, r, b): (i32, i32, i32, i32),
+    theme: &Theme,
+) -> Result<()> {
+    for seg in hatch_segments((l, t, r, b), theme.px(7.0) as i32) {
+        area.draw(&PathElement::new(
+            vec![seg.0, seg.1],
+            RGBColor(30, 30, 30).stroke_width(theme.px(1.0)),
+        ))?;
+    }
+    Ok(())
+}
+
+/// The segments of the lines `x + y = k * spacing` inside a pixel rectangle.
+pub(crate) fn hatch_segments(
+    (l, t, r, b): (i32, i32, i32, i32),
+    spacing: i32,
+) -> Vec<((i32, i32), (i32, i32))> {
+    let spacing = spacing.max(2);
+    let (l, r) = (l.min(r), l.max(r));
+    let (t, b) = (t.min(b), t.max(b));
+    let mut out = Vec::new();
+    let first = (l + t).div_euclid(spacing) + 1;
+    let last = (r + b).div_euclid(spacing);
+    for k in first..=last {
+        let c = k * spacing;
+        // x + y = c: from the top or left edge to the bottom or right edge.
+        let (ax, ay) = if c - t <= r { (c - t, t) } else { (r, c - r) };
+        let (bx, by) = if c - b >= l { (c - b, b) } else { (l, c - l) };
+        if ax >= l && bx <= r && ay <= b && by >= t {
+            out.push(((ax, ay), (bx, by)));
+        }
+    }
+    out
+}
+
+/// A small cross of half-size `r` pixels at `c`: white under black, readable on any colour.
+pub(crate) fn cross<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (cx, cy): (i32, i32),
+    r: i32,
+    theme: &Theme,
+) -> Result<()> {
+    for (color, w) in [(WHITE, theme.px(3.5)), (BLACK, theme.px(1.5))] {
+        let style = color.stroke_width(w);
+        area.draw(&PathElement::new(vec![(cx - r, cy - r), (cx + r, cy + r)], style))?;
+        area.draw(&PathElement::new(vec![(cx - r, cy + r), (cx + r, cy - r)], style))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hatch_segments_stay_inside() {
+        let rect = (10, 20, 50, 40);
+        let segs = hatch_segments(rect, 7);
+        assert!(!segs.is_empty());
+        for ((ax, ay), (bx, by)) in &segs {
+            for (x, y) in [(*ax, *ay), (*bx, *by)] {
+                assert!((10..=50).contains(&x) && (20..=40).contains(&y), "{segs:?}");
+            }
+            // Slope -1: x + y is constant along a segment.
+            assert_eq!(ax + ay, bx + by);
+            assert_eq!((ax + ay) % 7, 0);
+        }
+    }
 }

@@ -157,6 +157,50 @@ impl LinesDraw<'_, '_> {
         runs
     }
 
+    /// The abscissae (sorted, distinct) where some curve has a non-finite value: drawn as grey
+    /// bands with a mark on the horizontal axis and counted in the legend, never joined.
+    fn not_finite(&self) -> Vec<f64> {
+        let mut xs: Vec<f64> = self
+            .curves
+            .iter()
+            .flat_map(|c| c.x.iter().zip(c.y))
+            .filter(|(x, y)| x.is_finite() && !y.is_finite())
+            .map(|(x, _)| *x)
+            .collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        xs
+    }
+
+    /// The bands `(from, to)` that cover the non-finite abscissae: each reaches half-way to the
+    /// neighbouring abscissae of any curve (at the ends, to the end), and touching bands are
+    /// merged.
+    fn gap_bands(&self) -> Vec<(f64, f64)> {
+        let gaps = self.not_finite();
+        let mut all: Vec<f64> = self
+            .curves
+            .iter()
+            .flat_map(|c| c.x.iter().copied())
+            .filter(|x| x.is_finite())
+            .collect();
+        all.sort_by(f64::total_cmp);
+        all.dedup();
+        let mut bands: Vec<(f64, f64)> = Vec::new();
+        for g in gaps {
+            let i = all.partition_point(|&v| v < g);
+            let lo = if i > 0 { (all[i - 1] + g) / 2.0 } else { g };
+            let hi = match all.get(i + 1) {
+                Some(&n) => (g + n) / 2.0,
+                None => g,
+            };
+            match bands.last_mut() {
+                Some(last) if lo <= last.1 + 1e-12 * (1.0 + lo.abs()) => last.1 = last.1.max(hi),
+                _ => bands.push((lo, hi)),
+            }
+        }
+        bands
+    }
+
     fn color(&self, i: usize) -> Rgb {
         self.curves[i].color.unwrap_or_else(|| Rgb::palette(i))
     }
@@ -171,6 +215,10 @@ impl LinesDraw<'_, '_> {
     }
 }
 
+/// The band behind non-finite points and its mark on the axis.
+const GAP_BAND: Rgb = Rgb(225, 225, 225);
+const GAP_MARK: Rgb = Rgb(110, 110, 110);
+
 fn pad(lo: f64, hi: f64, frac: f64) -> (f64, f64) {
     let (lo, hi) = widen(lo, hi);
     let d = (hi - lo) * frac;
@@ -181,6 +229,8 @@ impl Draw for LinesDraw<'_, '_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let fig = self.figure;
         let theme = Theme::for_size(root.dim_in_pixel());
+        let gaps = self.not_finite();
+        let bands = self.gap_bands();
         let entries: Vec<LegendEntry> = self
             .curves
             .iter()
@@ -195,12 +245,22 @@ impl Draw for LinesDraw<'_, '_> {
                 },
             })
             .collect();
+        let mut entries = entries;
+        if !gaps.is_empty() {
+            let n = gaps.len();
+            entries.push(LegendEntry {
+                label: format!("{n} point{} not finite (gap)", if n == 1 { "" } else { "s" }),
+                color: GAP_BAND,
+                sample: Sample::Patch { hatched: false },
+            });
+        }
         let (main, strip) = split_legend(root, &entries, &theme);
 
         let xs = self
             .curves
             .iter()
-            .flat_map(|c| self.runs(c).into_iter().flatten().map(|p| p.0));
+            .flat_map(|c| self.runs(c).into_iter().flatten().map(|p| p.0))
+            .chain(bands.iter().flat_map(|b| [b.0, b.1]));
         let (x_lo, x_hi) = finite_min_max(xs)
             .map(|(a, b)| widen(a, b))
             .unwrap_or((0.0, 1.0));
@@ -262,6 +322,29 @@ impl Draw for LinesDraw<'_, '_> {
                 .set_all_tick_mark_size(theme.px(5.0))
                 .y_desc(fig.accuracy_label.as_str())
                 .draw()?;
+        }
+
+        // Non-finite points: grey bands behind the curves and a dark bar on the horizontal axis.
+        {
+            let area = chart.plotting_area();
+            let (y0, y1) = (y_axis.lo, y_axis.hi);
+            for &(a, b) in &bands {
+                let (a, b) = (a.max(x_axis.lo), b.min(x_axis.hi));
+                area.draw(&Rectangle::new([(a, y0), (b, y1)], GAP_BAND.to_plotters().filled()))?;
+            }
+            let plain = area.strip_coord_spec();
+            let (_, h) = plain.dim_in_pixel();
+            let (bx, _) = plain.get_base_pixel();
+            let bar = theme.px(5.0) as i32;
+            for &(a, b) in &bands {
+                let (a, b) = (a.max(x_axis.lo), b.min(x_axis.hi));
+                let pa = chart.backend_coord(&(a, y0)).0 - bx;
+                let pb = chart.backend_coord(&(b, y0)).0 - bx;
+                plain.draw(&Rectangle::new(
+                    [(pa, h as i32 - bar), (pb.max(pa + 1), h as i32)],
+                    GAP_MARK.to_plotters().filled(),
+                ))?;
+            }
         }
 
         let mut drawn = 0usize;
@@ -357,5 +440,32 @@ mod tests {
         };
         assert_eq!(d.runs(&acc[0])[0][1], (1.0, 100.0));
         assert_eq!(d.runs(&acc[0])[0][2], (2.0, 0.0));
+    }
+
+    #[test]
+    fn a_nan_in_the_middle_makes_two_segments_and_a_band() {
+        let x = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let y = [1.0, 2.0, f64::NAN, 2.0, 1.0];
+        let curves = [Curve::new("c", &x, &y)];
+        let fig = LinesFigure::default();
+        let d = LinesDraw {
+            curves: &curves,
+            figure: &fig,
+        };
+        let runs = d.runs(&curves[0]);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0], vec![(0.0, 1.0), (1.0, 2.0)]);
+        assert_eq!(runs[1], vec![(3.0, 2.0), (4.0, 1.0)]);
+        assert_eq!(d.not_finite(), vec![2.0]);
+        assert_eq!(d.gap_bands(), vec![(1.5, 2.5)]);
+        // Trailing non-finite points (an extrapolation that diverged) make one band to the end.
+        let y = [1.0, 2.0, 3.0, f64::NAN, f64::INFINITY];
+        let curves = [Curve::new("c", &x, &y)];
+        let d = LinesDraw {
+            curves: &curves,
+            figure: &fig,
+        };
+        assert_eq!(d.not_finite(), vec![3.0, 4.0]);
+        assert_eq!(d.gap_bands(), vec![(2.5, 4.0)]);
     }
 }
