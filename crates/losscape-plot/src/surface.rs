@@ -1,17 +1,21 @@
-//! 3D surface renderings: one coloured quadrilateral per grid cell, painted back to front.
+//! 3D surface renderings: the grid refined by bicubic interpolation, one shaded facet per fine
+//! cell coloured by its height, painted back to front, cut off at the top of the range, with a
+//! colour bar.
 
 use std::path::Path;
 
 use plotters::coord::ranged3d::Cartesian3d;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use ndarray::Array2;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 use crate::frame::{note, AxisSpec};
 use crate::grid::{finite_min_max, widen, Grid};
 use crate::output::{render, Draw};
-use crate::style::{Colormap, Theme};
+use crate::heatmap::{draw_colorbar, ColorScale};
+use crate::style::{Colormap, Rgb, Theme};
 
 /// Options of a 3D surface rendering.
 #[derive(Debug, Clone)]
@@ -24,9 +28,18 @@ pub struct SurfaceFigure {
     pub y_label: String,
     /// Label of the vertical (value) axis.
     pub z_label: String,
-    /// Vertical range; values above are clipped to its top (flat plateaus), values below to its
-    /// bottom. `None` fits the finite values.
+    /// Vertical range; the surface is cut off where it rises above the top (no plateau: the
+    /// part above is not drawn) and values below the bottom are drawn at the bottom. `None`
+    /// fits the finite values.
     pub z_range: Option<(f64, f64)>,
+    /// Cells per axis to aim for after bicubic interpolation of the grid (a smooth surface from
+    /// a coarse grid); 0 draws the grid's own cells. Interpolation never adds cells to a grid
+    /// that already has this many, and never crosses a non-finite value.
+    pub mesh: usize,
+    /// Light the facets (a diffuse light from the upper left) on top of the colour by height.
+    pub lighting: bool,
+    /// Draw a colour bar for the heights.
+    pub colorbar: bool,
     /// Colour by height.
     pub colormap: Colormap,
     /// Rotation about the vertical axis, in radians.
@@ -45,6 +58,9 @@ impl Default for SurfaceFigure {
             y_label: "y".into(),
             z_label: "loss".into(),
             z_range: None,
+            mesh: 80,
+            lighting: true,
+            colorbar: true,
             colormap: Colormap::Coolwarm,
             yaw: 0.7,
             pitch: 0.45,
@@ -165,7 +181,25 @@ impl Draw for SurfaceDraw<'_, '_> {
         let y_axis = AxisSpec::linear(y_lo, y_hi, 4);
         let z_axis = AxisSpec::linear(z_lo, z_hi, 5);
 
-        let mut builder = ChartBuilder::on(root);
+        // The colour bar takes a strip on the right.
+        let scale = ColorScale {
+            lo: z_lo,
+            hi: z_hi,
+            log: false,
+            bands: None,
+            colormap: fig.colormap,
+            empty: finite.is_none(),
+        };
+        let (w, _) = root.dim_in_pixel();
+        let cbar_w = z_axis.label_width(root, &theme.tick()) + theme.px(22.0 + 40.0);
+        let (plot_root, side) = if fig.colorbar && w > 3 * cbar_w {
+            let (a, b) = root.split_horizontally(w - cbar_w);
+            (a, Some(b))
+        } else {
+            (root.clone(), None)
+        };
+
+        let mut builder = ChartBuilder::on(&plot_root);
         builder.margin(theme.px(20.0));
         if !fig.title.is_empty() {
             builder.caption(&fig.title, theme.title());
@@ -195,54 +229,57 @@ impl Draw for SurfaceDraw<'_, '_> {
             .axis_panel_style(RGBColor(235, 235, 240).filled())
             .draw()?;
 
-        // Cells with four finite corners, each with its clipped corner heights.
-        let clip = |v: f64| v.clamp(z_lo, z_hi);
-        // (projected depth, corners as (x, height, y), mean height)
-        type Cell = (i32, [(f64, f64, f64); 4], f64);
-        let mut cells: Vec<Cell> = Vec::new();
+        // Facets of the refined grid with four finite corners, cut at the top of the range.
+        let (rx, ry, rz) = refine(g, fig.mesh);
+        let box_of = |p: (f64, f64, f64)| {
+            (
+                (p.0 - x_lo) / (x_hi - x_lo),
+                0.6 * (p.1 - z_lo) / (z_hi - z_lo),
+                (p.2 - y_lo) / (y_hi - y_lo),
+            )
+        };
+        // (projected depth, polygon as (x, height, y), colour)
+        let mut facets: Vec<(i32, Vec<(f64, f64, f64)>, Rgb)> = Vec::new();
         let coord = chart.as_coord_spec();
-        for ix in 0..g.nx().saturating_sub(1) {
-            for iy in 0..g.ny().saturating_sub(1) {
+        for ix in 0..rx.len().saturating_sub(1) {
+            for iy in 0..ry.len().saturating_sub(1) {
                 let v = [
-                    g.at(ix, iy),
-                    g.at(ix + 1, iy),
-                    g.at(ix + 1, iy + 1),
-                    g.at(ix, iy + 1),
+                    rz[[ix, iy]],
+                    rz[[ix + 1, iy]],
+                    rz[[ix + 1, iy + 1]],
+                    rz[[ix, iy + 1]],
                 ];
                 if v.iter().any(|v| !v.is_finite()) {
                     continue;
                 }
-                let (x0, x1, y0, y1) = (g.x()[ix], g.x()[ix + 1], g.y()[iy], g.y()[iy + 1]);
-                let c = v.map(clip);
-                let quad = [
-                    (x0, c[0], y0),
-                    (x1, c[1], y0),
-                    (x1, c[2], y1),
-                    (x0, c[3], y1),
-                ];
-                let mean = (c[0] + c[1] + c[2] + c[3]) / 4.0;
-                let depth = coord.projected_depth(&((x0 + x1) / 2.0), &mean, &((y0 + y1) / 2.0));
-                cells.push((depth, quad, mean));
+                let h = v.map(|v| v.max(z_lo));
+                let (x0, x1, y0, y1) = (rx[ix], rx[ix + 1], ry[iy], ry[iy + 1]);
+                let quad = [(x0, h[0], y0), (x1, h[1], y0), (x1, h[2], y1), (x0, h[3], y1)];
+                let poly = clip_below(&quad, z_hi);
+                if poly.len() < 3 {
+                    continue;
+                }
+                let n = poly.len() as f64;
+                let c = poly.iter().fold((0.0, 0.0, 0.0), |a, p| {
+                    (a.0 + p.0 / n, a.1 + p.1 / n, a.2 + p.2 / n)
+                });
+                let mut color = fig.colormap.at((c.1 - z_lo) / (z_hi - z_lo));
+                if fig.lighting {
+                    color = shade(color, quad.map(box_of));
+                }
+                let depth = coord.projected_depth(&c.0, &c.1, &c.2);
+                facets.push((depth, poly, color));
             }
         }
-        // Painter's algorithm: the farthest cells first.
-        cells.sort_by_key(|c| std::cmp::Reverse(c.0));
-        let outline = g.nx() <= 41 && g.ny() <= 41;
-        for (_, quad, mean) in &cells {
-            let t = (mean - z_lo) / (z_hi - z_lo);
-            let color = fig.colormap.at(t);
-            chart.draw_series(std::iter::once(Polygon::new(
-                quad.to_vec(),
-                color.to_plotters().filled(),
-            )))?;
-            if outline {
-                let mut ring = quad.to_vec();
-                ring.push(quad[0]);
-                chart.draw_series(std::iter::once(PathElement::new(
-                    ring,
-                    color.darken(0.3).to_plotters().mix(0.6),
-                )))?;
-            }
+        // Painter's algorithm: the farthest facets first. Each facet is outlined in its own
+        // colour so that no background shows through the seams between facets.
+        facets.sort_by_key(|f| std::cmp::Reverse(f.0));
+        for (_, poly, color) in &facets {
+            let c = color.to_plotters();
+            chart.draw_series(std::iter::once(Polygon::new(poly.clone(), c.filled())))?;
+            let mut ring = poly.clone();
+            ring.push(poly[0]);
+            chart.draw_series(std::iter::once(PathElement::new(ring, c.stroke_width(1))))?;
         }
         // Grids with one row or column have no cells: draw their values as a line.
         if g.nx() == 1 || g.ny() == 1 {
@@ -253,7 +290,7 @@ impl Draw for SurfaceDraw<'_, '_> {
             let mut run = Vec::new();
             for (x, v, y) in pts {
                 if v.is_finite() {
-                    run.push((x, clip(v), y));
+                    run.push((x, v.clamp(z_lo, z_hi), y));
                 } else if !run.is_empty() {
                     chart.draw_series(std::iter::once(PathElement::new(
                         std::mem::take(&mut run),
@@ -332,9 +369,198 @@ impl Draw for SurfaceDraw<'_, '_> {
             zstyle,
         ))?;
 
+        if let Some(side) = side {
+            let (_, h) = root.dim_in_pixel();
+            let (sx, _) = side.get_base_pixel();
+            let x0 = sx + theme.px(8.0) as i32;
+            let (top, bottom) = (h as i32 / 6, h as i32 * 5 / 6);
+            draw_colorbar(
+                root,
+                &scale,
+                &z_axis,
+                (x0, top, x0 + theme.px(20.0) as i32, bottom),
+                "",
+                &theme,
+            )?;
+            let over = g.z().iter().any(|v| v.is_finite() && *v > z_hi);
+            if over {
+                let style = theme.small().pos(Pos::new(HPos::Left, VPos::Top));
+                root.draw(&Text::new(
+                    format!("cut above {}", z_axis.label(z_hi)),
+                    (x0 - theme.px(4.0) as i32, bottom + theme.px(10.0) as i32),
+                    style,
+                ))?;
+            }
+        }
         if finite.is_none() {
             note(root, "no finite values", &theme)?;
         }
         Ok(())
+    }
+}
+
+/// The part of a planar polygon (corners as (x, height, y)) at or below `top`: the
+/// Sutherland-Hodgman step for one plane, the cut edge at exactly `top`.
+fn clip_below(poly: &[(f64, f64, f64)], top: f64) -> Vec<(f64, f64, f64)> {
+    let mut out = Vec::with_capacity(poly.len() + 2);
+    for (i, &a) in poly.iter().enumerate() {
+        let b = poly[(i + 1) % poly.len()];
+        let (ina, inb) = (a.1 <= top, b.1 <= top);
+        if ina {
+            out.push(a);
+        }
+        if ina != inb {
+            let t = (top - a.1) / (b.1 - a.1);
+            out.push((a.0 + t * (b.0 - a.0), top, a.2 + t * (b.2 - a.2)));
+        }
+    }
+    out
+}
+
+/// A facet's colour under a diffuse light from above and to the upper left: the colour scaled
+/// by 0.55 + 0.45 |n . l| for the facet's unit normal n (corners in box units, height second).
+fn shade(color: Rgb, q: [(f64, f64, f64); 4]) -> Rgb {
+    let a = (q[2].0 - q[0].0, q[2].1 - q[0].1, q[2].2 - q[0].2);
+    let b = (q[3].0 - q[1].0, q[3].1 - q[1].1, q[3].2 - q[1].2);
+    let n = (a.1 * b.2 - a.2 * b.1, a.2 * b.0 - a.0 * b.2, a.0 * b.1 - a.1 * b.0);
+    let len = (n.0 * n.0 + n.1 * n.1 + n.2 * n.2).sqrt();
+    if !(len > 0.0 && len.is_finite()) {
+        return color;
+    }
+    let l: (f64, f64, f64) = (-0.35, 0.85, -0.4);
+    let ll = (l.0 * l.0 + l.1 * l.1 + l.2 * l.2).sqrt();
+    let d = ((n.0 * l.0 + n.1 * l.1 + n.2 * l.2) / (len * ll)).abs();
+    let f = 0.55 + 0.45 * d;
+    let m = |c: u8| (c as f64 * f).round().clamp(0.0, 255.0) as u8;
+    Rgb(m(color.0), m(color.1), m(color.2))
+}
+
+/// The grid refined to about `mesh` cells per axis: `k` sub-cells per cell (the same `k` for both
+/// axes, 1 when `mesh` is 0 or the grid is fine already), values by Catmull-Rom bicubic
+/// interpolation where the 4x4 neighbourhood is finite, bilinear where only the cell's corners
+/// are, and NaN in cells with a non-finite corner.
+fn refine(g: &Grid<'_>, mesh: usize) -> (Vec<f64>, Vec<f64>, Array2<f64>) {
+    let cells = (g.nx().max(g.ny())).saturating_sub(1).max(1);
+    let k = if mesh == 0 { 1 } else { mesh.div_ceil(cells).clamp(1, 16) };
+    let sub = |c: &[f64]| -> Vec<f64> {
+        let mut out = Vec::with_capacity((c.len() - 1) * k + 1);
+        for w in c.windows(2) {
+            for s in 0..k {
+                out.push(w[0] + (w[1] - w[0]) * s as f64 / k as f64);
+            }
+        }
+        out.push(c[c.len() - 1]);
+        out
+    };
+    let (rx, ry) = (sub(g.x()), sub(g.y()));
+    let (nx, ny) = (g.nx(), g.ny());
+    let z = g.z();
+    let at = |i: isize, j: isize| extended(&z, i, j);
+    let rz = Array2::from_shape_fn((rx.len(), ry.len()), |(a, b)| {
+        let (i, si) = ((a / k).min(nx.saturating_sub(2)), a as f64 / k as f64);
+        let (j, sj) = ((b / k).min(ny.saturating_sub(2)), b as f64 / k as f64);
+        if nx < 2 || ny < 2 {
+            return z[[a.min(nx - 1), b.min(ny - 1)]];
+        }
+        let (tx, ty) = (si - i as f64, sj - j as f64);
+        let (i, j) = (i as isize, j as isize);
+        let corners = [at(i, j), at(i + 1, j), at(i, j + 1), at(i + 1, j + 1)];
+        if corners.iter().any(|v| !v.is_finite()) {
+            return f64::NAN;
+        }
+        let mut p = [[0.0; 4]; 4];
+        let mut all = true;
+        for (u, row) in p.iter_mut().enumerate() {
+            for (v, cell) in row.iter_mut().enumerate() {
+                *cell = at(i - 1 + u as isize, j - 1 + v as isize);
+                all &= cell.is_finite();
+            }
+        }
+        if all {
+            let cols: Vec<f64> = p.iter().map(|row| catmull_rom(*row, ty)).collect();
+            catmull_rom([cols[0], cols[1], cols[2], cols[3]], tx)
+        } else {
+            let a = corners[0] + (corners[1] - corners[0]) * tx;
+            let b = corners[2] + (corners[3] - corners[2]) * tx;
+            a + (b - a) * ty
+        }
+    });
+    (rx, ry, rz)
+}
+
+/// `z[[i, j]]`, continued linearly one point past each border (a plane stays a plane).
+/// Needs at least two points per axis.
+fn extended(z: &ndarray::ArrayView2<'_, f64>, i: isize, j: isize) -> f64 {
+    let (nx, ny) = (z.nrows() as isize, z.ncols() as isize);
+    if j < 0 {
+        2.0 * extended(z, i, 0) - extended(z, i, 1)
+    } else if j >= ny {
+        2.0 * extended(z, i, ny - 1) - extended(z, i, ny - 2)
+    } else if i < 0 {
+        2.0 * z[[0, j as usize]] - z[[1, j as usize]]
+    } else if i >= nx {
+        2.0 * z[[nx as usize - 1, j as usize]] - z[[nx as usize - 2, j as usize]]
+    } else {
+        z[[i as usize, j as usize]]
+    }
+}
+
+/// The Catmull-Rom spline through p1 (t = 0) and p2 (t = 1) with neighbours p0 and p3.
+fn catmull_rom([p0, p1, p2, p3]: [f64; 4], t: f64) -> f64 {
+    0.5 * (2.0 * p1
+        + (p2 - p0) * t
+        + (2.0 * p0 - 5.0 * p1 + 4.0 * p2 - p3) * t * t
+        + (3.0 * p1 - p0 - 3.0 * p2 + p3) * t * t * t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipping_cuts_the_polygon_at_the_top() {
+        // A quad rising from 0 to 2 along x, cut at 1: the half below stays, the cut edge at 1.
+        let quad = [(0.0, 0.0, 0.0), (1.0, 2.0, 0.0), (1.0, 2.0, 1.0), (0.0, 0.0, 1.0)];
+        let p = clip_below(&quad, 1.0);
+        assert_eq!(p.len(), 4);
+        assert!(p.iter().all(|q| q.1 <= 1.0));
+        assert!(p.contains(&(0.5, 1.0, 0.0)) && p.contains(&(0.5, 1.0, 1.0)), "{p:?}");
+        // Wholly above: nothing drawn (no plateau); wholly below: unchanged.
+        let high = quad.map(|q| (q.0, q.1 + 5.0, q.2));
+        assert!(clip_below(&high, 1.0).is_empty());
+        assert_eq!(clip_below(&quad, 3.0), quad.to_vec());
+    }
+
+    #[test]
+    fn refinement_interpolates_and_respects_gaps() {
+        let x = [0.0, 1.0, 2.0, 3.0];
+        let y = [0.0, 1.0, 2.0];
+        let mut z = Array2::from_shape_fn((4, 3), |(i, j)| i as f64 + 10.0 * j as f64);
+        let g = Grid::new(&x, &y, z.view()).unwrap();
+        let (rx, ry, rz) = refine(&g, 6);
+        assert_eq!((rx.len(), ry.len()), (7, 5));
+        // A plane is reproduced exactly, grid points are kept.
+        for (a, xa) in rx.iter().enumerate() {
+            for (b, yb) in ry.iter().enumerate() {
+                assert!((rz[[a, b]] - (xa + 10.0 * yb)).abs() < 1e-12);
+            }
+        }
+        z[[1, 1]] = f64::NAN;
+        let g = Grid::new(&x, &y, z.view()).unwrap();
+        let (_, _, rz) = refine(&g, 6);
+        // Every fine point of the four cells around the NaN is a gap; far cells are not.
+        assert!(rz[[1, 1]].is_nan() && rz[[3, 3]].is_nan());
+        assert!(rz[[6, 0]].is_finite());
+        // mesh 0 keeps the grid.
+        let (rx, _, _) = refine(&g, 0);
+        assert_eq!(rx, x.to_vec());
+    }
+
+    #[test]
+    fn light_darkens_steep_facets() {
+        let c = Rgb(200, 200, 200);
+        let flat = [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (1.0, 0.0, 1.0), (0.0, 0.0, 1.0)];
+        let steep = [(0.0, 0.0, 0.0), (0.1, 3.0, 0.0), (0.1, 3.0, 1.0), (0.0, 0.0, 1.0)];
+        assert!(shade(c, flat).0 > shade(c, steep).0);
     }
 }
