@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use losscape::core::{hash, parse_device, Precision};
 use losscape::data::{DataSource, Dataset, Splits};
-use losscape::directions::{Direction, DirectionSet, Ignore, Norm, Origin, RandomSpec, Scope};
+use losscape::directions::{Anchor, Direction, DirectionSet, Ignore, Norm, Origin, RandomSpec, Scope};
 use losscape::landscape::evaluate::{Evaluator, LossKind};
 use losscape::landscape::export::{write_csv, write_npz, write_vtp, VtpOptions};
 use losscape::landscape::run::{metric_names, GridJob, LossMetrics};
@@ -294,6 +294,10 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
     let Some(report) = crate::mpi_run::run_grid(&job, &mut metrics, &args.out, header, &bar)? else {
         return Ok(());
     };
+    if directions.iter().any(|d| d.scope == Scope::States) {
+        // Extrapolated BN statistics are floored (see Anchor): say so in the file.
+        header.extra.insert("bn_running_var".into(), Anchor::BN_VAR_FLOOR_NOTE.into());
+    }
     drop(bar);
     eprintln!(
         "{}: computed {} point(s) in {:.1} s ({:.2} points/s), {} already done",

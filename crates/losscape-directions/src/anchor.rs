@@ -1,9 +1,14 @@
 //! Moving a model along directions: an [`Anchor`] keeps a copy of the base weights `theta*` and
 //! writes `theta* + sum_k c_k d_k` into the model from that copy every time (never by accumulating
 //! steps, so there is no rounding drift), and restores the base afterwards.
+//!
+//! BN running variances (scope `states`) are floored at 0 at every point: an extrapolated
+//! interpolation (a > 1 or a < 0) can push `(1-a) v + a v'` below zero, where batch normalization
+//! would take the square root of a negative number and every loss would turn NaN. A surface made
+//! with a `states` anchor records the floor in its header (see [`Anchor::BN_VAR_FLOOR_NOTE`]).
 
 use losscape_core::hash::TensorHasher;
-use losscape_models::Model;
+use losscape_models::{Model, Role};
 use tch::Tensor;
 
 use crate::direction::{scoped_tensors, Direction};
@@ -13,6 +18,7 @@ use crate::options::Scope;
 /// One model tensor under an anchor: the model's own (shared-storage) tensor and its base value.
 struct Slot {
     name: String,
+    role: Role,
     live: Tensor,
     base: Tensor,
 }
@@ -24,13 +30,17 @@ pub struct Anchor {
 }
 
 impl Anchor {
+    /// What a surface header records (key `bn_running_var`) when its points were set through a
+    /// `states` anchor, whose BN running variances are floored at 0.
+    pub const BN_VAR_FLOOR_NOTE: &'static str = "floored at 0";
+
     /// Snapshots the model's tensors in `scope` (use [`Scope::States`] when any direction in use
     /// moves BN statistics; a [`Scope::Weights`] direction simply leaves them at the base).
     pub fn new(model: &dyn Model, scope: Scope) -> Result<Self> {
         let slots = tch::no_grad(|| {
             scoped_tensors(model, scope)
                 .into_iter()
-                .map(|t| Ok(Slot { base: t.tensor.f_detach()?.copy(), name: t.name, live: t.tensor }))
+                .map(|t| Ok(Slot { base: t.tensor.f_detach()?.copy(), name: t.name, role: t.role, live: t.tensor }))
                 .collect::<Result<Vec<_>>>()
         })?;
         Ok(Self { scope, slots })
@@ -43,7 +53,9 @@ impl Anchor {
 
     /// Writes `theta* + sum_k c_k d_k` into the model. The sum is formed in a fixed order (base,
     /// then each direction in turn) in the model's precision, so equal inputs give equal weights.
-    /// Tensors a direction does not cover stay at their base value.
+    /// Tensors a direction does not cover stay at their base value. BN running variances are
+    /// floored at 0 (see the module documentation); at a >= 0 combination of valid models they
+    /// never go below it, so the floor only acts where the line extrapolates.
     pub fn set(&self, steps: &[(&Direction, f64)]) -> Result<()> {
         for (d, _) in steps {
             if d.scope == Scope::States && self.scope == Scope::Weights {
@@ -63,6 +75,9 @@ impl Anchor {
                             value = value.f_add(&d.f_mul_scalar(*coeff)?)?;
                         }
                     }
+                }
+                if slot.role == Role::BnRunningVar && !steps.is_empty() {
+                    value = value.f_clamp_min(0.0)?;
                 }
                 slot.live.shallow_clone().f_copy_(&value)?;
             }

@@ -153,6 +153,30 @@ fn target_direction_and_orthogonalization() {
 }
 
 #[test]
+fn extrapolated_bn_running_variances_are_floored_at_zero() {
+    // Interpolating past b, where b's running variance is below a's, would give (1-t) v_a + t v_b
+    // < 0 for large t: BN would take the square root of a negative number and every loss turn NaN.
+    let a = TinyNet::new(1, 3, Kind::Double, 1);
+    let b = TinyNet::new(1, 3, Kind::Double, 2);
+    let var = |m: &TinyNet| model_tensor(m, "bn.running_var");
+    let live = |m: &TinyNet| m.named_tensors().into_iter().find(|t| t.name == "bn.running_var").unwrap().tensor;
+    tch::no_grad(|| {
+        live(&a).copy_(&Tensor::from_slice(&[1.0f64, 2.0, 0.5]));
+        live(&b).copy_(&Tensor::from_slice(&[0.5f64, 3.0, 0.25]));
+    });
+    let d = Direction::between(&a, &b, Scope::States).unwrap();
+    let anchor = Anchor::new(&a, Scope::States).unwrap();
+    anchor.set(&[(&d, 3.0)]).unwrap();
+    // t = 3: 1 - 3 * 0.5 = -0.5 -> 0; 2 + 3 * 1 = 5 stays; 0.5 - 3 * 0.25 = -0.25 -> 0.
+    assert_eq!(Vec::<f64>::try_from(var(&a)).unwrap(), vec![0.0, 5.0, 0.0]);
+    // Inside [0, 1] nothing is floored, and other tensors may still go negative.
+    anchor.set(&[(&d, 0.5)]).unwrap();
+    assert_eq!(Vec::<f64>::try_from(var(&a)).unwrap(), vec![0.75, 2.5, 0.375]);
+    anchor.restore().unwrap();
+    assert_eq!(Vec::<f64>::try_from(var(&a)).unwrap(), vec![1.0, 2.0, 0.5]);
+}
+
+#[test]
 fn direction_files_round_trip_and_refuse_misfits() {
     use losscape_directions::DirectionSet;
     let dir = tempfile::tempdir().unwrap();

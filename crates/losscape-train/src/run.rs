@@ -169,7 +169,8 @@ pub struct ConfigFile {
 ///
 /// Train loss and accuracy are measured on the fly during the epoch (train mode, augmented
 /// batches, each batch's loss before its update; sample-weighted means); the test metrics are
-/// measured after the epoch in eval mode on the whole test split. Accuracies are in percent.
+/// measured after the epoch in eval mode on the whole test split; after the last epoch the
+/// training split is measured the same way (`train_eval_*`). Accuracies are in percent.
 /// Epoch 0 is the initialization and has no train metrics.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
@@ -181,6 +182,14 @@ pub struct EpochMetrics {
     pub train_loss: Option<f64>,
     /// Training accuracy in percent over the epoch's batches (`null` at epoch 0).
     pub train_acc: Option<f64>,
+    /// Loss over the whole training split (or its subset) in eval mode, without augmentation:
+    /// how well the final weights fit the data they were trained on (measured after the last
+    /// epoch only; absent elsewhere and in runs made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_eval_loss: Option<f64>,
+    /// Accuracy in percent over the whole training split in eval mode (after the last epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_eval_acc: Option<f64>,
     /// Test loss (eval mode, full test split).
     pub test_loss: f64,
     /// Test accuracy in percent.
@@ -325,13 +334,23 @@ mod tests {
             lr: 0.1,
             train_loss: None,
             train_acc: None,
+            train_eval_loss: None,
+            train_eval_acc: None,
             test_loss: 2.3,
             test_acc: 10.0,
             weight_norm: 12.5,
             wall_seconds: 0.5,
             checkpoint: Some(RunFolder::checkpoint_relative(0)),
         };
-        let m1 = EpochMetrics { epoch: 1, train_loss: Some(1.0), train_acc: Some(60.0), checkpoint: None, ..m.clone() };
+        let m1 = EpochMetrics {
+            epoch: 1,
+            train_loss: Some(1.0),
+            train_acc: Some(60.0),
+            train_eval_loss: Some(0.02),
+            train_eval_acc: Some(99.5),
+            checkpoint: None,
+            ..m.clone()
+        };
         run.write_metrics(&[m.clone(), m1.clone()]).unwrap();
         assert_eq!(run.read_metrics().unwrap(), vec![m, m1]);
         fs::write(run.metrics_path(), "{\"epoch\": 0}\n").unwrap();

@@ -296,6 +296,8 @@ impl RunState<'_> {
         self.finish_epoch(metrics, sgd)?;
         progress.end();
         Ok(())
+            train_eval_loss: None,
+            train_eval_acc: None,
     }
 
     /// One training epoch, its evaluation and its saves.
@@ -358,11 +360,21 @@ impl RunState<'_> {
         };
         progress.message(&format!(
             "epoch {epoch}/{}: lr {lr:.3e} | train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}%",
+        // After the last epoch: is this a minimizer of its training data? Eval mode, no
+        // augmentation, every training example (the on-the-fly numbers above are neither).
+        let train_eval = if epoch == config.epochs {
+            progress.message("evaluating the training split");
+            Some(evaluate(&*self.model, &self.data.train, EVAL_BATCH_SIZE)?)
+        } else {
+            None
+        };
             config.epochs,
             metrics.train_loss.unwrap_or(f64::NAN),
             metrics.train_acc.unwrap_or(f64::NAN),
             metrics.test_loss,
             metrics.test_acc
+            train_eval_loss: train_eval.map(|e| e.loss),
+            train_eval_acc: train_eval.map(|e| e.accuracy),
         ));
         self.finish_epoch(metrics, sgd)?;
         progress.end();
@@ -377,6 +389,12 @@ impl RunState<'_> {
         if self.config.checkpoint_epochs().contains(&epoch) {
             metrics.checkpoint = Some(RunFolder::checkpoint_relative(epoch));
             self.save_checkpoint(&metrics)?;
+        if let Some(e) = train_eval {
+            progress.message(&format!(
+                "epoch {epoch}/{}: whole training split in eval mode: loss {:.4} acc {:.2}%",
+                config.epochs, e.loss, e.accuracy
+            ));
+        }
         }
         self.wall_total += metrics.wall_seconds;
         self.metrics.push(metrics);
@@ -422,6 +440,10 @@ impl RunState<'_> {
 
     /// Writes `state.safetensors`: `model/<name>` for every tensor of the model (BN statistics
     /// included), `momentum/<name>` for every trainable parameter, and the epoch, config hash and
+        if let (Some(loss), Some(acc)) = (metrics.train_eval_loss, metrics.train_eval_acc) {
+            values.insert("train_eval_loss".into(), loss);
+            values.insert("train_eval_acc".into(), acc);
+        }
     /// accumulated wall time in the metadata.
     fn save_state(&self, epoch: u64, sgd: &Sgd) -> Result<()> {
         let named = self.model.named_tensors();
