@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use losscape_plot::{
-    contour, explained_variance_label, heatmap, lines, surface3d, trajectory, ContourFigure, Curve,
+    contour, explained_variance_label, heatmap, heatmap_with, lines, HeatmapOverlay, surface3d, trajectory, ContourFigure, Curve,
     Grid, HeatmapFigure, Levels, LinesFigure, Rgb, Shading, SurfaceFigure, Trajectory,
     TrajectoryFigure, YAxis,
 };
@@ -187,6 +187,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     heatmap(&out.join("heatmap_ratio.png"), &g, &h)?;
     heatmap(&out.join("heatmap_ratio.svg"), &g, &h)?;
+    // The same with the loss contours of a finer surface over it and two unconverged points.
+    let lx = linspace(-1.0, 1.0, 25);
+    let ly = linspace(-1.0, 1.0, 25);
+    let loss = Array2::from_shape_fn((25, 25), |(i, j)| {
+        0.05 + 1.5 * (lx[i] - 0.1).powi(2) + 2.5 * ly[j] * ly[j]
+    });
+    let lg = Grid::new(&lx, &ly, loss.view())?;
+    let overlay = HeatmapOverlay {
+        contours: Some(lg),
+        contour_levels: Levels::original(),
+        contour_label: "train loss".into(),
+        marked: vec![(2, 3), (7, 1)],
+        marked_label: "not converged".into(),
+    };
+    heatmap_with(&out.join("heatmap_ratio_overlay.png"), &g, &h, &overlay)?;
+    heatmap_with(&out.join("heatmap_ratio_overlay.svg"), &g, &h, &overlay)?;
 
     // A trajectory spiralling into the final model at the origin, over a bowl, LR decays at 12 and 22.
     let n = 31;
@@ -228,6 +244,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     trajectory(&out.join("trajectory.png"), Some(&g), &tr, &f)?;
     trajectory(&out.join("trajectory.svg"), Some(&g), &tr, &f)?;
     trajectory(&out.join("trajectory_no_surface.png"), None, &tr, &f)?;
+
+    // A path that spans a tiny part of its plane (a random plane: the loss varies by 1e-4 there),
+    // drawn with the original's fixed levels: the levels come from the values in view instead.
+    let x = linspace(-4e-4, 4e-4, 21);
+    let y = linspace(-4e-4, 4e-4, 21);
+    let flat = Array2::from_shape_fn((21, 21), |(i, j)| {
+        0.4512 + 400.0 * (x[i] * x[i] + 2.0 * y[j] * y[j]) + 0.05 * x[i]
+    });
+    let g = Grid::new(&x, &y, flat.view())?;
+    let sx: Vec<f64> = px.iter().map(|v| v * 3e-5).collect();
+    let sy: Vec<f64> = py.iter().map(|v| v * 1e-4).collect();
+    let tr = Trajectory {
+        x: &sx,
+        y: &sy,
+        lr_decay: &[12, 22],
+    };
+    let f = TrajectoryFigure {
+        title: "path on a random plane".into(),
+        x_label: "filter-normalized direction 1".into(),
+        y_label: "filter-normalized direction 2".into(),
+        levels: Levels::original(),
+        ..TrajectoryFigure::default()
+    };
+    trajectory(&out.join("trajectory_tiny.png"), Some(&g), &tr, &f)?;
 
     // Degenerate inputs: an all-NaN grid and a 1x5 grid.
     let nan = Array2::from_elem((7, 5), f64::NAN);

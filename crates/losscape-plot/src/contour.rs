@@ -8,14 +8,15 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 use crate::frame::{
-    frame, legend, note, split_legend, AxisSpec, Chart2d, FrameSpec, LegendEntry, Sample,
+    frame, is_square, legend, note, split_legend, square_area, AxisSpec, Chart2d, FrameSpec,
+    LegendEntry, Sample,
 };
 use crate::grid::{finite_min_max, widen, Grid};
 use crate::levels::{LevelSet, Levels};
 use crate::marching::contour_lines;
 use crate::output::{render, Draw};
 use crate::style::{Colormap, Rgb, Theme};
-use crate::ticks::format_value;
+use crate::ticks::{format_levels, format_value};
 
 /// Options of a contour-line map.
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct ContourFigure {
     pub levels: Levels,
     /// Write each level's value on its lines.
     pub label_levels: bool,
+    /// Only values in this range choose levels, and no level lies outside it (`--vmin/--vmax`).
+    pub range: Option<(f64, f64)>,
     /// Size in pixels (width, height).
     pub size: (u32, u32),
 }
@@ -42,6 +45,7 @@ impl Default for ContourFigure {
             y_label: "y".into(),
             levels: Levels::default(),
             label_levels: true,
+            range: None,
             size: (800, 600),
         }
     }
@@ -50,11 +54,15 @@ impl Default for ContourFigure {
 /// Draws the contour lines of `grid` and writes the figure to `path` (`.png` or `.svg`).
 ///
 /// The horizontal axis is the grid's x, the vertical its y, and `z[[ix, iy]]` lies at
-/// `(x[ix], y[iy])`. Levels are computed from the finite values only; lines stop at the grid
-/// border and around non-finite values. Linear levels are coloured from dark to light, the
-/// log-spaced high levels are dark grey.
+/// `(x[ix], y[iy])`. Levels are computed from the finite values only (see
+/// [`Levels::resolve_for_view`]: fixed levels that would cross the values fewer than three times
+/// give way to automatic ones); lines stop at the grid border and around non-finite values.
+/// Linear levels are coloured from dark to light, the log-spaced high levels are dark grey, and
+/// all labels share one number format. A square domain gets a square plot area.
 pub fn contour(path: &Path, grid: &Grid<'_>, figure: &ContourFigure) -> Result<()> {
-    let levels = figure.levels.resolve(&grid.finite_values())?;
+    let levels = figure
+        .levels
+        .resolve_for_view(&grid.finite_values(), figure.range)?;
     render(
         path,
         figure.size,
@@ -89,8 +97,13 @@ impl Draw for ContourDraw<'_, '_> {
             grid_lines: false,
             right_area: 0,
         };
-        let chart = frame(root, &spec, &theme)?;
-        let drawn = draw_contours(&chart, self.grid, &self.levels, fig.label_levels, &theme)?;
+        let area = if is_square((x_lo, x_hi), (y_lo, y_hi)) {
+            square_area(root, &spec, &theme)?
+        } else {
+            root.clone()
+        };
+        let chart = frame(&area, &spec, &theme)?;
+        let drawn = draw_contours(&chart, self.grid, &self.levels, fig.label_levels, None, &theme)?;
         if drawn == 0 {
             let text = if self.grid.finite_values().is_empty() {
                 "no finite values"
@@ -124,34 +137,37 @@ const LOG_LEVEL_COLOR: Rgb = Rgb(90, 90, 90);
 
 /// The contour lines of one level, in data coordinates.
 struct LevelLines {
-    level: f64,
+    label: String,
     color: Rgb,
     lines: Vec<Vec<(f64, f64)>>,
 }
 
-/// Draws the contour lines of every level on a chart, then their labels. Returns the number of
-/// polylines drawn.
+/// Draws the contour lines of every level on a chart, then their labels (one number format for
+/// all linear levels). `color` draws every line in one colour (contours over a heat map).
+/// Returns the number of polylines drawn.
 pub(crate) fn draw_contours<DB: DrawingBackend>(
     chart: &Chart2d<'_, DB>,
     grid: &Grid<'_>,
     levels: &LevelSet,
     label_levels: bool,
+    color: Option<Rgb>,
     theme: &Theme,
 ) -> Result<usize> {
     let area = chart.plotting_area();
     let n = levels.linear.len();
     let mut all: Vec<LevelLines> = Vec::new();
-    for (i, &level) in levels.linear.iter().enumerate() {
+    let linear_labels = format_levels(&levels.linear);
+    for (i, (&level, label)) in levels.linear.iter().zip(linear_labels).enumerate() {
         all.push(LevelLines {
-            level,
-            color: level_color(i, n),
+            label,
+            color: color.unwrap_or_else(|| level_color(i, n)),
             lines: contour_lines(grid, level),
         });
     }
     for &level in &levels.log {
         all.push(LevelLines {
-            level,
-            color: LOG_LEVEL_COLOR,
+            label: format_value(level),
+            color: color.unwrap_or(LOG_LEVEL_COLOR),
             lines: contour_lines(grid, level),
         });
     }
@@ -183,12 +199,12 @@ fn place_labels<DB: DrawingBackend>(
     let pad = theme.px(2.0) as i32;
     let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
     for LevelLines {
-        level,
+        label,
         color,
         lines,
     } in all
     {
-        let text = format_value(*level);
+        let text = label.clone();
         let (tw, th) = area.estimate_text_size(&text, &style).unwrap_or((0, 0));
         let (tw, th) = (tw as i32 + 2 * pad, th as i32 + 2 * pad);
         // Lines in pixels, longest first.
@@ -227,7 +243,13 @@ fn place_labels<DB: DrawingBackend>(
                         [(rect.0, rect.1), (rect.2, rect.3)],
                         WHITE.filled(),
                     ))?;
-                    let text_color = color.darken(0.25).to_plotters();
+                    // Light lines (over a heat map) get dark text.
+                    let light = color.0 as u32 + color.1 as u32 + color.2 as u32 > 600;
+                    let text_color = if light {
+                        RGBColor(40, 40, 40)
+                    } else {
+                        color.darken(0.25).to_plotters()
+                    };
                     let ts = style
                         .clone()
                         .color(&text_color)
@@ -294,10 +316,13 @@ pub struct TrajectoryFigure {
     pub x_label: String,
     /// Label of the vertical axis.
     pub y_label: String,
-    /// Contour levels of the surface under the path.
+    /// Contour levels of the surface under the path (chosen from the values in view, see
+    /// [`Levels::resolve_for_view`]).
     pub levels: Levels,
     /// Write each level's value on its lines.
     pub label_levels: bool,
+    /// Only values in this range choose levels, and no level lies outside it.
+    pub range: Option<(f64, f64)>,
     /// Size in pixels (width, height).
     pub size: (u32, u32),
 }
@@ -310,6 +335,7 @@ impl Default for TrajectoryFigure {
             y_label: "2nd PC".into(),
             levels: Levels::default(),
             label_levels: true,
+            range: None,
             size: (800, 600),
         }
     }
@@ -352,7 +378,32 @@ pub fn trajectory(
         )));
     }
     let levels = match surface {
-        Some(g) => figure.levels.resolve(&g.finite_values())?,
+        Some(g) => {
+            let (xr, yr) = view(Some(g), traj);
+            // The grid points in view, and one more cell around it.
+            let near = |c: &[f64], (lo, hi): (f64, f64)| -> Vec<bool> {
+                let step = c
+                    .windows(2)
+                    .map(|w| w[1] - w[0])
+                    .fold(0f64, f64::max);
+                c.iter()
+                    .map(|v| *v >= lo - step && *v <= hi + step)
+                    .collect()
+            };
+            let (nx, ny) = (near(g.x(), xr), near(g.y(), yr));
+            let mut values: Vec<f64> = Vec::new();
+            for (ix, inx) in nx.iter().enumerate() {
+                for (iy, iny) in ny.iter().enumerate() {
+                    if *inx && *iny {
+                        values.push(g.z()[[ix, iy]]);
+                    }
+                }
+            }
+            if values.iter().all(|v| !v.is_finite()) {
+                values = g.finite_values();
+            }
+            figure.levels.resolve_for_view(&values, figure.range)?
+        }
         None => LevelSet::default(),
     };
     render(
@@ -372,6 +423,45 @@ struct TrajectoryDraw<'g, 'a, 'b> {
     traj: &'g Trajectory<'b>,
     figure: &'g TrajectoryFigure,
     levels: LevelSet,
+}
+
+/// The axes' ranges of a trajectory figure: the surface's extent kept exactly, the path with a
+/// margin only where it leaves the surface.
+fn view(surface: Option<&Grid<'_>>, t: &Trajectory<'_>) -> ((f64, f64), (f64, f64)) {
+    let finite: Vec<(f64, f64)> = t
+        .x
+        .iter()
+        .zip(t.y)
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .map(|(a, b)| (*a, *b))
+        .collect();
+        let path_x = finite_min_max(finite.iter().map(|p| p.0));
+        let path_y = finite_min_max(finite.iter().map(|p| p.1));
+        let padded = |r: Option<(f64, f64)>| {
+            r.map(|(lo, hi)| {
+                let (lo, hi) = widen(lo, hi);
+                let d = (hi - lo) * 0.06;
+                (lo - d, hi + d)
+            })
+        };
+        let union = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| match (a, b) {
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+            (a, b) => a.or(b),
+        };
+        let grid_x = surface.map(|g| g.x_extent());
+        let grid_y = surface.map(|g| g.y_extent());
+        // The surface's extent is kept exactly; the path gets a margin only where it leaves it.
+        let x_range = match (grid_x, padded(path_x)) {
+            (Some(g), Some(p)) if p.0 >= g.0 && p.1 <= g.1 => Some(g),
+            (g, p) => union(g, p),
+        };
+        let y_range = match (grid_y, padded(path_y)) {
+            (Some(g), Some(p)) if p.0 >= g.0 && p.1 <= g.1 => Some(g),
+            (g, p) => union(g, p),
+        };
+        let (x_lo, x_hi) = x_range.map(|(a, b)| widen(a, b)).unwrap_or((-1.0, 1.0));
+        let (y_lo, y_hi) = y_range.map(|(a, b)| widen(a, b)).unwrap_or((-1.0, 1.0));
+    ((x_lo, x_hi), (y_lo, y_hi))
 }
 
 const PATH_COLOR: Rgb = Rgb(31, 60, 140);
@@ -406,32 +496,7 @@ impl Draw for TrajectoryDraw<'_, '_, '_> {
         }
         let (main, strip) = split_legend(root, &entries, &theme);
 
-        let path_x = finite_min_max(finite.iter().map(|p| p.0));
-        let path_y = finite_min_max(finite.iter().map(|p| p.1));
-        let padded = |r: Option<(f64, f64)>| {
-            r.map(|(lo, hi)| {
-                let (lo, hi) = widen(lo, hi);
-                let d = (hi - lo) * 0.06;
-                (lo - d, hi + d)
-            })
-        };
-        let union = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| match (a, b) {
-            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
-            (a, b) => a.or(b),
-        };
-        let grid_x = self.surface.map(|g| g.x_extent());
-        let grid_y = self.surface.map(|g| g.y_extent());
-        // The surface's extent is kept exactly; the path gets a margin only where it leaves it.
-        let x_range = match (grid_x, padded(path_x)) {
-            (Some(g), Some(p)) if p.0 >= g.0 && p.1 <= g.1 => Some(g),
-            (g, p) => union(g, p),
-        };
-        let y_range = match (grid_y, padded(path_y)) {
-            (Some(g), Some(p)) if p.0 >= g.0 && p.1 <= g.1 => Some(g),
-            (g, p) => union(g, p),
-        };
-        let (x_lo, x_hi) = x_range.map(|(a, b)| widen(a, b)).unwrap_or((-1.0, 1.0));
-        let (y_lo, y_hi) = y_range.map(|(a, b)| widen(a, b)).unwrap_or((-1.0, 1.0));
+        let ((x_lo, x_hi), (y_lo, y_hi)) = view(self.surface, t);
         let x_axis = AxisSpec::linear(x_lo, x_hi, 8);
         let y_axis = AxisSpec::linear(y_lo, y_hi, 8);
         let spec = FrameSpec {
@@ -443,9 +508,27 @@ impl Draw for TrajectoryDraw<'_, '_, '_> {
             grid_lines: false,
             right_area: 0,
         };
+        let main = if is_square((x_lo, x_hi), (y_lo, y_hi)) {
+            square_area(&main, &spec, &theme)?
+        } else {
+            main
+        };
         let chart = frame(&main, &spec, &theme)?;
         if let Some(g) = self.surface {
-            draw_contours(&chart, g, &self.levels, fig.label_levels, &theme)?;
+            let drawn = draw_contours(&chart, g, &self.levels, fig.label_levels, None, &theme)?;
+            if drawn == 0 && !finite.is_empty() {
+                let style = theme
+                    .small()
+                    .color(&RGBColor(90, 90, 90))
+                    .pos(Pos::new(HPos::Right, VPos::Top));
+                let plain = chart.plotting_area().strip_coord_spec();
+                let (w, _) = plain.dim_in_pixel();
+                plain.draw(&Text::new(
+                    "no contour line in view",
+                    (w as i32 - theme.px(6.0) as i32, theme.px(6.0) as i32),
+                    style,
+                ))?;
+            }
         }
         let area = chart.plotting_area();
         let line_style = PATH_COLOR.to_plotters().stroke_width(theme.px(2.0));

@@ -178,7 +178,7 @@ pub(crate) fn build_chart<'a, DB: DrawingBackend>(
     let y_area = spec.y.label_width(area, &theme.tick()) + theme.px(48.0);
     let mut builder = ChartBuilder::on(area);
     builder
-        .margin_top(theme.px(10.0))
+        .margin_top(theme.px(if spec.title.is_empty() { 10.0 } else { 16.0 }))
         .margin_right(theme.px(if spec.right_area > 0 { 6.0 } else { 24.0 }))
         .margin_left(theme.px(8.0))
         .x_label_area_size(theme.px(58.0))
@@ -190,6 +190,43 @@ pub(crate) fn build_chart<'a, DB: DrawingBackend>(
         builder.caption(spec.title, theme.title());
     }
     Ok(builder.build_cartesian_2d(spec.x.coord(), spec.y.coord())?)
+}
+
+/// Whether two axis spans are equal (a square domain such as -1..1 by -1..1), so that the plot
+/// area should be square.
+pub(crate) fn is_square((x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> bool {
+    let (a, b) = ((x1 - x0).abs(), (y1 - y0).abs());
+    a > 0.0 && (a - b).abs() <= 1e-9 * a.max(b)
+}
+
+/// The part of `area` on which a chart built with `spec` gets a square plot area: the chart is
+/// laid out once on a throwaway SVG of the same size (labels, title and margins depend only on
+/// the fonts), and the longer side of its plot area is taken back as equal margins.
+pub(crate) fn square_area<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    spec: &FrameSpec<'_>,
+    theme: &Theme,
+) -> Result<DrawingArea<DB, Shift>> {
+    let (w, h) = area.dim_in_pixel();
+    let mut sink = String::new();
+    let (pw, ph) = {
+        let probe = SVGBackend::with_string(&mut sink, (w, h)).into_drawing_area();
+        let chart = build_chart(&probe, spec, theme)?;
+        let (xr, yr) = chart.plotting_area().get_pixel_range();
+        (xr.end - xr.start, yr.end - yr.start)
+    };
+    let (top, bottom, left, right) = square_margins(pw, ph);
+    Ok(area.margin(top, bottom, left, right))
+}
+
+/// Margins (top, bottom, left, right) that make a `pw` x `ph` plot area square.
+pub(crate) fn square_margins(pw: i32, ph: i32) -> (i32, i32, i32, i32) {
+    let d = (pw - ph).abs();
+    if pw > ph {
+        (0, 0, d / 2, d - d / 2)
+    } else {
+        (d / 2, d - d / 2, 0, 0)
+    }
 }
 
 /// Draws the left and bottom axes of a chart: ticks, tick labels, axis labels, optional grid
@@ -483,6 +520,36 @@ pub(crate) fn cross<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn square_domains_get_square_plots() {
+        assert!(is_square((-1.0, 1.0), (-1.0, 1.0)));
+        assert!(is_square((-0.5, 1.5), (0.0, 2.0)));
+        assert!(!is_square((-1.0, 1.0), (-0.5, 0.5)));
+        assert!(!is_square((0.0, 0.0), (0.0, 0.0)));
+        // A 600 x 480 plot area loses 120 pixels of width, split between left and right.
+        assert_eq!(square_margins(600, 480), (0, 0, 60, 60));
+        assert_eq!(square_margins(400, 481), (40, 41, 0, 0));
+        // Laid out on a real area, the plot area comes out square.
+        let mut svg = String::new();
+        let root = SVGBackend::with_string(&mut svg, (800, 600)).into_drawing_area();
+        crate::output::ensure_font().unwrap();
+        let theme = Theme::for_size((800, 600));
+        let axis = AxisSpec::linear(-1.0, 1.0, 8);
+        let spec = FrameSpec {
+            title: "a title",
+            x_label: "direction 1",
+            y_label: "direction 2",
+            x: &axis,
+            y: &axis,
+            grid_lines: false,
+            right_area: 0,
+        };
+        let area = square_area(&root, &spec, &theme).unwrap();
+        let chart = build_chart(&area, &spec, &theme).unwrap();
+        let (xr, yr) = chart.plotting_area().get_pixel_range();
+        assert!(((xr.end - xr.start) - (yr.end - yr.start)).abs() <= 1, "{xr:?} {yr:?}");
+    }
 
     #[test]
     fn hatch_segments_stay_inside() {

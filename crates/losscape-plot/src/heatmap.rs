@@ -8,7 +8,12 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
-use crate::frame::{frame, note, plot_rect, AxisSpec, FrameSpec};
+use crate::contour::draw_contours;
+use crate::frame::{
+    cross, frame, hatch, is_square, note, patch_key, plot_rect, square_area, AxisSpec, FrameSpec,
+    Sample,
+};
+use crate::levels::{LevelSet, Levels};
 use crate::grid::{finite_min_max, widen, Grid};
 use crate::output::{render, Draw};
 use crate::style::{Colormap, Rgb, Theme};
@@ -43,6 +48,9 @@ pub struct HeatmapFigure {
     pub colormap: Colormap,
     /// Cells or filled contour bands.
     pub shading: Shading,
+    /// Hatch the values above the colour range (over the top colour) and name them in a key
+    /// ("> hi"), so that a clipped value is not read as the top of the range.
+    pub mark_over: bool,
     /// Size in pixels (width, height).
     pub size: (u32, u32),
 }
@@ -58,6 +66,7 @@ impl Default for HeatmapFigure {
             log_scale: false,
             colormap: Colormap::Viridis,
             shading: Shading::Bands(24),
+            mark_over: true,
             size: (800, 600),
         }
     }
@@ -76,12 +85,52 @@ impl HeatmapFigure {
     }
 }
 
+/// What a heat map may carry on top of its colours.
+#[derive(Debug, Clone, Default)]
+pub struct HeatmapOverlay<'a> {
+    /// Contour lines of another grid over the same plane (for example the loss over a Hessian
+    /// map), drawn in white with labelled levels; it may have other coordinates than the map.
+    pub contours: Option<Grid<'a>>,
+    /// The levels of those contour lines (chosen from its values inside the map's extent).
+    pub contour_levels: Levels,
+    /// The key of the contour lines (empty: no key), e.g. "train loss".
+    pub contour_label: String,
+    /// Grid points `(ix, iy)` of the map to mark with a small cross (for example the points
+    /// where the eigenvalue solver did not converge).
+    pub marked: Vec<(usize, usize)>,
+    /// The key of the crosses, e.g. "not converged".
+    pub marked_label: String,
+}
+
 /// Draws `grid` as a heat map (or filled contours) with a colour bar and writes the figure to
 /// `path` (`.png` or `.svg`).
 ///
 /// The horizontal axis is the grid's x, the vertical its y, and `z[[ix, iy]]` lies at
-/// `(x[ix], y[iy])`. Non-finite values are left light grey and named in a "no value" key.
+/// `(x[ix], y[iy])`. Non-finite values are left light grey and named in a "no value" key; with
+/// [`HeatmapFigure::mark_over`], values above a fixed range are hatched and named in a key. A
+/// square domain gets a square plot area.
 pub fn heatmap(path: &Path, grid: &Grid<'_>, figure: &HeatmapFigure) -> Result<()> {
+    heatmap_with(path, grid, figure, &HeatmapOverlay::default())
+}
+
+/// [`heatmap`] with contour lines of a second grid and marked points drawn over it.
+pub fn heatmap_with(
+    path: &Path,
+    grid: &Grid<'_>,
+    figure: &HeatmapFigure,
+    overlay: &HeatmapOverlay<'_>,
+) -> Result<()> {
+    if let Some(&(ix, iy)) = overlay
+        .marked
+        .iter()
+        .find(|(ix, iy)| *ix >= grid.nx() || *iy >= grid.ny())
+    {
+        return Err(Error::invalid(format!(
+            "marked point ({ix}, {iy}) is outside the {} x {} grid",
+            grid.nx(),
+            grid.ny()
+        )));
+    }
     if let Some((lo, hi)) = figure.range {
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
             return Err(Error::invalid(format!(
@@ -106,6 +155,25 @@ pub fn heatmap(path: &Path, grid: &Grid<'_>, figure: &HeatmapFigure) -> Result<(
     if grid.nx() < 2 || grid.ny() < 2 {
         scale.bands = None;
     }
+    let contour_levels = match &overlay.contours {
+        Some(c) => {
+            let (x0, x1) = grid.x_extent();
+            let (y0, y1) = grid.y_extent();
+            let mut values = Vec::new();
+            for (ix, x) in c.x().iter().enumerate() {
+                for (iy, y) in c.y().iter().enumerate() {
+                    if (x0..=x1).contains(x) && (y0..=y1).contains(y) {
+                        values.push(c.z()[[ix, iy]]);
+                    }
+                }
+            }
+            if values.iter().all(|v| !v.is_finite()) {
+                values = c.finite_values();
+            }
+            overlay.contour_levels.resolve_for_view(&values, None)?
+        }
+        None => LevelSet::default(),
+    };
     render(
         path,
         figure.size,
@@ -113,6 +181,8 @@ pub fn heatmap(path: &Path, grid: &Grid<'_>, figure: &HeatmapFigure) -> Result<(
             grid,
             figure,
             scale,
+            overlay,
+            contour_levels,
         },
     )
 }
@@ -190,6 +260,11 @@ impl ColorScale {
         self.colormap.at((bin as f64 + 0.5) / n as f64)
     }
 
+    /// Whether a value lies above the colour range (drawn hatched when asked).
+    pub fn is_over(&self, v: f64) -> bool {
+        v.is_finite() && v > self.hi * (1.0 + 1e-12) + 1e-300
+    }
+
     /// The colour of a value, or `None` for a non-finite value.
     pub fn color(&self, v: f64) -> Option<Rgb> {
         self.bin(v).map(|b| self.bin_color(b))
@@ -205,11 +280,16 @@ impl ColorScale {
     }
 }
 
-struct HeatmapDraw<'g, 'a> {
+struct HeatmapDraw<'g, 'a, 'o> {
     grid: &'g Grid<'a>,
     figure: &'g HeatmapFigure,
     scale: ColorScale,
+    overlay: &'g HeatmapOverlay<'o>,
+    contour_levels: LevelSet,
 }
+
+/// The colour of the contour lines drawn over a heat map.
+const OVERLAY_COLOR: Rgb = Rgb(255, 255, 255);
 
 const GAP_COLOR: Rgb = Rgb(215, 215, 215);
 
@@ -239,7 +319,7 @@ fn locate(c: &[f64], v: f64) -> (usize, f64) {
     (i, f)
 }
 
-impl HeatmapDraw<'_, '_> {
+impl HeatmapDraw<'_, '_, '_> {
     /// The value at a point inside the grid: bilinear where the four surrounding values are
     /// finite, else the nearest grid value (which may be a gap).
     fn sample(&self, (ix, fx): (usize, f64), (iy, fy): (usize, f64)) -> f64 {
@@ -258,7 +338,42 @@ impl HeatmapDraw<'_, '_> {
     }
 }
 
-impl Draw for HeatmapDraw<'_, '_> {
+impl HeatmapDraw<'_, '_, '_> {
+    /// The keys under the colour bar: (label, colour, sample).
+    fn keys(&self) -> Vec<(String, Rgb, Sample)> {
+        let g = self.grid;
+        let mut keys = Vec::new();
+        if g.has_gaps() {
+            keys.push(("no value".to_string(), GAP_COLOR, Sample::Patch { hatched: false }));
+        }
+        let fixed = self.figure.range.is_some();
+        if self.figure.mark_over && fixed && g.z().iter().any(|v| self.scale.is_over(*v)) {
+            let hi = self.scale.axis().label(if self.scale.log { self.scale.hi.log10() } else { self.scale.hi });
+            let label = format!("> {hi}");
+            keys.push((label, self.scale.colormap.at(1.0), Sample::Patch { hatched: true }));
+        }
+        if !self.overlay.marked.is_empty() {
+            let n = self.overlay.marked.len();
+            let label = if self.overlay.marked_label.is_empty() {
+                format!("marked ({n})")
+            } else {
+                format!("{} ({n})", self.overlay.marked_label)
+            };
+            keys.push((label, Rgb(0, 0, 0), Sample::Cross));
+        }
+        if self.overlay.contours.is_some() && !self.overlay.contour_label.is_empty() {
+            let sample = Sample::Line { dashed: false, dot: false };
+            keys.push((self.overlay.contour_label.clone(), Rgb(90, 90, 90), sample));
+        }
+        keys
+    }
+
+    fn hatch_over(&self) -> bool {
+        self.figure.mark_over && self.figure.range.is_some()
+    }
+}
+
+impl Draw for HeatmapDraw<'_, '_, '_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let fig = self.figure;
         let theme = Theme::for_size(root.dim_in_pixel());
@@ -266,7 +381,14 @@ impl Draw for HeatmapDraw<'_, '_> {
         let cbar_axis = self.scale.axis();
         let tick_w = cbar_axis.label_width(root, &theme.tick());
         let bar_w = theme.px(22.0);
-        let cbar_w = bar_w + tick_w + theme.px(62.0);
+        let keys = self.keys();
+        let key_w = keys
+            .iter()
+            .map(|k| root.estimate_text_size(&k.0, &theme.small()).map(|s| s.0).unwrap_or(0))
+            .max()
+            .unwrap_or(0)
+            + theme.px(40.0);
+        let cbar_w = (bar_w + tick_w + theme.px(62.0)).max(key_w + theme.px(16.0));
         let (w, _) = root.dim_in_pixel();
         let (main, side) = root.split_horizontally(w.saturating_sub(cbar_w));
 
@@ -292,12 +414,20 @@ impl Draw for HeatmapDraw<'_, '_> {
             grid_lines: false,
             right_area: 0,
         };
+        let main = if is_square((x_lo, x_hi), (y_lo, y_hi)) {
+            square_area(&main, &spec, &theme)?
+        } else {
+            main
+        };
         let chart = frame(&main, &spec, &theme)?;
         let area = chart.plotting_area();
+        let to_px = |x: f64, y: f64| chart.backend_coord(&(x, y));
         area.draw(&Rectangle::new(
             [(x_lo, y_lo), (x_hi, y_hi)],
             GAP_COLOR.to_plotters().filled(),
         ))?;
+        // Pixel rectangles of values above the range, hatched after the fill.
+        let mut over: Vec<((i32, i32), (i32, i32))> = Vec::new();
         if bands {
             let (l, t, r, b) = plot_rect(&chart);
             let sx = (((r - l) / 2).max(1) as usize).min(400);
@@ -328,6 +458,14 @@ impl Draw for HeatmapDraw<'_, '_> {
                             c.filled(),
                         ))?;
                     }
+                    // Runs above the range (the top band) are hatched sample by sample.
+                    if self.hatch_over() && bin == Some(self.scale.bands.unwrap_or(1024) - 1) {
+                        for m in i..k {
+                            if self.scale.is_over(self.sample(xloc[m], yloc)) {
+                                over.push((to_px(xs[m], ys[j + 1]), to_px(xs[m + 1], ys[j])));
+                            }
+                        }
+                    }
                     i = k;
                 }
             }
@@ -340,8 +478,31 @@ impl Draw for HeatmapDraw<'_, '_> {
                             c.to_plotters().filled(),
                         ))?;
                     }
+                    if self.hatch_over() && self.scale.is_over(g.at(ix, iy)) {
+                        over.push((to_px(xe[ix], ye[iy + 1]), to_px(xe[ix + 1], ye[iy])));
+                    }
                 }
             }
+        }
+        // Merge horizontal neighbours so the hatching runs on without seams, then hatch.
+        let mut merged: Vec<((i32, i32), (i32, i32))> = Vec::new();
+        for r in over {
+            match merged.last_mut() {
+                Some(last) if last.1 .0 == r.0 .0 && last.0 .1 == r.0 .1 && last.1 .1 == r.1 .1 => {
+                    last.1 .0 = r.1 .0
+                }
+                _ => merged.push(r),
+            }
+        }
+        for (a, b) in merged {
+            hatch(root, (a.0, a.1, b.0, b.1), &theme)?;
+        }
+        if let Some(c) = &self.overlay.contours {
+            draw_contours(&chart, c, &self.contour_levels, true, Some(OVERLAY_COLOR), &theme)?;
+        }
+        for &(ix, iy) in &self.overlay.marked {
+            let p = to_px(g.x()[ix], g.y()[iy]);
+            cross(root, p, theme.px(5.0) as i32, &theme)?;
         }
         if self.scale.empty {
             let text = if g.finite_values().is_empty() {
@@ -354,30 +515,42 @@ impl Draw for HeatmapDraw<'_, '_> {
         // Redraw the frame over the cells' edges.
         crate::frame::outline(&chart, &theme)?;
 
-        // The colour bar, level with the plot area.
-        let (_, top, _, bottom) = plot_rect(&chart);
-        let (side_x, _) = side.get_base_pixel();
-        let x0 = side_x + theme.px(14.0) as i32;
+        // The colour bar right of the plot area, level with it, shortened for the keys below.
+        let (_, top, right, bottom) = plot_rect(&chart);
+        let _ = side;
+        let x0 = right + theme.px(18.0) as i32;
+        let row = theme.px(24.0) as i32;
+        let keys_h = if keys.is_empty() { 0 } else { keys.len() as i32 * row + theme.px(10.0) as i32 };
+        let bar_bottom = (bottom - keys_h).max(top + (bottom - top) / 3);
         draw_colorbar(
             root,
             &self.scale,
             &cbar_axis,
-            (x0, top, x0 + bar_w as i32, bottom),
+            (x0, top, x0 + bar_w as i32, bar_bottom),
             &fig.colorbar_label,
             &theme,
         )?;
-        if g.has_gaps() {
-            let r = theme.px(7.0) as i32;
-            let cy = bottom + theme.px(26.0) as i32;
-            let sq = [(x0, cy - r), (x0 + 2 * r, cy + r)];
-            root.draw(&Rectangle::new(sq, GAP_COLOR.to_plotters().filled()))?;
-            root.draw(&Rectangle::new(sq, BLACK.stroke_width(1)))?;
-            let style = theme.tick().pos(Pos::new(HPos::Left, VPos::Center));
-            root.draw(&Text::new(
-                "no value",
-                (x0 + 2 * r + theme.px(6.0) as i32, cy),
-                style,
-            ))?;
+        let r = theme.px(7.0) as i32;
+        let style = theme.small().pos(Pos::new(HPos::Left, VPos::Center));
+        for (k, (label, color, sample)) in keys.iter().enumerate() {
+            let cy = bar_bottom + theme.px(10.0) as i32 + row / 2 + k as i32 * row;
+            let cx = x0 + r;
+            match *sample {
+                Sample::Patch { hatched } => {
+                    patch_key(root, (cx - r, cy - r, cx + r, cy + r), *color, hatched, &theme)?
+                }
+                Sample::Cross => cross(root, (cx, cy), theme.px(5.0) as i32, &theme)?,
+                _ => {
+                    // A contour-line key: a white line on a mid-grey square.
+                    let sq = (cx - r, cy - r, cx + r, cy + r);
+                    patch_key(root, sq, *color, false, &theme)?;
+                    root.draw(&PathElement::new(
+                        vec![(cx - r, cy), (cx + r, cy)],
+                        OVERLAY_COLOR.to_plotters().stroke_width(theme.px(2.0)),
+                    ))?;
+                }
+            }
+            root.draw(&Text::new(label.clone(), (cx + r + theme.px(6.0) as i32, cy), style.clone()))?;
         }
         Ok(())
     }

@@ -144,6 +144,53 @@ impl Levels {
     }
 }
 
+impl Levels {
+    /// The levels for the values in view, within an optional value `range` (values outside it
+    /// are left out and so are levels outside it). When these levels would draw fewer than three
+    /// lines across the values in view (fixed levels such as [`Levels::original`] over a
+    /// neighbourhood where the loss varies by 1e-4), about ten automatic levels over those
+    /// values are taken instead, so a map always shows its shape. Explicit levels are kept as
+    /// given.
+    pub fn resolve_for_view(&self, values: &[f64], range: Option<(f64, f64)>) -> Result<LevelSet> {
+        if let Some((lo, hi)) = range {
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                return Err(Error::invalid(format!(
+                    "level range {lo}..{hi} is empty or not finite"
+                )));
+            }
+        }
+        let in_range = |v: &f64| v.is_finite() && range.is_none_or(|(lo, hi)| *v >= lo && *v <= hi);
+        let values: Vec<f64> = values.iter().copied().filter(in_range).collect();
+        let keep = |set: &mut LevelSet| {
+            set.linear.retain(in_range);
+            set.log.retain(in_range);
+        };
+        let mut set = self.resolve(&values)?;
+        keep(&mut set);
+        if matches!(self, Levels::Explicit(_)) {
+            return Ok(set);
+        }
+        let Some((lo, hi)) = finite_min_max(values.iter().copied()) else {
+            return Ok(set);
+        };
+        let crossing = |s: &LevelSet| {
+            s.linear
+                .iter()
+                .chain(&s.log)
+                .filter(|v| **v > lo && **v < hi)
+                .count()
+        };
+        if crossing(&set) < 3 {
+            let mut auto = Levels::Auto { count: 10 }.resolve(&values)?;
+            keep(&mut auto);
+            if crossing(&auto) > crossing(&set) {
+                set = auto;
+            }
+        }
+        Ok(set)
+    }
+}
+
 /// Resolved contour levels.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LevelSet {
@@ -239,6 +286,28 @@ mod tests {
             Levels::default().resolve(&[2.0, 2.0]).unwrap().linear,
             vec![2.0]
         );
+    }
+
+    #[test]
+    fn levels_follow_the_values_in_view() {
+        // A neighbourhood where the loss varies by 3e-4: the original levels cross nothing, so
+        // automatic levels over the values are drawn instead.
+        let values: Vec<f64> = (0..50).map(|i| 0.4512 + 3e-4 * i as f64 / 49.0).collect();
+        let set = Levels::original().resolve_for_view(&values, None).unwrap();
+        assert!(set.linear.len() >= 5, "{set:?}");
+        assert!(set.linear.iter().all(|v| *v > 0.4511 && *v < 0.4516), "{set:?}");
+        // Over a wide range the original levels stay.
+        let wide: Vec<f64> = (0..50).map(|i| 0.1 + 5.0 * i as f64 / 49.0).collect();
+        let set = Levels::original().resolve_for_view(&wide, None).unwrap();
+        assert_eq!(set.linear[0], 0.1);
+        // A range keeps levels and values inside it.
+        let set = Levels::original()
+            .resolve_for_view(&wide, Some((1.0, 3.0)))
+            .unwrap();
+        assert!(set.linear.iter().all(|v| (1.0..=3.0).contains(v)), "{set:?}");
+        assert!(Levels::original()
+            .resolve_for_view(&wide, Some((3.0, 1.0)))
+            .is_err());
     }
 
     #[test]

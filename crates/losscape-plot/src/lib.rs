@@ -78,7 +78,7 @@ pub use contour::{
 };
 pub use error::{Error, Result};
 pub use grid::Grid;
-pub use heatmap::{heatmap, HeatmapFigure, Shading};
+pub use heatmap::{heatmap, heatmap_with, HeatmapFigure, HeatmapOverlay, Shading};
 pub use levels::{LevelSet, Levels};
 pub use lines::{lines, Curve, LinesFigure, YAxis};
 pub use output::Format;

@@ -51,7 +51,7 @@ pub(crate) trait Draw {
 }
 
 /// Registers the embedded font once per process.
-fn ensure_font() -> Result<()> {
+pub(crate) fn ensure_font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font("sans-serif", FontStyle::Normal, FONT_BYTES).is_ok()

@@ -116,6 +116,50 @@ pub(crate) fn format_value(v: f64) -> String {
     trim_zeros(&s)
 }
 
+/// Labels for a set of increasing levels in one format: the same number of decimals for all
+/// (the fewest that tell neighbouring levels apart, at least those of their spacing), or
+/// scientific notation with one mantissa precision for all when the values are very small or
+/// very large.
+pub(crate) fn format_levels(levels: &[f64]) -> Vec<String> {
+    if levels.len() < 2 {
+        return levels.iter().map(|v| format_value(*v)).collect();
+    }
+    let spacing = levels
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .filter(|d| *d > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let biggest = levels.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let distinct = |labels: &[String]| labels.windows(2).all(|w| w[0] != w[1]);
+    if biggest >= 1e5 || biggest < 1e-3 || !spacing.is_finite() {
+        for digits in 0..=12 {
+            let labels: Vec<String> = levels.iter().map(|v| format!("{v:.digits$e}")).collect();
+            if distinct(&labels) || digits == 12 {
+                return labels;
+            }
+        }
+    }
+    let first = (-spacing.log10().floor()).max(0.0) as usize;
+    for decimals in first..=first + 8 {
+        let labels: Vec<String> = levels
+            .iter()
+            .map(|v| {
+                let s = format!("{v:.decimals$}");
+                // "-0.0" reads as a level below zero.
+                if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+                    s.trim_start_matches('-').to_string()
+                } else {
+                    s
+                }
+            })
+            .collect();
+        if distinct(&labels) {
+            return labels;
+        }
+    }
+    levels.iter().map(|v| format_value(*v)).collect()
+}
+
 fn trim_zeros(s: &str) -> String {
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -179,5 +223,21 @@ mod tests {
         assert_eq!(format_power(3.0), "1000");
         assert_eq!(format_power(4.0), "1e4");
         assert_eq!(format_power(-4.0), "1e-4");
+    }
+
+    #[test]
+    fn level_labels_share_one_format() {
+        assert_eq!(format_levels(&[0.1, 0.6, 1.1, 1.6]), vec!["0.1", "0.6", "1.1", "1.6"]);
+        assert_eq!(format_levels(&[0.05, 0.1, 0.15]), vec!["0.05", "0.10", "0.15"]);
+        assert_eq!(format_levels(&[1.0, 2.0, 3.0]), vec!["1", "2", "3"]);
+        assert_eq!(format_levels(&[-0.5, 0.0, 0.5]), vec!["-0.5", "0.0", "0.5"]);
+        // A tiny range of high values (a path's neighbourhood): enough decimals to differ.
+        assert_eq!(
+            format_levels(&[0.45125, 0.4513, 0.45135]),
+            vec!["0.45125", "0.45130", "0.45135"]
+        );
+        let sci = format_levels(&[1e5, 2e5, 3e5]);
+        assert_eq!(sci, vec!["1e5", "2e5", "3e5"]);
+        assert_eq!(format_levels(&[2.5]), vec!["2.5"]);
     }
 }
