@@ -281,6 +281,10 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
     header.batch_size = evaluator.batch_size;
     header.threads = threads;
     header.dtype = Precision::from_kind(model.kind()).to_string();
+    if directions.iter().any(|d| d.scope == Scope::States) {
+        // Extrapolated BN statistics are floored (see Anchor): say so in the file.
+        header.extra.insert("bn_running_var".into(), Anchor::BN_VAR_FLOOR_NOTE.into());
+    }
 
     let job = GridJob {
         model: model.as_ref(),
@@ -294,10 +298,6 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
     let Some(report) = crate::mpi_run::run_grid(&job, &mut metrics, &args.out, header, &bar)? else {
         return Ok(());
     };
-    if directions.iter().any(|d| d.scope == Scope::States) {
-        // Extrapolated BN statistics are floored (see Anchor): say so in the file.
-        header.extra.insert("bn_running_var".into(), Anchor::BN_VAR_FLOOR_NOTE.into());
-    }
     drop(bar);
     eprintln!(
         "{}: computed {} point(s) in {:.1} s ({:.2} points/s), {} already done",

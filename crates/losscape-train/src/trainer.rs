@@ -283,6 +283,8 @@ impl RunState<'_> {
             lr: self.config.lr,
             train_loss: None,
             train_acc: None,
+            train_eval_loss: None,
+            train_eval_acc: None,
             test_loss: test.loss,
             test_acc: test.accuracy,
             weight_norm: weight_norm(&*self.model)?,
@@ -296,8 +298,6 @@ impl RunState<'_> {
         self.finish_epoch(metrics, sgd)?;
         progress.end();
         Ok(())
-            train_eval_loss: None,
-            train_eval_acc: None,
     }
 
     /// One training epoch, its evaluation and its saves.
@@ -347,19 +347,6 @@ impl RunState<'_> {
         Sgd::zero_grad(params);
         progress.message("evaluating");
         let test = evaluate(&*self.model, &self.data.test, EVAL_BATCH_SIZE)?;
-        let metrics = EpochMetrics {
-            epoch,
-            lr,
-            train_loss: Some(loss_sum / seen.max(1) as f64),
-            train_acc: Some(100.0 * correct as f64 / seen.max(1) as f64),
-            test_loss: test.loss,
-            test_acc: test.accuracy,
-            weight_norm: weight_norm(&*self.model)?,
-            wall_seconds: start.elapsed().as_secs_f64(),
-            checkpoint: None,
-        };
-        progress.message(&format!(
-            "epoch {epoch}/{}: lr {lr:.3e} | train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}%",
         // After the last epoch: is this a minimizer of its training data? Eval mode, no
         // augmentation, every training example (the on-the-fly numbers above are neither).
         let train_eval = if epoch == config.epochs {
@@ -368,14 +355,33 @@ impl RunState<'_> {
         } else {
             None
         };
+        let metrics = EpochMetrics {
+            epoch,
+            lr,
+            train_loss: Some(loss_sum / seen.max(1) as f64),
+            train_acc: Some(100.0 * correct as f64 / seen.max(1) as f64),
+            train_eval_loss: train_eval.map(|e| e.loss),
+            train_eval_acc: train_eval.map(|e| e.accuracy),
+            test_loss: test.loss,
+            test_acc: test.accuracy,
+            weight_norm: weight_norm(&*self.model)?,
+            wall_seconds: start.elapsed().as_secs_f64(),
+            checkpoint: None,
+        };
+        progress.message(&format!(
+            "epoch {epoch}/{}: lr {lr:.3e} | train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}%",
             config.epochs,
             metrics.train_loss.unwrap_or(f64::NAN),
             metrics.train_acc.unwrap_or(f64::NAN),
             metrics.test_loss,
             metrics.test_acc
-            train_eval_loss: train_eval.map(|e| e.loss),
-            train_eval_acc: train_eval.map(|e| e.accuracy),
         ));
+        if let Some(e) = train_eval {
+            progress.message(&format!(
+                "epoch {epoch}/{}: whole training split in eval mode: loss {:.4} acc {:.2}%",
+                config.epochs, e.loss, e.accuracy
+            ));
+        }
         self.finish_epoch(metrics, sgd)?;
         progress.end();
         Ok(())
@@ -389,12 +395,6 @@ impl RunState<'_> {
         if self.config.checkpoint_epochs().contains(&epoch) {
             metrics.checkpoint = Some(RunFolder::checkpoint_relative(epoch));
             self.save_checkpoint(&metrics)?;
-        if let Some(e) = train_eval {
-            progress.message(&format!(
-                "epoch {epoch}/{}: whole training split in eval mode: loss {:.4} acc {:.2}%",
-                config.epochs, e.loss, e.accuracy
-            ));
-        }
         }
         self.wall_total += metrics.wall_seconds;
         self.metrics.push(metrics);
@@ -427,6 +427,10 @@ impl RunState<'_> {
             values.insert("train_loss".into(), loss);
             values.insert("train_acc".into(), acc);
         }
+        if let (Some(loss), Some(acc)) = (metrics.train_eval_loss, metrics.train_eval_acc) {
+            values.insert("train_eval_loss".into(), loss);
+            values.insert("train_eval_acc".into(), acc);
+        }
         meta.metrics = values;
         let decay: Vec<String> = config.lr_decay_epochs.iter().map(u64::to_string).collect();
         meta.extra.insert("lr_decay_epochs".into(), decay.join(","));
@@ -440,10 +444,6 @@ impl RunState<'_> {
 
     /// Writes `state.safetensors`: `model/<name>` for every tensor of the model (BN statistics
     /// included), `momentum/<name>` for every trainable parameter, and the epoch, config hash and
-        if let (Some(loss), Some(acc)) = (metrics.train_eval_loss, metrics.train_eval_acc) {
-            values.insert("train_eval_loss".into(), loss);
-            values.insert("train_eval_acc".into(), acc);
-        }
     /// accumulated wall time in the metadata.
     fn save_state(&self, epoch: u64, sgd: &Sgd) -> Result<()> {
         let named = self.model.named_tensors();
