@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use losscape::directions::{DirectionSet, Origin};
 use losscape::landscape::Surface;
 use losscape::plot::{
-    contour, heatmap, lines, surface3d, trajectory, ContourFigure, Curve, Grid, HeatmapFigure, Levels, LinesFigure,
-    SurfaceFigure, Trajectory, TrajectoryFigure, YAxis,
+    contour, heatmap_with, lines, surface3d, trajectory, ContourFigure, Curve, Grid, HeatmapFigure, HeatmapOverlay,
+    Levels, LinesFigure, SurfaceFigure, Trajectory, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
 use serde_json::Value;
@@ -45,6 +46,26 @@ pub struct PlotArgs {
     /// Output file: .png or .svg.
     #[arg(long)]
     out: PathBuf,
+    /// Also write the figure as SVG beside a .png --out (X.png and X.svg, from the same drawing).
+    #[arg(long)]
+    svg: bool,
+    /// Label of the horizontal axis (default: named from the surface's directions, e.g.
+    /// "filter-normalized direction 1", "PCA component 1 (72.3%)", "interpolation coefficient α").
+    #[arg(long)]
+    xlabel: Option<String>,
+    /// Label of the vertical axis of 2D figures (default: named from the surface's directions).
+    #[arg(long)]
+    ylabel: Option<String>,
+    /// Heat maps: draw the contour lines of this surface file's --contour-array over the map
+    /// (for example the loss surface over a Hessian-ratio map of the same plane).
+    #[arg(long)]
+    contours_from: Option<PathBuf>,
+    /// Heat maps: draw the contour lines of this file's own --contour-array over the map.
+    #[arg(long, conflicts_with = "contours_from")]
+    own_contours: bool,
+    /// The array whose contours --contours-from / --own-contours draw.
+    #[arg(long, default_value = "train_loss")]
+    contour_array: String,
     /// The array to draw for 2D kinds (default: train_loss, or abs_ratio for Hessian maps).
     #[arg(long)]
     array: Option<String>,
@@ -57,10 +78,11 @@ pub struct PlotArgs {
     /// Log scale (loss axis of line plots, colours of heat maps).
     #[arg(long)]
     log: bool,
-    /// Lower end of the colour range (heat map) or of the height (3D).
+    /// Lower end of the colour range (heat map), of the height (3D) or of the contour levels.
     #[arg(long, allow_hyphen_values = true)]
     vmin: Option<f64>,
-    /// Upper end of the colour range (heat map) or of the height (3D; higher values are clipped).
+    /// Upper end of the colour range (heat map; higher values are hatched), of the height (3D;
+    /// the surface is cut off above it) or of the contour levels.
     #[arg(long, allow_hyphen_values = true)]
     vmax: Option<f64>,
     /// Contour levels: original (0.1 to 10 in steps of 0.5, then decades, as the original code;
@@ -92,17 +114,82 @@ pub fn run(args: PlotArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let is_2d = surfaces[0].grid().is_2d();
     let kind = args.kind.unwrap_or(if is_2d { Kind::Contour } else { Kind::Line });
-    match kind {
-        Kind::Line => plot_lines(&args, &surfaces)?,
-        _ => {
-            if surfaces.len() != 1 {
-                bail!("a {kind:?} figure draws one surface, got {}", surfaces.len());
-            }
-            plot_2d(&args, &surfaces[0], kind)?;
+    let outputs = outputs(&args)?;
+    if kind != Kind::Line && surfaces.len() != 1 {
+        bail!("a {kind:?} figure draws one surface, got {}", surfaces.len());
+    }
+    for out in &outputs {
+        match kind {
+            Kind::Line => plot_lines(&args, &surfaces, out)?,
+            _ => plot_2d(&args, &surfaces[0], kind, out)?,
+        }
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+/// The files to write: --out, and with --svg its .svg twin (drawn by the same code).
+fn outputs(args: &PlotArgs) -> Result<Vec<PathBuf>> {
+    let ext = args.out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("png") if args.svg => Ok(vec![args.out.clone(), args.out.with_extension("svg")]),
+        Some("png") | Some("svg") => Ok(vec![args.out.clone()]),
+        _ => bail!("{}: the figure file name must end in .png or .svg", args.out.display()),
+    }
+}
+
+/// Names for a surface's directions, from its header: `filter-normalized direction 1` for
+/// random directions (by their normalization), `PCA component 1 (72.3%)` for PCA directions
+/// whose file is still readable, `interpolation coefficient α` for a 1D interpolation, and
+/// `direction 1` when the header does not tell. The second value says whether the names are
+/// informative (not the `direction k` fallback).
+pub(crate) fn direction_names(surface: &Surface, surface_path: &Path) -> ([String; 2], bool) {
+    let method = surface.header().method.as_str();
+    let dims = if surface.grid().is_2d() { 2 } else { 1 };
+    let numbered = |stem: &str| -> [String; 2] {
+        if dims == 1 {
+            [stem.to_owned(), format!("{stem} 2")]
+        } else {
+            [format!("{stem} 1"), format!("{stem} 2")]
+        }
+    };
+    let by_norm = |norm: &str| -> String {
+        match norm {
+            "filter" => "filter-normalized direction".into(),
+            "layer" => "layer-normalized direction".into(),
+            "weight" => "weight-normalized direction".into(),
+            _ => "random direction".into(),
+        }
+    };
+    if method.starts_with("interpolate") {
+        return (["interpolation coefficient α".into(), "direction 2".into()], true);
+    }
+    if let Some(rest) = method.strip_prefix("random ") {
+        if let Some(norm) = rest.split_whitespace().find_map(|w| w.strip_prefix("norm=")) {
+            return (numbered(&by_norm(norm)), true);
         }
     }
-    eprintln!("wrote {}", args.out.display());
-    Ok(())
+    if let Some(file) = method.strip_prefix("direction file ") {
+        let file = Path::new(file);
+        let candidates = [file.to_path_buf(), surface_path.parent().unwrap_or(Path::new(".")).join(file)];
+        if let Some(set) = candidates.iter().filter(|p| p.is_file()).find_map(|p| DirectionSet::load(p).ok()) {
+            match &set.meta.origin {
+                Origin::Pca { explained_variance_ratio: r } => {
+                    let name = |k: usize| match r.get(k) {
+                        Some(v) if v.is_finite() => format!("PCA component {} ({:.1}%)", k + 1, v * 100.0),
+                        _ => format!("PCA component {}", k + 1),
+                    };
+                    return ([name(0), name(1)], true);
+                }
+                Origin::Random { specs } if !specs.is_empty() => {
+                    let norm = specs[0].norm.to_string();
+                    return (numbered(&by_norm(&norm)), true);
+                }
+                _ => {}
+            }
+        }
+    }
+    (numbered("direction"), false)
 }
 
 fn labels(args: &PlotArgs) -> Vec<String> {
@@ -116,7 +203,7 @@ fn labels(args: &PlotArgs) -> Vec<String> {
     }
 }
 
-fn plot_lines(args: &PlotArgs, surfaces: &[Surface]) -> Result<()> {
+fn plot_lines(args: &PlotArgs, surfaces: &[Surface], out: &Path) -> Result<()> {
     let labels = labels(args);
     let mut xs = Vec::new();
     for s in surfaces {
@@ -125,13 +212,32 @@ fn plot_lines(args: &PlotArgs, surfaces: &[Surface]) -> Result<()> {
         }
         xs.push(s.grid().x.coordinates());
     }
+    // A point whose loss is not finite has no meaningful accuracy (a network that outputs NaN
+    // "predicts" class 0, which reads as 10%): its accuracy is a gap too.
+    let mut masked = std::collections::HashMap::new();
+    for (i, s) in surfaces.iter().enumerate() {
+        for split in ["train", "test"] {
+            let loss = s.array(&format!("{split}_loss"));
+            if let Some(l) = loss {
+                masked.insert((i, split, "loss"), l.to_vec());
+            }
+            if let Some(a) = s.array(&format!("{split}_acc")) {
+                let a: Vec<f64> = a
+                    .iter()
+                    .enumerate()
+                    .map(|(k, v)| if loss.is_some_and(|l| !l[k].is_finite()) { f64::NAN } else { *v })
+                    .collect();
+                masked.insert((i, split, "acc"), a);
+            }
+        }
+    }
     let mut curves = Vec::new();
     let several = surfaces.len() > 1;
-    for (i, s) in surfaces.iter().enumerate() {
+    for i in 0..surfaces.len() {
         let label = labels.get(i).cloned().unwrap_or_default();
         for (split, dashed) in [("train", false), ("test", true)] {
             for (metric, axis) in [("loss", YAxis::Loss), ("acc", YAxis::Accuracy)] {
-                if let Some(values) = s.array(&format!("{split}_{metric}")) {
+                if let Some(values) = masked.get(&(i, split, metric)) {
                     let name = match (several, metric) {
                         (true, "loss") => format!("{label} {split} loss"),
                         (true, _) => format!("{label} {split} acc"),
@@ -147,23 +253,34 @@ fn plot_lines(args: &PlotArgs, surfaces: &[Surface]) -> Result<()> {
     if curves.is_empty() {
         bail!("the surfaces hold no train/test loss or accuracy arrays");
     }
-    let figure = LinesFigure { title: args.title.clone(), log_loss: args.log, ..LinesFigure::default() };
-    lines(&args.out, &curves, &figure)?;
+    let x_label = match &args.xlabel {
+        Some(l) => l.clone(),
+        None => {
+            // One name when every surface agrees on it, else the neutral default.
+            let names: Vec<String> =
+                surfaces.iter().zip(&args.inputs).map(|(s, p)| direction_names(s, p).0[0].clone()).collect();
+            if names.windows(2).all(|w| w[0] == w[1]) {
+                names[0].clone()
+            } else {
+                "alpha".into()
+            }
+        }
+    };
+    let figure = LinesFigure { title: args.title.clone(), log_loss: args.log, x_label, ..LinesFigure::default() };
+    lines(out, &curves, &figure)?;
     Ok(())
 }
 
-fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind) -> Result<()> {
+/// The values of a 2D surface's array as a (nx, ny) array; points not computed yet are NaN.
+fn grid_values(surface: &Surface, name: &str) -> Result<(Vec<f64>, Vec<f64>, Array2<f64>)> {
     let grid = surface.grid();
     let Some(y_axis) = grid.y.as_ref() else {
-        bail!("a {kind:?} figure needs a 2D surface; use --kind line for 1D ones");
+        bail!("a 2D figure needs a 2D surface; use --kind line for 1D ones");
     };
-    let default_array = if surface.array("abs_ratio").is_some() { "abs_ratio" } else { "train_loss" };
-    let name = args.array.as_deref().unwrap_or(default_array);
     let values = surface.array(name).with_context(|| {
         format!("the surface has no array '{name}' (it has {})", surface.header().arrays.join(", "))
     })?;
     let (x, y) = (grid.x.coordinates(), y_axis.coordinates());
-    // Points not computed yet are gaps, like diverged ones.
     let z = Array2::from_shape_fn((x.len(), y.len()), |(ix, iy)| {
         let i = ix * y.len() + iy;
         if surface.done()[i] {
@@ -172,13 +289,27 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind) -> Result<()> {
             f64::NAN
         }
     });
+    Ok((x, y, z))
+}
+
+fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result<()> {
+    if !surface.grid().is_2d() {
+        bail!("a {kind:?} figure needs a 2D surface; use --kind line for 1D ones");
+    }
+    let default_array = if surface.array("abs_ratio").is_some() { "abs_ratio" } else { "train_loss" };
+    let name = args.array.as_deref().unwrap_or(default_array);
+    let (x, y, z) = grid_values(surface, name)?;
     let g = Grid::new(&x, &y, z.view())?;
+    let ([auto_x, auto_y], informative) = direction_names(surface, &args.inputs[0]);
+    let x_label = args.xlabel.clone().unwrap_or_else(|| auto_x.clone());
+    let y_label = args.ylabel.clone().unwrap_or_else(|| auto_y.clone());
     let levels = match args.levels.unwrap_or(if name.contains("loss") { LevelChoice::Original } else { LevelChoice::Auto }) {
         LevelChoice::Original => Levels::original(),
         LevelChoice::Auto => Levels::default(),
     };
     let range = match (args.vmin, args.vmax) {
-        (Some(a), Some(b)) => Some((a, b)),
+        (Some(a), Some(b)) if a < b && a.is_finite() && b.is_finite() => Some((a, b)),
+        (Some(a), Some(b)) => bail!("--vmin {a} must be below --vmax {b}"),
         (None, None) => None,
         _ => bail!("give both --vmin and --vmax, or neither"),
     };
@@ -187,43 +318,94 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind) -> Result<()> {
             Some(path) => {
                 let proj = Projection::read(path)?;
                 let traj = Trajectory { x: &proj.x, y: &proj.y, lr_decay: &proj.lr_decay };
+                // The surface's own names when it knows them, else the projection's.
+                let pick = |given: &Option<String>, auto: &str, proj: &str| match given {
+                    Some(l) => l.clone(),
+                    None if informative => auto.to_owned(),
+                    None => proj.to_owned(),
+                };
                 let figure = TrajectoryFigure {
                     title: args.title.clone(),
-                    x_label: proj.x_label.clone(),
-                    y_label: proj.y_label.clone(),
+                    x_label: pick(&args.xlabel, &auto_x, &proj.x_label),
+                    y_label: pick(&args.ylabel, &auto_y, &proj.y_label),
                     levels,
+                    range,
                     ..TrajectoryFigure::default()
                 };
-                trajectory(&args.out, Some(&g), &traj, &figure)?;
+                trajectory(out, Some(&g), &traj, &figure)?;
             }
             None => {
-                let figure = ContourFigure { title: args.title.clone(), levels, ..ContourFigure::default() };
-                contour(&args.out, &g, &figure)?;
+                let figure =
+                    ContourFigure { title: args.title.clone(), levels, x_label, y_label, range, ..ContourFigure::default() };
+                contour(out, &g, &figure)?;
             }
         },
         Kind::Heatmap => {
             let base = if name == "abs_ratio" { HeatmapFigure::eigenvalue_ratio() } else { HeatmapFigure::default() };
             let figure = HeatmapFigure {
                 title: args.title.clone(),
+                x_label,
+                y_label,
                 colorbar_label: if name == "abs_ratio" { base.colorbar_label.clone() } else { name.replace('_', " ") },
                 range: range.or(base.range),
                 log_scale: args.log,
                 ..base
             };
-            heatmap(&args.out, &g, &figure)?;
+            // Contours of a loss surface over the map, from another file or this one.
+            let other = match &args.contours_from {
+                Some(p) => Some(Surface::load(p).with_context(|| format!("reading {}", p.display()))?),
+                None => None,
+            };
+            let source = if args.own_contours { Some(surface) } else { other.as_ref() };
+            let contour_data = match source {
+                Some(s) => Some(grid_values(s, &args.contour_array)?),
+                None => None,
+            };
+            let contours = match &contour_data {
+                Some((cx, cy, cz)) => Some(Grid::new(cx, cy, cz.view())?),
+                None => None,
+            };
+            // Points where the eigenvalue solver did not converge (Hessian maps record it).
+            // A point without a value is a gap already, not an unconverged solve.
+            let mut marked = unconverged(surface);
+            marked.retain(|&(ix, iy)| z[[ix, iy]].is_finite());
+            let overlay = HeatmapOverlay {
+                contours,
+                contour_levels: Levels::original(),
+                contour_label: if source.is_some() { args.contour_array.replace('_', " ") } else { String::new() },
+                marked,
+                marked_label: "not converged".into(),
+            };
+            heatmap_with(out, &g, &figure, &overlay)?;
         }
         Kind::Surface3d => {
             let figure = SurfaceFigure {
                 title: args.title.clone(),
+                x_label,
+                y_label,
                 z_label: name.replace('_', " "),
                 z_range: range,
                 ..SurfaceFigure::default()
             };
-            surface3d(&args.out, &g, &figure)?;
+            surface3d(out, &g, &figure)?;
         }
         Kind::Line => unreachable!("handled by plot_lines"),
     }
     Ok(())
+}
+
+/// The grid points `(ix, iy)` computed but not converged, from a Hessian map's `converged`
+/// array (empty for surfaces without one).
+fn unconverged(surface: &Surface) -> Vec<(usize, usize)> {
+    let (Some(conv), Some(y)) = (surface.array("converged"), surface.grid().y.as_ref()) else {
+        return Vec::new();
+    };
+    let ny = y.coordinates().len();
+    conv.iter()
+        .enumerate()
+        .filter(|(i, c)| surface.done()[*i] && **c < 0.5)
+        .map(|(i, _)| (i / ny, i % ny))
+        .collect()
 }
 
 /// A projected optimization path as `losscape trajectory` writes it.
@@ -285,7 +467,9 @@ fn plot_runs(args: &PlotArgs) -> Result<()> {
         log_loss: args.log,
         ..LinesFigure::default()
     };
-    lines(&args.out, &curves, &figure)?;
-    eprintln!("wrote {}", args.out.display());
+    for out in outputs(args)? {
+        lines(&out, &curves, &figure)?;
+        eprintln!("wrote {}", out.display());
+    }
     Ok(())
 }

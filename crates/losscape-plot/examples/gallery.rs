@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use losscape_plot::{
-    contour, explained_variance_label, heatmap, heatmap_with, lines, HeatmapOverlay, surface3d, trajectory, ContourFigure, Curve,
-    Grid, HeatmapFigure, Levels, LinesFigure, Rgb, Shading, SurfaceFigure, Trajectory,
-    TrajectoryFigure, YAxis,
+    contour, explained_variance_label, heatmap, heatmap_with, lines, surface3d, trajectory,
+    ContourFigure, Curve, Grid, HeatmapFigure, HeatmapOverlay, Levels, LinesFigure, Rgb, Shading,
+    SurfaceFigure, Trajectory, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
 
@@ -36,7 +36,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // An extrapolation that diverged past alpha = 1.25: every value not finite there.
     let mut train_loss = train_loss;
     for i in 70..=80 {
-        for v in [&mut train_loss[i], &mut test_loss[i], &mut train_acc[i], &mut test_acc[i]] {
+        for v in [
+            &mut train_loss[i],
+            &mut test_loss[i],
+            &mut train_acc[i],
+            &mut test_acc[i],
+        ] {
             *v = f64::NAN;
         }
     }

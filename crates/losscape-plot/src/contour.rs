@@ -103,7 +103,14 @@ impl Draw for ContourDraw<'_, '_> {
             root.clone()
         };
         let chart = frame(&area, &spec, &theme)?;
-        let drawn = draw_contours(&chart, self.grid, &self.levels, fig.label_levels, None, &theme)?;
+        let drawn = draw_contours(
+            &chart,
+            self.grid,
+            &self.levels,
+            fig.label_levels,
+            None,
+            &theme,
+        )?;
         if drawn == 0 {
             let text = if self.grid.finite_values().is_empty() {
                 "no finite values"
@@ -382,10 +389,7 @@ pub fn trajectory(
             let (xr, yr) = view(Some(g), traj);
             // The grid points in view, and one more cell around it.
             let near = |c: &[f64], (lo, hi): (f64, f64)| -> Vec<bool> {
-                let step = c
-                    .windows(2)
-                    .map(|w| w[1] - w[0])
-                    .fold(0f64, f64::max);
+                let step = c.windows(2).map(|w| w[1] - w[0]).fold(0f64, f64::max);
                 c.iter()
                     .map(|v| *v >= lo - step && *v <= hi + step)
                     .collect()
@@ -428,39 +432,38 @@ struct TrajectoryDraw<'g, 'a, 'b> {
 /// The axes' ranges of a trajectory figure: the surface's extent kept exactly, the path with a
 /// margin only where it leaves the surface.
 fn view(surface: Option<&Grid<'_>>, t: &Trajectory<'_>) -> ((f64, f64), (f64, f64)) {
-    let finite: Vec<(f64, f64)> = t
-        .x
-        .iter()
-        .zip(t.y)
-        .filter(|(a, b)| a.is_finite() && b.is_finite())
-        .map(|(a, b)| (*a, *b))
-        .collect();
-        let path_x = finite_min_max(finite.iter().map(|p| p.0));
-        let path_y = finite_min_max(finite.iter().map(|p| p.1));
-        let padded = |r: Option<(f64, f64)>| {
-            r.map(|(lo, hi)| {
-                let (lo, hi) = widen(lo, hi);
-                let d = (hi - lo) * 0.06;
-                (lo - d, hi + d)
-            })
-        };
-        let union = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| match (a, b) {
-            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
-            (a, b) => a.or(b),
-        };
-        let grid_x = surface.map(|g| g.x_extent());
-        let grid_y = surface.map(|g| g.y_extent());
-        // The surface's extent is kept exactly; the path gets a margin only where it leaves it.
-        let x_range = match (grid_x, padded(path_x)) {
-            (Some(g), Some(p)) if p.0 >= g.0 && p.1 <= g.1 => Some(g),
-            (g, p) => union(g, p),
-        };
-        let y_range = match (grid_y, padded(path_y)) {
-            (Some(g), Some(p)) if p.0 >= g.0 && p.1 <= g.1 => Some(g),
-            (g, p) => union(g, p),
-        };
-        let (x_lo, x_hi) = x_range.map(|(a, b)| widen(a, b)).unwrap_or((-1.0, 1.0));
-        let (y_lo, y_hi) = y_range.map(|(a, b)| widen(a, b)).unwrap_or((-1.0, 1.0));
+    let finite: Vec<(f64, f64)> =
+        t.x.iter()
+            .zip(t.y)
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+            .map(|(a, b)| (*a, *b))
+            .collect();
+    let path_x = finite_min_max(finite.iter().map(|p| p.0));
+    let path_y = finite_min_max(finite.iter().map(|p| p.1));
+    let padded = |r: Option<(f64, f64)>| {
+        r.map(|(lo, hi)| {
+            let (lo, hi) = widen(lo, hi);
+            let d = (hi - lo) * 0.06;
+            (lo - d, hi + d)
+        })
+    };
+    let union = |a: Option<(f64, f64)>, b: Option<(f64, f64)>| match (a, b) {
+        (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+        (a, b) => a.or(b),
+    };
+    let grid_x = surface.map(|g| g.x_extent());
+    let grid_y = surface.map(|g| g.y_extent());
+    // The surface's extent is kept exactly; the path gets a margin only where it leaves it.
+    let x_range = match (grid_x, padded(path_x)) {
+        (Some(g), Some(p)) if p.0 >= g.0 && p.1 <= g.1 => Some(g),
+        (g, p) => union(g, p),
+    };
+    let y_range = match (grid_y, padded(path_y)) {
+        (Some(g), Some(p)) if p.0 >= g.0 && p.1 <= g.1 => Some(g),
+        (g, p) => union(g, p),
+    };
+    let (x_lo, x_hi) = x_range.map(|(a, b)| widen(a, b)).unwrap_or((-1.0, 1.0));
+    let (y_lo, y_hi) = y_range.map(|(a, b)| widen(a, b)).unwrap_or((-1.0, 1.0));
     ((x_lo, x_hi), (y_lo, y_hi))
 }
 

@@ -410,7 +410,13 @@ pub(crate) fn legend<DB: DrawingBackend>(
             Sample::Patch { hatched } => {
                 let r = theme.px(8.0) as i32;
                 let cx = (x0 + x1) / 2;
-                patch_key(area, (cx - r, cy - r, cx + r, cy + r), e.color, hatched, theme)?;
+                patch_key(
+                    area,
+                    (cx - r, cy - r, cx + r, cy + r),
+                    e.color,
+                    hatched,
+                    theme,
+                )?;
             }
             Sample::Cross => {
                 cross(area, ((x0 + x1) / 2, cy), theme.px(5.0) as i32, theme)?;
@@ -455,7 +461,10 @@ pub(crate) fn patch_key<DB: DrawingBackend>(
     hatched: bool,
     theme: &Theme,
 ) -> Result<()> {
-    area.draw(&Rectangle::new([(l, t), (r, b)], color.to_plotters().filled()))?;
+    area.draw(&Rectangle::new(
+        [(l, t), (r, b)],
+        color.to_plotters().filled(),
+    ))?;
     if hatched {
         hatch(area, (l, t, r, b), theme)?;
     }
@@ -511,8 +520,14 @@ pub(crate) fn cross<DB: DrawingBackend>(
 ) -> Result<()> {
     for (color, w) in [(WHITE, theme.px(3.5)), (BLACK, theme.px(1.5))] {
         let style = color.stroke_width(w);
-        area.draw(&PathElement::new(vec![(cx - r, cy - r), (cx + r, cy + r)], style))?;
-        area.draw(&PathElement::new(vec![(cx - r, cy + r), (cx + r, cy - r)], style))?;
+        area.draw(&PathElement::new(
+            vec![(cx - r, cy - r), (cx + r, cy + r)],
+            style,
+        ))?;
+        area.draw(&PathElement::new(
+            vec![(cx - r, cy + r), (cx + r, cy - r)],
+            style,
+        ))?;
     }
     Ok(())
 }
@@ -548,7 +563,10 @@ mod tests {
         let area = square_area(&root, &spec, &theme).unwrap();
         let chart = build_chart(&area, &spec, &theme).unwrap();
         let (xr, yr) = chart.plotting_area().get_pixel_range();
-        assert!(((xr.end - xr.start) - (yr.end - yr.start)).abs() <= 1, "{xr:?} {yr:?}");
+        assert!(
+            ((xr.end - xr.start) - (yr.end - yr.start)).abs() <= 1,
+            "{xr:?} {yr:?}"
+        );
     }
 
     #[test]

@@ -7,14 +7,14 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::error::{Error, Result};
 use crate::contour::draw_contours;
+use crate::error::{Error, Result};
 use crate::frame::{
     cross, frame, hatch, is_square, note, patch_key, plot_rect, square_area, AxisSpec, FrameSpec,
     Sample,
 };
-use crate::levels::{LevelSet, Levels};
 use crate::grid::{finite_min_max, widen, Grid};
+use crate::levels::{LevelSet, Levels};
 use crate::output::{render, Draw};
 use crate::style::{Colormap, Rgb, Theme};
 
@@ -344,13 +344,25 @@ impl HeatmapDraw<'_, '_, '_> {
         let g = self.grid;
         let mut keys = Vec::new();
         if g.has_gaps() {
-            keys.push(("no value".to_string(), GAP_COLOR, Sample::Patch { hatched: false }));
+            keys.push((
+                "no value".to_string(),
+                GAP_COLOR,
+                Sample::Patch { hatched: false },
+            ));
         }
         let fixed = self.figure.range.is_some();
         if self.figure.mark_over && fixed && g.z().iter().any(|v| self.scale.is_over(*v)) {
-            let hi = self.scale.axis().label(if self.scale.log { self.scale.hi.log10() } else { self.scale.hi });
+            let hi = self.scale.axis().label(if self.scale.log {
+                self.scale.hi.log10()
+            } else {
+                self.scale.hi
+            });
             let label = format!("> {hi}");
-            keys.push((label, self.scale.colormap.at(1.0), Sample::Patch { hatched: true }));
+            keys.push((
+                label,
+                self.scale.colormap.at(1.0),
+                Sample::Patch { hatched: true },
+            ));
         }
         if !self.overlay.marked.is_empty() {
             let n = self.overlay.marked.len();
@@ -362,7 +374,10 @@ impl HeatmapDraw<'_, '_, '_> {
             keys.push((label, Rgb(0, 0, 0), Sample::Cross));
         }
         if self.overlay.contours.is_some() && !self.overlay.contour_label.is_empty() {
-            let sample = Sample::Line { dashed: false, dot: false };
+            let sample = Sample::Line {
+                dashed: false,
+                dot: false,
+            };
             keys.push((self.overlay.contour_label.clone(), Rgb(90, 90, 90), sample));
         }
         keys
@@ -384,7 +399,11 @@ impl Draw for HeatmapDraw<'_, '_, '_> {
         let keys = self.keys();
         let key_w = keys
             .iter()
-            .map(|k| root.estimate_text_size(&k.0, &theme.small()).map(|s| s.0).unwrap_or(0))
+            .map(|k| {
+                root.estimate_text_size(&k.0, &theme.small())
+                    .map(|s| s.0)
+                    .unwrap_or(0)
+            })
             .max()
             .unwrap_or(0)
             + theme.px(40.0);
@@ -498,7 +517,14 @@ impl Draw for HeatmapDraw<'_, '_, '_> {
             hatch(root, (a.0, a.1, b.0, b.1), &theme)?;
         }
         if let Some(c) = &self.overlay.contours {
-            draw_contours(&chart, c, &self.contour_levels, true, Some(OVERLAY_COLOR), &theme)?;
+            draw_contours(
+                &chart,
+                c,
+                &self.contour_levels,
+                true,
+                Some(OVERLAY_COLOR),
+                &theme,
+            )?;
         }
         for &(ix, iy) in &self.overlay.marked {
             let p = to_px(g.x()[ix], g.y()[iy]);
@@ -520,7 +546,11 @@ impl Draw for HeatmapDraw<'_, '_, '_> {
         let _ = side;
         let x0 = right + theme.px(18.0) as i32;
         let row = theme.px(24.0) as i32;
-        let keys_h = if keys.is_empty() { 0 } else { keys.len() as i32 * row + theme.px(10.0) as i32 };
+        let keys_h = if keys.is_empty() {
+            0
+        } else {
+            keys.len() as i32 * row + theme.px(10.0) as i32
+        };
         let bar_bottom = (bottom - keys_h).max(top + (bottom - top) / 3);
         draw_colorbar(
             root,
@@ -536,9 +566,13 @@ impl Draw for HeatmapDraw<'_, '_, '_> {
             let cy = bar_bottom + theme.px(10.0) as i32 + row / 2 + k as i32 * row;
             let cx = x0 + r;
             match *sample {
-                Sample::Patch { hatched } => {
-                    patch_key(root, (cx - r, cy - r, cx + r, cy + r), *color, hatched, &theme)?
-                }
+                Sample::Patch { hatched } => patch_key(
+                    root,
+                    (cx - r, cy - r, cx + r, cy + r),
+                    *color,
+                    hatched,
+                    &theme,
+                )?,
                 Sample::Cross => cross(root, (cx, cy), theme.px(5.0) as i32, &theme)?,
                 _ => {
                     // A contour-line key: a white line on a mid-grey square.
@@ -550,7 +584,11 @@ impl Draw for HeatmapDraw<'_, '_, '_> {
                     ))?;
                 }
             }
-            root.draw(&Text::new(label.clone(), (cx + r + theme.px(6.0) as i32, cy), style.clone()))?;
+            root.draw(&Text::new(
+                label.clone(),
+                (cx + r + theme.px(6.0) as i32, cy),
+                style.clone(),
+            ))?;
         }
         Ok(())
     }

@@ -295,7 +295,10 @@ mod tests {
         let values: Vec<f64> = (0..50).map(|i| 0.4512 + 3e-4 * i as f64 / 49.0).collect();
         let set = Levels::original().resolve_for_view(&values, None).unwrap();
         assert!(set.linear.len() >= 5, "{set:?}");
-        assert!(set.linear.iter().all(|v| *v > 0.4511 && *v < 0.4516), "{set:?}");
+        assert!(
+            set.linear.iter().all(|v| *v > 0.4511 && *v < 0.4516),
+            "{set:?}"
+        );
         // Over a wide range the original levels stay.
         let wide: Vec<f64> = (0..50).map(|i| 0.1 + 5.0 * i as f64 / 49.0).collect();
         let set = Levels::original().resolve_for_view(&wide, None).unwrap();
@@ -304,7 +307,10 @@ mod tests {
         let set = Levels::original()
             .resolve_for_view(&wide, Some((1.0, 3.0)))
             .unwrap();
-        assert!(set.linear.iter().all(|v| (1.0..=3.0).contains(v)), "{set:?}");
+        assert!(
+            set.linear.iter().all(|v| (1.0..=3.0).contains(v)),
+            "{set:?}"
+        );
         assert!(Levels::original()
             .resolve_for_view(&wide, Some((3.0, 1.0)))
             .is_err());

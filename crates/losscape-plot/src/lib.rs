@@ -10,21 +10,25 @@
 //! The figure kinds, each a function with a `*Figure` options struct (public fields with
 //! defaults; sizes in pixels, 800x600 by default):
 //! - [`lines`]: several [`Curve`]s, loss on the left axis (log scale optional), accuracy on a right
-//!   twin axis, train solid / test dashed, the legend in a strip below the plot.
+//!   twin axis, train solid / test dashed, the legend in a strip below the plot; non-finite
+//!   points are grey bands with a mark on the axis and a "k points not finite (gap)" key.
 //! - [`contour`]: contour lines of a [`Grid`] with labelled [`Levels`] (linear levels like the
-//!   original's `arange(vmin, vmax, vlevel)`, plus decades above them).
+//!   original's `arange(vmin, vmax, vlevel)`, plus decades above them), chosen from the values in
+//!   view ([`Levels::resolve_for_view`]), all labels in one number format.
 //! - [`heatmap`]: cells or filled contour bands with a colour bar, an optional fixed range
-//!   ([`HeatmapFigure::eigenvalue_ratio`] is the paper's |lambda_min/lambda_max| map, 0..0.5) and
-//!   an optional log scale.
-//! - [`surface3d`]: the grid as a 3D surface coloured by height, clipped to a range.
+//!   (values above it hatched, with a key; [`HeatmapFigure::eigenvalue_ratio`] is the paper's
+//!   |lambda_min/lambda_max| map, 0..0.5) and an optional log scale; [`heatmap_with`] adds
+//!   another grid's contour lines and marked points ([`HeatmapOverlay`]).
+//! - [`surface3d`]: the grid as a smooth 3D surface (bicubic refinement, lit facets) coloured by
+//!   height, cut off above its range, with a colour bar.
 //! - [`trajectory`]: an optimization path over contour lines, a dot per checkpoint, learning-rate
 //!   decays in red, axes labelled with [`explained_variance_label`].
 //!
 //! A [`Grid`] holds `x` (nx coordinates), `y` (ny coordinates) and `z` of shape `(nx, ny)`, with
 //! `z[[ix, iy]]` drawn at `(x[ix], y[iy])`: x is horizontal, y vertical, and the grid need not be
-//! square. Non-finite values (diverged points) are gaps in every kind of figure; levels and
-//! colour ranges come from the finite values, and a grid without any gets an empty plot with a
-//! note, never a panic. Files are written whole (a temporary file renamed over the target).
+//! square; a square domain (equal x and y ranges) gets a square plot area. Non-finite values
+//! (diverged points) are gaps in every kind of figure; levels and colour ranges come from the
+//! finite values, and a grid without any gets an empty plot with a note, never a panic. Files are written whole (a temporary file renamed over the target).
 //!
 //! # Example
 //!

@@ -249,7 +249,10 @@ impl Draw for LinesDraw<'_, '_> {
         if !gaps.is_empty() {
             let n = gaps.len();
             entries.push(LegendEntry {
-                label: format!("{n} point{} not finite (gap)", if n == 1 { "" } else { "s" }),
+                label: format!(
+                    "{n} point{} not finite (gap)",
+                    if n == 1 { "" } else { "s" }
+                ),
                 color: GAP_BAND,
                 sample: Sample::Patch { hatched: false },
             });
@@ -330,7 +333,10 @@ impl Draw for LinesDraw<'_, '_> {
             let (y0, y1) = (y_axis.lo, y_axis.hi);
             for &(a, b) in &bands {
                 let (a, b) = (a.max(x_axis.lo), b.min(x_axis.hi));
-                area.draw(&Rectangle::new([(a, y0), (b, y1)], GAP_BAND.to_plotters().filled()))?;
+                area.draw(&Rectangle::new(
+                    [(a, y0), (b, y1)],
+                    GAP_BAND.to_plotters().filled(),
+                ))?;
             }
             let plain = area.strip_coord_spec();
             let (_, h) = plain.dim_in_pixel();

@@ -4,17 +4,17 @@
 
 use std::path::Path;
 
+use ndarray::Array2;
 use plotters::coord::ranged3d::Cartesian3d;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use ndarray::Array2;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 use crate::frame::{note, AxisSpec};
 use crate::grid::{finite_min_max, widen, Grid};
-use crate::output::{render, Draw};
 use crate::heatmap::{draw_colorbar, ColorScale};
+use crate::output::{render, Draw};
 use crate::style::{Colormap, Rgb, Theme};
 
 /// Options of a 3D surface rendering.
@@ -254,7 +254,12 @@ impl Draw for SurfaceDraw<'_, '_> {
                 }
                 let h = v.map(|v| v.max(z_lo));
                 let (x0, x1, y0, y1) = (rx[ix], rx[ix + 1], ry[iy], ry[iy + 1]);
-                let quad = [(x0, h[0], y0), (x1, h[1], y0), (x1, h[2], y1), (x0, h[3], y1)];
+                let quad = [
+                    (x0, h[0], y0),
+                    (x1, h[1], y0),
+                    (x1, h[2], y1),
+                    (x0, h[3], y1),
+                ];
                 let poly = clip_below(&quad, z_hi);
                 if poly.len() < 3 {
                     continue;
@@ -422,7 +427,11 @@ fn clip_below(poly: &[(f64, f64, f64)], top: f64) -> Vec<(f64, f64, f64)> {
 fn shade(color: Rgb, q: [(f64, f64, f64); 4]) -> Rgb {
     let a = (q[2].0 - q[0].0, q[2].1 - q[0].1, q[2].2 - q[0].2);
     let b = (q[3].0 - q[1].0, q[3].1 - q[1].1, q[3].2 - q[1].2);
-    let n = (a.1 * b.2 - a.2 * b.1, a.2 * b.0 - a.0 * b.2, a.0 * b.1 - a.1 * b.0);
+    let n = (
+        a.1 * b.2 - a.2 * b.1,
+        a.2 * b.0 - a.0 * b.2,
+        a.0 * b.1 - a.1 * b.0,
+    );
     let len = (n.0 * n.0 + n.1 * n.1 + n.2 * n.2).sqrt();
     if !(len > 0.0 && len.is_finite()) {
         return color;
@@ -441,7 +450,11 @@ fn shade(color: Rgb, q: [(f64, f64, f64); 4]) -> Rgb {
 /// are, and NaN in cells with a non-finite corner.
 fn refine(g: &Grid<'_>, mesh: usize) -> (Vec<f64>, Vec<f64>, Array2<f64>) {
     let cells = (g.nx().max(g.ny())).saturating_sub(1).max(1);
-    let k = if mesh == 0 { 1 } else { mesh.div_ceil(cells).clamp(1, 16) };
+    let k = if mesh == 0 {
+        1
+    } else {
+        mesh.div_ceil(cells).clamp(1, 16)
+    };
     let sub = |c: &[f64]| -> Vec<f64> {
         let mut out = Vec::with_capacity((c.len() - 1) * k + 1);
         for w in c.windows(2) {
@@ -520,11 +533,19 @@ mod tests {
     #[test]
     fn clipping_cuts_the_polygon_at_the_top() {
         // A quad rising from 0 to 2 along x, cut at 1: the half below stays, the cut edge at 1.
-        let quad = [(0.0, 0.0, 0.0), (1.0, 2.0, 0.0), (1.0, 2.0, 1.0), (0.0, 0.0, 1.0)];
+        let quad = [
+            (0.0, 0.0, 0.0),
+            (1.0, 2.0, 0.0),
+            (1.0, 2.0, 1.0),
+            (0.0, 0.0, 1.0),
+        ];
         let p = clip_below(&quad, 1.0);
         assert_eq!(p.len(), 4);
         assert!(p.iter().all(|q| q.1 <= 1.0));
-        assert!(p.contains(&(0.5, 1.0, 0.0)) && p.contains(&(0.5, 1.0, 1.0)), "{p:?}");
+        assert!(
+            p.contains(&(0.5, 1.0, 0.0)) && p.contains(&(0.5, 1.0, 1.0)),
+            "{p:?}"
+        );
         // Wholly above: nothing drawn (no plateau); wholly below: unchanged.
         let high = quad.map(|q| (q.0, q.1 + 5.0, q.2));
         assert!(clip_below(&high, 1.0).is_empty());
@@ -559,8 +580,18 @@ mod tests {
     #[test]
     fn light_darkens_steep_facets() {
         let c = Rgb(200, 200, 200);
-        let flat = [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (1.0, 0.0, 1.0), (0.0, 0.0, 1.0)];
-        let steep = [(0.0, 0.0, 0.0), (0.1, 3.0, 0.0), (0.1, 3.0, 1.0), (0.0, 0.0, 1.0)];
+        let flat = [
+            (0.0, 0.0, 0.0),
+            (1.0, 0.0, 0.0),
+            (1.0, 0.0, 1.0),
+            (0.0, 0.0, 1.0),
+        ];
+        let steep = [
+            (0.0, 0.0, 0.0),
+            (0.1, 3.0, 0.0),
+            (0.1, 3.0, 1.0),
+            (0.0, 0.0, 1.0),
+        ];
         assert!(shade(c, flat).0 > shade(c, steep).0);
     }
 }

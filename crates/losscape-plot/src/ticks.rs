@@ -146,7 +146,10 @@ pub(crate) fn format_levels(levels: &[f64]) -> Vec<String> {
             .map(|v| {
                 let s = format!("{v:.decimals$}");
                 // "-0.0" reads as a level below zero.
-                if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+                if s.trim_start_matches('-')
+                    .chars()
+                    .all(|c| c == '0' || c == '.')
+                {
                     s.trim_start_matches('-').to_string()
                 } else {
                     s
@@ -227,8 +230,14 @@ mod tests {
 
     #[test]
     fn level_labels_share_one_format() {
-        assert_eq!(format_levels(&[0.1, 0.6, 1.1, 1.6]), vec!["0.1", "0.6", "1.1", "1.6"]);
-        assert_eq!(format_levels(&[0.05, 0.1, 0.15]), vec!["0.05", "0.10", "0.15"]);
+        assert_eq!(
+            format_levels(&[0.1, 0.6, 1.1, 1.6]),
+            vec!["0.1", "0.6", "1.1", "1.6"]
+        );
+        assert_eq!(
+            format_levels(&[0.05, 0.1, 0.15]),
+            vec!["0.05", "0.10", "0.15"]
+        );
         assert_eq!(format_levels(&[1.0, 2.0, 3.0]), vec!["1", "2", "3"]);
         assert_eq!(format_levels(&[-0.5, 0.0, 0.5]), vec!["-0.5", "0.0", "0.5"]);
         // A tiny range of high values (a path's neighbourhood): enough decimals to differ.
