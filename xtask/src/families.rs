@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::figures::{args, spearman, Pipeline, Table};
+use crate::figures::{args, spearman, Pipeline, Preset, Table};
+use crate::measures::{convexity, Convexity, GridValues};
 
 /// A finished training run.
 #[derive(Clone, Debug)]
@@ -19,8 +20,13 @@ pub struct Run {
     pub dir: PathBuf,
     pub checkpoint: PathBuf,
     pub test_acc: f64,
+    /// Accuracy and loss on the whole training subset in eval mode after the last epoch (how
+    /// close the run is to a minimizer of its training data).
     pub train_acc: f64,
+    pub train_loss: f64,
     pub batch: usize,
+    pub epochs: u64,
+    pub train_per_class: Option<usize>,
     pub weight_decay: f64,
     pub wall_seconds: f64,
 }
@@ -41,13 +47,16 @@ struct TrainSpec<'a> {
     train_per_class: Option<usize>,
     /// Base learning rate (None: the train command's default, 0.1).
     lr: Option<f64>,
+    /// Random crops and flips.
+    augment: bool,
 }
 
 /// Trains (or reuses) one run; runs are named by their settings, so equal settings share a run.
 fn train(p: &mut Pipeline, spec: &TrainSpec<'_>) -> Result<Run> {
     let subset = spec.train_per_class.map_or(String::new(), |k| format!("-pc{k}"));
     let lr = spec.lr.map_or(String::new(), |lr| format!("-lr{lr}"));
-    let name = format!("{}-b{}-wd{}-e{}{subset}{lr}", spec.model, spec.batch, spec.weight_decay, spec.epochs);
+    let aug = if spec.augment { "" } else { "-noaug" };
+    let name = format!("{}-b{}-wd{}-e{}{subset}{lr}{aug}", spec.model, spec.batch, spec.weight_decay, spec.epochs);
     let mut a = args(["train", "--model", spec.model, "--epochs"]);
     a.push(spec.epochs.to_string());
     if let Some(lr) = spec.lr {
@@ -57,6 +66,9 @@ fn train(p: &mut Pipeline, spec: &TrainSpec<'_>) -> Result<Run> {
     a.push(spec.batch.to_string());
     a.push("--weight-decay".into());
     a.push(spec.weight_decay.to_string());
+    if !spec.augment {
+        a.extend(args(["--crop-padding", "0", "--no-flip"]));
+    }
     a.extend(args(["--save-every", "1", "--seed", "0", "--dataset"]));
     a.push(p.preset.data.clone());
     if let Some(k) = spec.train_per_class {
@@ -86,8 +98,11 @@ fn train(p: &mut Pipeline, spec: &TrainSpec<'_>) -> Result<Run> {
         dir,
         checkpoint,
         test_acc: last["test_acc"].as_f64().unwrap_or(f64::NAN),
-        train_acc: last["train_acc"].as_f64().unwrap_or(f64::NAN),
+        train_acc: last["train_eval_acc"].as_f64().unwrap_or(f64::NAN),
+        train_loss: last["train_eval_loss"].as_f64().unwrap_or(f64::NAN),
         batch: spec.batch,
+        epochs: spec.epochs,
+        train_per_class: spec.train_per_class,
         weight_decay: spec.weight_decay,
         wall_seconds: v["wall_seconds"].as_f64().unwrap_or(f64::NAN),
     })
@@ -136,8 +151,12 @@ fn plot(p: &mut Pipeline, family: &'static str, file: &str, inputs: &[PathBuf], 
     let mut a = vec!["plot".to_owned()];
     a.extend(inputs.iter().map(|i| i.display().to_string()));
     a.extend(extra.iter().cloned());
-    a.extend(["--out".to_owned(), out.display().to_string()]);
+    // Every figure also as SVG (X.png and X.svg from the same drawing).
+    a.extend(["--svg".to_owned(), "--out".to_owned(), out.display().to_string()]);
     let mut refs: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).filter(|p| p.is_file()).collect();
+    // Files named by flags (--contours-from, --path) are inputs too.
+    let flagged: Vec<PathBuf> = extra.iter().map(PathBuf::from).filter(|p| p.is_file()).collect();
+    refs.extend(flagged.iter().map(PathBuf::as_path));
     // A plot is cheap: redraw it whenever the binary changed, so figure fixes reach the set.
     let bin = p.bin().to_path_buf();
     refs.push(&bin);
@@ -154,9 +173,14 @@ fn axis(min: f64, max: f64, n: usize) -> String {
     format!("{min}:{max}:{n}")
 }
 
+/// How a surface's evaluation data is described in captions and the report.
+pub fn eval_note(k: Option<usize>) -> String {
+    per_class_note(k)
+}
+
 fn per_class_note(k: Option<usize>) -> String {
     match k {
-        Some(k) => format!("evaluated on the first {k} training images per class"),
+        Some(k) => format!("evaluated on the first {k} training images per class ({} in all)", k * 10),
         None => "evaluated on the whole training split".into(),
     }
 }
@@ -202,6 +226,10 @@ pub struct Findings {
     pub ratio_centre: Vec<(String, f64)>,          // (model, |min/max| at the map's centre, the minimizer)
     pub ratio_converged: Vec<(String, usize, usize)>, // (model, points whose Lanczos runs converged, points)
     pub widths: Vec<WidthResult>,
+    /// Non-convexity of each run's filter-normalized plane (radius 1), by run name.
+    pub convexity: BTreeMap<String, Convexity>,
+    /// The runs of the depth study, in order.
+    pub depth: Vec<String>,
     pub notes: Vec<String>,
 }
 
@@ -211,20 +239,22 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
     let pre = p.preset.clone();
     let n = pre.grid;
 
-    // The batch-size / weight-decay study (families a, b, c and the sharpness table).
+    // The batch-size / weight-decay study (families a, b, c, g and the sharpness table).
     let mut study = Vec::new();
-    for wd in [0.0, 5e-4] {
-        for batch in [pre.small_batch, pre.large_batch] {
-            let spec = TrainSpec {
-                model: pre.study_model,
-                batch,
-                weight_decay: wd,
-                epochs: pre.epochs,
-                decay: pre.decay,
-                train_per_class: pre.train_per_class,
-                lr: None,
-            };
-            if p.selected("a") || p.selected("b") || p.selected("c") || p.selected("g") {
+    if p.selected("a") || p.selected("b") || p.selected("c") || p.selected("g") {
+        for wd in [0.0, 5e-4] {
+            for batch in [pre.small_batch, pre.large_batch] {
+                let large = batch == pre.large_batch;
+                let spec = TrainSpec {
+                    model: pre.study_model,
+                    batch,
+                    weight_decay: wd,
+                    epochs: if large { pre.large_epochs } else { pre.epochs },
+                    decay: if large { pre.large_decay } else { pre.decay },
+                    train_per_class: pre.train_per_class,
+                    lr: None,
+                    augment: pre.augment,
+                };
                 let run = train(p, &spec)?;
                 f.runs.insert(run.name.clone(), run.clone());
                 study.push(run);
@@ -232,6 +262,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
         }
     }
     let label = |r: &Run| format!("batch {} wd {}", r.batch, r.weight_decay);
+    let eval_note = per_class_note(pre.eval_per_class);
 
     if p.selected("a") {
         for pair in study.chunks(2) {
@@ -254,8 +285,8 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                 &[surf],
                 &[s("--kind"), s("line"), s("--log"), s("--title"), format!("interpolation: batch {} (a=0) to {} (a=1), wd {}", small.batch, large.batch, small.weight_decay)],
                 format!(
-                    "1D linear interpolation from the small-batch (a=0, batch {}) to the large-batch (a=1, batch {}) minimizer of {}, weight decay {}; train solid, test dashed; {}.",
-                    small.batch, large.batch, pre.study_model, small.weight_decay, per_class_note(pre.eval_per_class)
+                    "1D linear interpolation of all weights and BN statistics from the small-batch (a=0, batch {}) to the large-batch (a=1, batch {}) minimizer of {}, weight decay {}; train solid, test dashed; {eval_note} and the whole test split. Extrapolated BN running variances are floored at 0.",
+                    small.batch, large.batch, pre.study_model, small.weight_decay
                 ),
             )?;
         }
@@ -278,16 +309,14 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                     &surfs,
                     &[s("--kind"), s("line"), s("--log"), s("--labels"), labels, s("--title"), format!("{norm}-normalized direction, wd {}", pair[0].weight_decay)],
                     format!(
-                        "1D loss and accuracy along a random {norm}-normalized direction (seed 1) around the small- and large-batch minimizers, weight decay {}; {}.",
+                        "1D loss and accuracy along a random {norm}-normalized direction (seed 1) around the small- and large-batch minimizers, weight decay {}; {eval_note} and the whole test split.",
                         pair[0].weight_decay,
-                        per_class_note(pre.eval_per_class)
                     ),
                 )?;
             }
         }
         for run in &study {
-            let spec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
-            let surf = surface(p, &format!("b-2d-filter-{}", run.name), run, &spec)?;
+            let surf = plane(p, run, pre.eval_per_class, &mut f)?;
             plot(
                 p,
                 "b",
@@ -295,10 +324,9 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                 &[surf],
                 &[s("--kind"), s("contour"), s("--title"), format!("{}: {} (test error {:.2}%)", pre.study_model, label(run), run.test_error())],
                 format!(
-                    "2D training-loss contours around the {} minimizer ({}) along two filter-normalized directions, {n}x{n} points; {}.",
+                    "2D training-loss contours around the {} minimizer ({}) along two filter-normalized directions, {n}x{n} points; {eval_note}.",
                     pre.study_model,
                     label(run),
-                    per_class_note(pre.eval_per_class)
                 ),
             )?;
         }
@@ -317,29 +345,35 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
     }
 
     // Depth (d) and width (e), with and without shortcuts.
-    let mut depth_runs = Vec::new();
-    // The Hessian maps use the shallowest depth only.
-    let depths = if p.selected("d") { &pre.depths[..] } else if p.selected("f") { &pre.depths[..1] } else { &[] };
-    for &d in depths {
-        for short in [true, false] {
-            let model = format!("resnet{d}{}", if short { "" } else { "-noshort" });
-            let spec = TrainSpec { model: &model, batch: pre.small_batch, weight_decay: 5e-4, epochs: pre.epochs, decay: pre.decay, train_per_class: pre.train_per_class, lr: None };
-            let run = train(p, &spec)?;
-            f.runs.insert(run.name.clone(), run.clone());
-            depth_runs.push(run);
+    let mut depth_models: Vec<String> = Vec::new();
+    if p.selected("d") {
+        for &d in &pre.depths {
+            depth_models.push(format!("resnet{d}"));
+            depth_models.push(format!("resnet{d}-noshort"));
+        }
+        depth_models.extend(pre.noshort_depths.iter().map(|d| format!("resnet{d}-noshort")));
+    } else if p.selected("f") {
+        // The Hessian maps use the shallowest depth only.
+        if let Some(d) = pre.depths.first() {
+            depth_models.push(format!("resnet{d}"));
+            depth_models.push(format!("resnet{d}-noshort"));
         }
     }
+    let mut depth_runs = Vec::new();
+    for model in &depth_models {
+        let run = train(p, &depth_spec(&pre, model))?;
+        f.runs.insert(run.name.clone(), run.clone());
+        depth_runs.push(run);
+    }
     if p.selected("d") {
-        let deepest = pre.depths.iter().max().copied().unwrap_or(0);
         for run in &depth_runs {
-            let eval = if pre.depths.len() > 1 && run.model.starts_with(&format!("resnet{deepest}")) { pre.deep_eval_per_class } else { pre.eval_per_class };
-            let spec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: eval, extra: vec![] };
-            let surf = surface(p, &format!("d-{}", run.name), run, &spec)?;
+            let surf = plane(p, run, pre.eval_per_class, &mut f)?;
+            f.depth.push(run.name.clone());
             let title = format!("{} (test error {:.2}%)", run.model, run.test_error());
             plot(p, "d", &format!("d-{}-contour.png", run.model), &[surf.clone()], &[s("--kind"), s("contour"), s("--title"), title.clone()], format!(
-                "2D training-loss contours of {} along filter-normalized directions, {n}x{n} points; {}.", run.model, per_class_note(eval)))?;
+                "2D training-loss contours of {} (train accuracy {:.1}%) along filter-normalized directions, {n}x{n} points; {eval_note}.", run.model, run.train_acc))?;
             plot(p, "d", &format!("d-{}-3d.png", run.model), &[surf], &[s("--kind"), s("surface3d"), s("--vmin"), s("0"), s("--vmax"), pre.clip.to_string(), s("--title"), title], format!(
-                "The same surface of {} as a 3D rendering, loss clipped at {}.", run.model, pre.clip))?;
+                "The same surface of {} as a 3D rendering, cut off at loss {}.", run.model, pre.clip))?;
         }
         // The zoomed-out view of the shallowest network without shortcuts (the cheapest to evaluate).
         if let Some(run) = depth_runs.iter().find(|r| r.model.ends_with("noshort")) {
@@ -347,9 +381,9 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
             let spec = SurfaceSpec { x: axis(-z, z, n), y: Some(axis(-z, z, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
             let surf = surface(p, &format!("d-zoom-{}", run.name), run, &spec)?;
             plot(p, "d", &format!("d-zoom-{}.png", run.model), &[surf.clone()], &[s("--kind"), s("contour"), s("--title"), format!("{} zoomed out (-{z}..{z})", run.model)], format!(
-                "Zoomed-out training-loss surface of {} over -{z}..{z} (several times the usual range): a low-loss basin around the minimizer amid high-loss regions.", run.model))?;
+                "Zoomed-out training-loss surface of {} over -{z}..{z} (several times the usual range): a low-loss basin around the minimizer amid high-loss regions; {eval_note}.", run.model))?;
             plot(p, "d", &format!("d-zoom-{}-3d.png", run.model), &[surf], &[s("--kind"), s("surface3d"), s("--vmin"), s("0"), s("--vmax"), pre.clip.to_string(), s("--title"), format!("{} zoomed out", run.model)], format!(
-                "The zoomed-out surface of {} in 3D, loss clipped at {}.", run.model, pre.clip))?;
+                "The zoomed-out surface of {} in 3D, cut off at loss {}.", run.model, pre.clip))?;
         }
     }
 
@@ -366,16 +400,17 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                     decay: pre.wide_decay,
                     train_per_class: pre.wide_train_per_class,
                     lr: pre.wide_lr,
+                    augment: pre.augment,
                 };
                 let run = train(p, &spec)?;
                 f.runs.insert(run.name.clone(), run.clone());
-                let sspec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.wide_eval_per_class, extra: vec![] };
-                let surf = surface(p, &format!("e-{}", run.name), &run, &sspec)?;
+                let surf = plane(p, &run, pre.wide_eval_per_class, &mut f)?;
                 let rise = Table::read(&surf.with_extension("csv")).map(|t| inner_rise(&t)).unwrap_or(f64::NAN);
                 f.widths.push(WidthResult { width: k, shortcuts: short, run: run.clone(), inner_rise: rise });
                 plot(p, "e", &format!("e-width{k}-{}.png", if short { "short" } else { "noshort" }), &[surf], &[s("--kind"), s("contour"), s("--title"), format!("{model} (test error {:.2}%)", run.test_error())], format!(
-                    "2D training-loss contours of {model} (width x{k}, {}), trained on {} images per class for {} epochs{}; {}.",
+                    "2D training-loss contours of {model} (width x{k}, {}, train accuracy {:.1}%), trained on {} images per class for {} epochs{}; {}.",
                     if short { "with shortcuts" } else { "without shortcuts" },
+                    run.train_acc,
                     pre.wide_train_per_class.map_or("all".into(), |c| c.to_string()),
                     pre.wide_epochs,
                     pre.wide_lr.map_or(String::new(), |lr| format!(" at learning rate {lr}")),
@@ -385,7 +420,8 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
     }
 
     if p.selected("f") {
-        for run in depth_runs.iter().filter(|r| r.model.starts_with(&format!("resnet{}", pre.depths[0]))) {
+        let first = pre.depths.first().map(|d| format!("resnet{d}")).unwrap_or_default();
+        for run in depth_runs.iter().filter(|r| r.model == first || r.model == format!("{first}-noshort")) {
             let h = pre.hessian_grid;
             let path = p.cache(&format!("surfaces/f-{}.surface", run.name));
             let mut a = args(["hessian", "--checkpoint"]);
@@ -413,14 +449,18 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                     f.ratio_stats.push((run.model.clone(), mean, r[r.len() / 2], r[r.len() - 1]));
                 }
             }
-            plot(p, "f", &format!("f-ratio-{}.png", run.model), &[path], &[s("--kind"), s("heatmap"), s("--array"), s("abs_ratio"), s("--vmin"), s("0"), s("--vmax"), s("0.5"), s("--title"), format!("|lambda_min / lambda_max|, {}", run.model)], format!(
-                "|lambda_min/lambda_max| of the training-loss Hessian (weights of dim > 1, {} samples, Lanczos tol {}) over a {h}x{h} grid of the filter-normalized plane of {}: small (blue) where the surface is convex-looking.",
+            // The loss contours of the same plane (same seed, same directions) over the map.
+            let loss_plane = plane(p, run, pre.eval_per_class, &mut f)?;
+            plot(p, "f", &format!("f-ratio-{}.png", run.model), &[path], &[s("--kind"), s("heatmap"), s("--array"), s("abs_ratio"), s("--vmin"), s("0"), s("--vmax"), s("0.5"), s("--contours-from"), loss_plane.display().to_string(), s("--title"), format!("|lambda_min / lambda_max|, {}", run.model)], format!(
+                "|lambda_min/lambda_max| of the training-loss Hessian (weights of dim > 1, {} samples, Lanczos tol {}) over a {h}x{h} grid of the filter-normalized plane of {}, with the training-loss contours of the same plane over it: small (blue) where the surface is convex-looking; values above 0.5 and points whose Lanczos run did not converge are marked.",
                 pre.hessian_samples, pre.hessian_tol, run.model))?;
         }
     }
 
     if p.selected("g") {
-        let settings: Vec<Run> = study.iter().filter(|r| r.batch == pre.small_batch).cloned().collect();
+        // The small-batch path without weight decay (the paper's Figure 9 shows several; each
+        // plane costs as much as a depth-study plane, so the quick preset draws one).
+        let settings: Vec<Run> = study.iter().filter(|r| r.batch == pre.small_batch && r.weight_decay == 0.0).cloned().collect();
         for (i, run) in settings.iter().enumerate() {
             let tdir = p.cache(&format!("trajectories/{}", run.name));
             let report = tdir.join("trajectory.json");
@@ -430,7 +470,10 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
             p.stage(&format!("trajectory-{}", run.name), &a, &[&run.dir.join("run.json")], &[&report])?;
             let info: Value = serde_json::from_slice(&fs::read(&report)?)?;
             f.pca.push((run.name.clone(), info.clone()));
-            let kinds: Vec<(&str, &str)> = if i == 0 { vec![("pca", "PCA directions"), ("random", "a random plane"), ("init_random", "init->final + a random direction")] } else { vec![("pca", "PCA directions")] };
+            // The PCA plane of every path, the random plane of the first: the paper's point that a
+            // random plane misses the path (the init->final + random plane's share is in the
+            // report's table; its surface would add nothing the random one does not show).
+            let kinds: Vec<(&str, &str)> = if i == 0 { vec![("pca", "PCA directions"), ("random", "a random plane")] } else { vec![("pca", "PCA directions")] };
             for (kind, what) in kinds {
                 let entry = &info["planes"][kind];
                 let dfile = tdir.join(entry["directions"].as_str().context("trajectory.json: no directions")?);
@@ -447,7 +490,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                 let surf = surface(p, &name, run, &spec)?;
                 let share = entry["captured_share"].as_f64().unwrap_or(f64::NAN) * 100.0;
                 plot(p, "g", &format!("{name}.png"), &[surf], &[s("--kind"), s("contour"), s("--path"), proj.display().to_string(), s("--title"), format!("{}: path on {what}", label(run))], format!(
-                    "Optimization path of {} ({}) projected on {what}, over the training-loss contours of that plane; the plane captures {share:.1}% of the path's variation; LR-decay epochs in red.",
+                    "Optimization path of {} ({}) projected on {what}, over the training-loss contours of that plane ({n}x{n} points; {eval_note}); the plane captures {share:.1}% of the path's variation; LR-decay epochs in red.",
                     pre.study_model, label(run)))?;
             }
         }
@@ -457,6 +500,35 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
         crate::report::write(p, &f)?;
     }
     Ok(())
+}
+
+/// How the networks of the depth study are trained (the study's small batch, weight decay 5e-4).
+fn depth_spec<'a>(pre: &'a Preset, model: &'a str) -> TrainSpec<'a> {
+    TrainSpec {
+        model,
+        batch: pre.small_batch,
+        weight_decay: 5e-4,
+        epochs: pre.epochs,
+        decay: pre.decay,
+        train_per_class: pre.train_per_class,
+        lr: None,
+        augment: pre.augment,
+    }
+}
+
+/// The 2D training-loss surface of a run along two filter-normalized random directions (seed 1)
+/// over -1..1, evaluated on `per_class` training images per class. Families b, d, e and f draw
+/// the same plane of the same run, so it is computed once (one cache name, shared by every
+/// group) and its non-convexity is measured once.
+fn plane(p: &mut Pipeline, run: &Run, per_class: Option<usize>, f: &mut Findings) -> Result<PathBuf> {
+    let n = p.preset.grid;
+    let spec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class, extra: vec![] };
+    let subset = per_class.map_or(String::new(), |k| format!("-pc{k}"));
+    let surf = surface(p, &format!("plane{subset}-{}", run.name), run, &spec)?;
+    if let Some(g) = Table::read(&surf.with_extension("csv")).ok().and_then(|t| GridValues::from_table(&t, "train_loss")) {
+        f.convexity.insert(run.name.clone(), convexity(&g, 1.0));
+    }
+    Ok(surf)
 }
 
 /// The sharpness measure: mean loss rise at a = +-0.25 along normalized random directions,

@@ -6,6 +6,7 @@ mod data;
 mod families;
 mod figures;
 mod libtorch;
+mod measures;
 mod report;
 
 use std::path::{Path, PathBuf};

@@ -7,8 +7,9 @@ use std::fs;
 
 use anyhow::Result;
 
-use crate::families::{num, sharpness_correlation, Findings};
-use crate::figures::{Pipeline, Preset};
+use crate::families::{num, sharpness_correlation, Findings, Run, WidthResult};
+use crate::measures::{Convexity, REL_TOL};
+use crate::figures::Pipeline;
 
 const FAMILIES: [(&str, &str); 7] = [
     ("a", "1D interpolation between small- and large-batch minimizers"),
@@ -34,21 +35,72 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
         pre.data
     );
 
+    let rows = findings(p, f);
+    if !rows.is_empty() {
+        let _ = writeln!(md, "## Findings\n");
+        let _ = writeln!(md, "Each verdict is computed by `cargo xtask figures` from the numbers in the third column (the rules are in `xtask/src/report.rs`): *yes* when every comparison goes the paper's way, *partly* when some do, *no* when none does.\n");
+        let _ = writeln!(md, "| finding | the paper | ours | agrees? |");
+        let _ = writeln!(md, "|---|---|---|---|");
+        for r in &rows {
+            let _ = writeln!(md, "| {} | {} | {} | **{}** |", r.what, r.paper, r.ours, r.verdict);
+        }
+        let _ = writeln!(md, "\nCaveats:\n");
+        for c in caveats(p, f) {
+            let _ = writeln!(md, "- {c}");
+        }
+        md.push('\n');
+    }
+
     let _ = writeln!(md, "## Trained models\n");
-    let _ = writeln!(md, "| run | model | batch | weight decay | test error % | train acc % | training wall s |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "Train accuracy and loss are measured after the last epoch in eval mode (BN running statistics) on the whole training subset, without augmentation: a run is a minimizer of its training data when its train accuracy is at least 99%.\n");
+    let _ = writeln!(md, "| run | model | batch | weight decay | epochs | train acc % | train loss | minimizer? | test error % | training wall s |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
     for r in f.runs.values() {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             r.model,
             r.batch,
             r.weight_decay,
-            num(r.test_error(), 2),
+            r.epochs,
             num(r.train_acc, 2),
+            num(r.train_loss, 4),
+            if r.train_acc >= 99.0 { "yes" } else { "**no**" },
+            num(r.test_error(), 2),
             num(r.wall_seconds, 0)
         );
+    }
+    let test_n = pre.test_per_class.map_or(1000, |k| k * 10);
+    let _ = writeln!(md, "\nTest errors are measured on {test_n} test images: one standard error is about {:.1} points at 20% error.", error_se(20.0, test_n));
+
+    if !f.depth.is_empty() || !f.convexity.is_empty() {
+        let _ = writeln!(md, "\n## Non-convexity of the filter-normalized planes\n");
+        let _ = writeln!(
+            md,
+            "For every interior point (a, b) of a {g}x{g} plane with a^2 + b^2 <= 1, the 2x2 Hessian of the training loss is estimated by central differences; \
+             the point is non-convex when its smaller eigenvalue is below -{REL_TOL} times the magnitude of the larger. \
+             *Non-convex %* is the share of such points; *mean neg. ratio* the mean of max(0, -lambda_min)/|lambda_max| (the surface's own |lambda_min/lambda_max|); \
+             local minima and maxima are grid points below or above all 8 neighbours anywhere on the plane.\n",
+            g = pre.grid
+        );
+        let _ = writeln!(md, "| run | model | train acc % | test error % | non-convex % | mean neg. ratio | local minima | local maxima |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+        for (name, c) in &f.convexity {
+            if let Some(r) = f.runs.get(name) {
+                let _ = writeln!(
+                    md,
+                    "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+                    r.model,
+                    num(r.train_acc, 2),
+                    num(r.test_error(), 2),
+                    num(c.share(), 1),
+                    num(c.mean_neg_ratio, 3),
+                    c.local_minima,
+                    c.local_maxima
+                );
+            }
+        }
     }
 
     if !f.sharpness.is_empty() {
@@ -120,11 +172,6 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
         md.push('\n');
     }
 
-    let _ = writeln!(md, "## Agreement with the paper\n");
-    for line in agreement(p, f) {
-        let _ = writeln!(md, "- {line}");
-    }
-    md.push('\n');
 
     if !f.notes.is_empty() {
         let _ = writeln!(md, "## Notes\n");
@@ -134,7 +181,7 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
         md.push('\n');
     }
 
-    let _ = writeln!(md, "## Wall time per stage\n");
+    let _ = writeln!(md, "## Appendix: wall time per stage\n");
     let _ = writeln!(md, "Seconds of each stage's last real run (cached stages were reused by this invocation).\n");
     let _ = writeln!(md, "| stage | seconds |");
     let _ = writeln!(md, "|---|---|");
@@ -184,151 +231,234 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
     Ok(())
 }
 
-/// Plain statements, computed from this run's numbers, of where it agrees with the paper.
-fn agreement(p: &Pipeline, f: &Findings) -> Vec<String> {
-    let mut out = Vec::new();
+/// Standard error, in percentage points, of an error rate of `err` percent measured on `n`
+/// examples (binomial).
+fn error_se(err: f64, n: usize) -> f64 {
+    let p = err / 100.0;
+    100.0 * (p * (1.0 - p) / n.max(1) as f64).sqrt()
+}
+
+/// "a > b" for two error rates, with the comparison's significance: the difference over the
+/// standard error of the difference (two independent binomials on `n` examples each).
+fn gap(worse: f64, better: f64, n: usize) -> (bool, f64) {
+    let se = (error_se(worse, n).powi(2) + error_se(better, n).powi(2)).sqrt();
+    (worse > better, if se > 0.0 { (worse - better) / se } else { f64::NAN })
+}
+
+/// One row of the findings table.
+pub struct Finding {
+    pub what: &'static str,
+    pub paper: String,
+    pub ours: String,
+    /// "yes", "no", "partly" or "not measured".
+    pub verdict: &'static str,
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// The paper's findings, each with this run's numbers and a verdict computed from them.
+pub fn findings(p: &Pipeline, f: &Findings) -> Vec<Finding> {
     let pre = &p.preset;
-    let study: Vec<_> = f.runs.values().filter(|r| r.model == pre.study_model && r.name.contains(&format!("-e{}", pre.epochs))).collect();
+    let test_n = pre.test_per_class.map_or(1000, |k| k * 10);
+    let mut out = Vec::new();
+    let study = |batch: usize, wd: f64| {
+        f.runs.values().find(|r| r.model == pre.study_model && r.batch == batch && r.weight_decay == wd && r.train_per_class == pre.train_per_class)
+    };
+    let sharp = |run: &str, norm: &str| f.sharpness.iter().find(|s| s.0 == run && s.1 == norm).map(|s| s.2);
+
+    // 1. Large batches: sharper minimizers (filter-normalized) that generalize worse.
+    let mut parts = Vec::new();
+    let (mut worse, mut sharper, mut pairs) = (0, 0, 0);
     for wd in [0.0, 5e-4] {
-        let small = study.iter().find(|r| r.batch == pre.small_batch && r.weight_decay == wd);
-        let large = study.iter().find(|r| r.batch == pre.large_batch && r.weight_decay == wd);
-        if let (Some(s), Some(l)) = (small, large) {
-            let verdict = if l.test_error() > s.test_error() { "agrees with" } else { "does not agree with" };
-            out.push(format!(
-                "Weight decay {wd}: batch {} reaches {:.2}% test error, batch {} {:.2}%: this {verdict} the paper's finding that large batches generalize worse (same epochs, so the large batch also takes {}x fewer steps here).",
-                s.batch, s.test_error(), l.batch, l.test_error(), l.batch / s.batch.max(1)
+        if let (Some(s), Some(l)) = (study(pre.small_batch, wd), study(pre.large_batch, wd)) {
+            pairs += 1;
+            let (w, z) = gap(l.test_error(), s.test_error(), test_n);
+            worse += usize::from(w);
+            let (ss, sl) = (sharp(&s.name, "filter"), sharp(&l.name, "filter"));
+            let sharper_here = matches!((ss, sl), (Some(a), Some(b)) if b > a);
+            sharper += usize::from(sharper_here);
+            parts.push(format!(
+                "wd {wd}: error {:.1}% (batch {}) vs {:.1}% (batch {}), {z:+.1} SE; filter-normalized sharpness {} vs {}",
+                s.test_error(),
+                s.batch,
+                l.test_error(),
+                l.batch,
+                ss.map_or("n/a".into(), |v| num(v, 3)),
+                sl.map_or("n/a".into(), |v| num(v, 3))
             ));
         }
     }
+    if pairs > 0 {
+        out.push(Finding {
+            what: "Large-batch training finds sharper minimizers (under filter normalization) that generalize worse",
+            paper: "VGG-9, batch 128 vs 8192: 7.37% vs 11.07% error (wd 0), 6.00% vs 10.19% (wd 5e-4); the large-batch minimizers look sharper".into(),
+            ours: parts.join("; "),
+            verdict: if worse == pairs && sharper == pairs { "yes" } else if worse + sharper > 0 { "partly" } else { "no" },
+        });
+    }
+
+    // 2. Filter normalization makes sharpness predict generalization; unnormalized plots mislead.
     if f.sharpness.len() >= 6 {
         let (rf, rl, rn) = (sharpness_correlation(f, "filter"), sharpness_correlation(f, "layer"), sharpness_correlation(f, "none"));
-        out.push(format!(
-            "Sharpness under filter normalization has rank correlation {} with test error ({}). Layer normalization gives {}, no normalization {}: {}",
-            num(rf, 2),
-            if rf > 0.0 { "sharper minimizers generalize worse, as in the paper" } else { "not the paper's ordering on these few small-data minimizers" },
-            num(rl, 2),
-            num(rn, 2),
-            if rf >= rn {
-                "the normalized measures rank at least as well, as the paper argues."
-            } else {
-                "here the unnormalized values rank better, which does not agree with the paper's argument; they are also orders of magnitude apart between minimizers (set by the weights' scale, see the table), and four minimizers make any rank correlation coarse."
-            }
-        ));
+        let runs = f.sharpness.len() / 3;
+        out.push(Finding {
+            what: "Filter-normalized sharpness tracks test error; without normalization the comparison misleads",
+            paper: "flatter filter-normalized minimizers have lower error; unnormalized plots invert the ordering once weight decay shrinks the weights".into(),
+            ours: format!("Spearman rank correlation of sharpness with test error over {runs} minimizers: filter {}, layer {}, none {}", num(rf, 2), num(rl, 2), num(rn, 2)),
+            verdict: if rf > 0.0 && rf > rn { "yes" } else if rf > 0.0 { "partly" } else { "no" },
+        });
     }
-    for d in &pre.depths {
-        let find = |m: String| {
-            f.runs.values().find(|r| {
-                r.model == m && r.batch == pre.small_batch && r.weight_decay == 5e-4 && r.name.contains(&format!("-e{}", pre.epochs))
-            })
-        };
-        if let (Some(s), Some(n)) = (find(format!("resnet{d}")), find(format!("resnet{d}-noshort"))) {
-            let verdict = if n.test_error() > s.test_error() { "agrees with" } else { "does not agree with" };
-            out.push(format!(
-                "ResNet-{d}: {:.2}% test error with shortcuts, {:.2}% without: this {verdict} the paper's finding that removing shortcuts hurts (more so as depth grows). Whether the surfaces turn chaotic is to be judged from figures d-*: with {} epochs on {} images per class these networks are far from the paper's minimizers.",
-                s.test_error(), n.test_error(), pre.epochs, pre.train_per_class.map_or("all".into(), |k| k.to_string())
-            ));
+
+    // 3. Depth without shortcuts: chaotic landscapes; shortcuts keep them convex.
+    if !f.depth.is_empty() {
+        let rows: Vec<(&Run, Convexity)> = f.depth.iter().filter_map(|n| Some((f.runs.get(n)?, *f.convexity.get(n)?))).collect();
+        let depth_of = |m: &str| m.trim_start_matches("resnet").trim_end_matches("-noshort").parse::<u32>().unwrap_or(0);
+        let mut short: Vec<(u32, f64)> = rows.iter().filter(|(r, _)| !r.model.ends_with("noshort")).map(|(r, c)| (depth_of(&r.model), c.share())).collect();
+        let mut noshort: Vec<(u32, f64)> = rows.iter().filter(|(r, _)| r.model.ends_with("noshort")).map(|(r, c)| (depth_of(&r.model), c.share())).collect();
+        short.sort_by_key(|x| x.0);
+        noshort.sort_by_key(|x| x.0);
+        let list = |v: &[(u32, f64)]| v.iter().map(|(d, s)| format!("{d}: {s:.1}%")).collect::<Vec<_>>().join(", ");
+        // Grows with depth without shortcuts: the deepest is above the shallowest.
+        let grows = noshort.len() >= 2 && noshort.last().unwrap().1 > noshort[0].1;
+        // Shortcuts keep it low: at every common depth, with shortcuts <= without.
+        let common: Vec<bool> = short.iter().filter_map(|(d, s)| noshort.iter().find(|n| n.0 == *d).map(|n| *s <= n.1)).collect();
+        let kept = !common.is_empty() && common.iter().all(|&b| b);
+        out.push(Finding {
+            what: "Without shortcuts the landscape turns non-convex as depth grows; shortcuts keep it convex",
+            paper: "ResNet-20/56/110 nearly convex; without shortcuts 20 convex, 56 and 110 chaotic (Fig. 5)".into(),
+            ours: format!(
+                "share of non-convex points within radius 1 (discrete Hessian, see below): with shortcuts {}; without {}",
+                list(&short),
+                list(&noshort)
+            ),
+            verdict: match (grows, kept) {
+                (true, true) => "yes",
+                (false, false) => "no",
+                _ => "partly",
+            },
+        });
+        // Test error with and without shortcuts.
+        let mut errs = Vec::new();
+        let (mut hurt, mut pairs) = (0, 0);
+        for &(d, _) in &short {
+            let find = |m: String| rows.iter().find(|(r, _)| r.model == m).map(|(r, _)| r.test_error());
+            if let (Some(s), Some(n)) = (find(format!("resnet{d}")), find(format!("resnet{d}-noshort"))) {
+                pairs += 1;
+                hurt += usize::from(n > s);
+                errs.push(format!("ResNet-{d} {s:.1}% vs {n:.1}% (+-{:.1})", error_se(s, test_n)));
+            }
+        }
+        if pairs > 0 {
+            out.push(Finding {
+                what: "Removing shortcuts raises the test error, more so for deeper networks",
+                paper: "ResNet-20 7.37% vs 8.18%, ResNet-56 5.89% vs 13.31%, ResNet-110 5.79% vs 16.44%".into(),
+                ours: format!("with vs without shortcuts: {}", errs.join(", ")),
+                verdict: if hurt == pairs { "yes" } else if hurt > 0 { "partly" } else { "no" },
+            });
         }
     }
+
+    // 4. Width: flatter, more convex.
+    if !f.widths.is_empty() {
+        let mut parts = Vec::new();
+        let (mut flatter, mut settings) = (0, 0);
+        for shortcuts in [true, false] {
+            let mut rows: Vec<&WidthResult> = f.widths.iter().filter(|w| w.shortcuts == shortcuts).collect();
+            rows.sort_by_key(|w| w.width);
+            if rows.len() < 2 {
+                continue;
+            }
+            settings += 1;
+            let (first, last) = (rows[0], rows[rows.len() - 1]);
+            let nc = |w: &WidthResult| f.convexity.get(&w.run.name).map_or(f64::NAN, Convexity::share);
+            flatter += usize::from(last.inner_rise < first.inner_rise);
+            parts.push(format!(
+                "{}: {}",
+                if shortcuts { "with shortcuts" } else { "without" },
+                rows.iter().map(|w| format!("x{} rise {} / non-convex {:.1}%", w.width, num(w.inner_rise, 3), nc(w))).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if settings > 0 {
+            out.push(Finding {
+                what: "Wider networks have flatter, more convex landscapes",
+                paper: "WRN-56 x1 to x8, with and without shortcuts: the contours widen and turn convex as width grows".into(),
+                ours: format!("mean loss rise over |a|,|b| <= 0.5 (smaller = flatter) and non-convex share: {}", parts.join("; ")),
+                verdict: if flatter == settings { "yes" } else if flatter > 0 { "partly" } else { "no" },
+            });
+        }
+    }
+
+    if f.widths.is_empty() && pre.widths.is_empty() {
+        out.push(Finding {
+            what: "Wider networks have flatter, more convex landscapes",
+            paper: "WRN-56 x1 to x8, with and without shortcuts: the contours widen and turn convex as width grows".into(),
+            ours: format!(
+                "not measured by the {} preset: a plane of WRN-20-2 costs four ResNet-20 planes (a WRN-20-4 plane sixteen), beyond its hour on 2 cores; the smoke and paper presets run it",
+                pre.name
+            ),
+            verdict: "not measured",
+        });
+    }
+
+    // 5. Trajectories: a low-dimensional path.
+    if !f.pca.is_empty() {
+        let shares: Vec<(String, f64, f64)> = f
+            .pca
+            .iter()
+            .map(|(run, v)| {
+                (
+                    run.clone(),
+                    v["first_two_share"].as_f64().unwrap_or(f64::NAN) * 100.0,
+                    v["planes"]["random"]["captured_share"].as_f64().unwrap_or(f64::NAN) * 100.0,
+                )
+            })
+            .collect();
+        let inside = shares.iter().filter(|s| s.1 >= 40.0).count();
+        let epochs = f.runs.get(&shares[0].0).map_or(0, |r| r.epochs);
+        out.push(Finding {
+            what: "Optimization paths lie in a very low-dimensional space: 2 PCA directions capture most of their variation, random planes almost none",
+            paper: "40% to 90% in the first two components; random directions capture almost nothing".into(),
+            ours: format!(
+                "{} ({epochs}+1 checkpoints per path, which makes a high share easier to reach)",
+                shares.iter().map(|s| format!("{:.1}% in PC1+PC2, {:.3}% in a random plane", s.1, s.2)).collect::<Vec<_>>().join("; ")
+            ),
+            verdict: if inside == shares.len() && shares.iter().all(|s| s.2 < 5.0) { "yes" } else if inside > 0 { "partly" } else { "no" },
+        });
+    }
+
+    // 6. Hessian-ratio maps.
     if let Some(&d0) = pre.depths.first() {
         let mean_ratio = |m: String| f.ratio_stats.iter().find(|r| r.0 == m).map(|r| r.1);
+        let centre = |m: String| f.ratio_centre.iter().find(|c| c.0 == m).map(|c| c.1);
         if let (Some(s), Some(n)) = (mean_ratio(format!("resnet{d0}")), mean_ratio(format!("resnet{d0}-noshort"))) {
-            let verdict = if n > s { "agrees with" } else { "does not agree with" };
-            let centre = |m: String| f.ratio_centre.iter().find(|c| c.0 == m).map(|c| c.1);
-            let at_minimizer = match (centre(format!("resnet{d0}")), centre(format!("resnet{d0}-noshort"))) {
-                (Some(cs), Some(cn)) if cs.is_finite() && cn.is_finite() => format!(
-                    " At the minimizer itself (the map's centre) the ratio is {cs:.3} with shortcuts and {cn:.3} without, which {} the paper's ordering.",
-                    if cn > cs { "agrees with" } else { "does not agree with" }
+            let (cs, cn) = (centre(format!("resnet{d0}")).unwrap_or(f64::NAN), centre(format!("resnet{d0}-noshort")).unwrap_or(f64::NAN));
+            out.push(Finding {
+                what: "The Hessian ratio |lambda_min/lambda_max| is small where the surface looks convex, larger without shortcuts",
+                paper: "near zero around the minimizer of convex-looking surfaces; large over chaotic ones".into(),
+                ours: format!(
+                    "ResNet-{d0} mean over the map {s:.3} with shortcuts, {n:.3} without; at the minimizer {} and {}",
+                    num(cs, 3),
+                    num(cn, 3)
                 ),
-                _ => String::new(),
-            };
-            out.push(format!(
-                "Hessian maps: the mean |lambda_min/lambda_max| over the map is {s:.3} for ResNet-{d0} with shortcuts and {n:.3} without: this {verdict} the paper's finding that the network without shortcuts has the more non-convex (larger-ratio) surface.{at_minimizer} The Hessians use {} training images and Lanczos tolerance {}, so single points are noisy.",
-                pre.hessian_samples, pre.hessian_tol
-            ));
+                verdict: yes_no_partly(n > s, cn > cs),
+            });
         }
-    }
-    if !f.widths.is_empty() {
-        out.push(width_statement(f, pre));
-    }
-    for (run, v) in &f.pca {
-        let share = v["first_two_share"].as_f64().unwrap_or(f64::NAN) * 100.0;
-        let verdict = if (40.0..=100.0).contains(&share) { "within or above" } else { "outside" };
-        out.push(format!("{run}: the first two principal components hold {share:.1}% of the path's variation, {verdict} the paper's 40-90%."));
-    }
-    if out.is_empty() {
-        out.push("The families that ran produce figures only; see their captions.".into());
     }
     out
 }
 
-/// What the width study shows: each network's test error and how steeply its loss rises around
-/// the minimizer (mean rise over the inner square of the plane), and whether that rise falls with
-/// width, as the paper finds (wider networks: flatter, more convex surroundings).
-fn width_statement(f: &Findings, pre: &Preset) -> String {
-    let mut parts = Vec::new();
-    let mut verdicts = Vec::new();
-    for shortcuts in [true, false] {
-        let mut rows: Vec<_> = f.widths.iter().filter(|w| w.shortcuts == shortcuts).collect();
-        rows.sort_by_key(|w| w.width);
-        if rows.is_empty() {
-            continue;
-        }
-        let kind = if shortcuts { "with shortcuts" } else { "without shortcuts" };
-        let heading = if shortcuts { "With shortcuts" } else { "Without shortcuts" };
-        let list = rows
-            .iter()
-            .map(|w| format!("x{} {:.1}% error, rise {}", w.width, w.run.test_error(), num(w.inner_rise, 3)))
-            .collect::<Vec<_>>()
-            .join("; ");
-        parts.push(format!("{heading}: {list}"));
-        let rises: Vec<f64> = rows.iter().map(|w| w.inner_rise).collect();
-        if rows.len() >= 2 && rises.iter().all(|r| r.is_finite()) {
-            let falling = rises.windows(2).all(|p| p[1] < p[0]);
-            let (first, last) = (rises[0], rises[rises.len() - 1]);
-            verdicts.push(if falling {
-                format!("{kind} the rise falls with every widening ({first:.3} to {last:.3}), which agrees with the paper")
-            } else if last < first {
-                format!("{kind} the widest network is flatter than the narrowest ({first:.3} to {last:.3}) but not at every step, which agrees with the paper only in part")
-            } else {
-                format!("{kind} the widest network is not flatter than the narrowest ({first:.3} to {last:.3}), which does not agree with the paper")
-            });
-        }
+fn yes_no_partly(a: bool, b: bool) -> &'static str {
+    match (a, b) {
+        (true, true) => "yes",
+        (false, false) => yes_no(false),
+        _ => "partly",
     }
-    let untrained: Vec<String> =
-        f.widths.iter().filter(|w| w.run.test_error() > 80.0).map(|w| w.run.model.clone()).collect();
-    let caveat = if untrained.is_empty() {
-        String::new()
-    } else {
-        let (verb, whose) = if untrained.len() == 1 { ("is", "its surface shows") } else { ("are", "their surfaces show") };
-        format!(
-            " {} {verb} barely trained (test error above 80%), so {whose} the landscape around nearly initial weights.",
-            untrained.join(", ")
-        )
-    };
-    let verdict = if verdicts.is_empty() {
-        " No trend can be read: some rise is missing, or a setting has a single width.".to_owned()
-    } else {
-        format!(" For the networks {}.", verdicts.join("; for the networks "))
-    };
-    let trained_on = match pre.wide_train_per_class {
-        Some(k) => format!("{k} images per class"),
-        None => "the whole training split".into(),
-    };
-    let evaluated_on = match pre.wide_eval_per_class {
-        Some(k) => format!("the first {k} training images per class"),
-        None => "the whole training split".into(),
-    };
-    let scale = if pre.wide_train_per_class.is_some() || pre.wide_eval_per_class.is_some() {
-        ", so the comparison is indicative, not the paper's scale"
-    } else {
-        ""
-    };
-    format!(
-        "Width: the rise is the mean training-loss rise over |a|, |b| <= 0.5 of the filter-normalized plane above the minimizer's loss (smaller = flatter). {}.{verdict} They were trained on {trained_on} for {} epochs{} and their planes evaluated on {evaluated_on}{scale}.{caveat}",
-        parts.join(". "),
-        pre.wide_epochs,
-        pre.wide_lr.map_or(String::new(), |lr| format!(" at learning rate {lr}")),
-    )
 }
 
 fn escape(s: &str) -> String {
@@ -341,4 +471,58 @@ fn machine() -> String {
         .and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
         .unwrap_or_else(|| "an unknown CPU".into());
     cpu
+}
+
+/// What limits the findings, from this run's own settings and numbers.
+fn caveats(p: &Pipeline, f: &Findings) -> Vec<String> {
+    let pre = &p.preset;
+    let mut out = Vec::new();
+    let not_min: Vec<String> =
+        f.runs.values().filter(|r| !(r.train_acc >= 99.0)).map(|r| format!("{} ({}%)", r.name, num(r.train_acc, 1))).collect();
+    if not_min.is_empty() {
+        out.push(format!("Every network is a minimizer of its training data: train accuracy >= 99% in eval mode on all {} training images it saw.", pre.train_per_class.map_or("the".into(), |k| (k * 10).to_string())));
+    } else {
+        out.push(format!("Not minimizers (train accuracy below 99%): {}; their landscapes are drawn around a point that is not a minimum.", not_min.join(", ")));
+    }
+    let data = match pre.train_per_class {
+        Some(k) => format!("{} training images ({k} per class)", k * 10),
+        None => "the whole training split".into(),
+    };
+    out.push(format!(
+        "Scale: the networks fit {data} of `{}`{}, not 50,000 CIFAR-10 images; surfaces are evaluated on {}, so these are landscapes of small-data minimizers.",
+        pre.data,
+        if pre.augment { "" } else { " without augmentation" },
+        crate::families::eval_note(pre.eval_per_class)
+    ));
+    if pre.large_epochs != pre.epochs {
+        out.push(format!(
+            "The large-batch runs (batch {}) train for {} epochs instead of {}: at {} steps per epoch they need that many steps to reach a minimizer; the paper gave both batch sizes the same epochs.",
+            pre.large_batch,
+            pre.large_epochs,
+            pre.epochs,
+            pre.train_per_class.map_or(0, |k| (k * 10).div_ceil(pre.large_batch))
+        ));
+    }
+    let test_n = pre.test_per_class.map_or(1000, |k| k * 10);
+    out.push(format!(
+        "Test errors come from {test_n} test images: +-{:.1} points (one standard error) near 20% error, so gaps under about 2.5 points are within noise; the table gives each gap in standard errors (SE).",
+        error_se(20.0, test_n)
+    ));
+    if f.sharpness.len() >= 6 {
+        out.push(format!("A rank correlation over {} minimizers is coarse: one swapped pair moves it by 0.4 or more.", f.sharpness.len() / 3));
+    }
+    if !f.convexity.is_empty() {
+        out.push(format!("Non-convexity is measured on one random plane (seed 1) per network at {g}x{g} points; curvature finer than the grid spacing (2/{}) is not seen.", pre.grid - 1, g = pre.grid));
+    }
+    if !f.pca.is_empty() {
+        out.push("A path of few checkpoints spans few dimensions by construction (k checkpoints span at most k-1), which makes a high PCA share easier to reach than with the paper's 300 epochs.".into());
+    }
+    if !f.ratio_stats.is_empty() {
+        let conv = f.ratio_converged.iter().map(|c| format!("{} {} of {}", c.0, c.1, c.2)).collect::<Vec<_>>().join(", ");
+        out.push(format!(
+            "Hessian maps use {} training images, Lanczos tolerance {} and at most {} products per point; converged points: {conv}.",
+            pre.hessian_samples, pre.hessian_tol, pre.hessian_max_iter
+        ));
+    }
+    out
 }
