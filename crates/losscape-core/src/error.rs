@@ -15,6 +15,9 @@ pub enum Error {
     /// An error reported by libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// A file is locked by another process (a second writer).
+    #[error("{0}")]
+    Locked(String),
     /// A value given by the user that cannot be used (a device name, a precision, ...).
     #[error("{0}")]
     Invalid(String),
