@@ -11,8 +11,13 @@
 //! the number of outputs, and accuracy is undefined). When `mean` and `std`
 //! are present both splits come back normalized with them (and record it), so evaluation applies
 //! them exactly once. Arrays must be C-ordered and little-endian (NumPy's defaults).
+//!
+//! The `.npy` format is parsed here ([`parse_npy`]): the data must hold exactly the bytes the
+//! header's shape and dtype promise, and every `.npz` member is read whole and checked against its
+//! CRC, so a truncated or lying file is refused instead of read past its end.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
 
 use tch::{Kind, Tensor};
@@ -30,9 +35,122 @@ pub fn read_npz(path: &Path) -> Result<Splits> {
     if !path.is_file() {
         return Err(Error::not_found(path, "no such .npz file"));
     }
-    let arrays = Tensor::read_npz(path).map_err(|e| Error::format(path, format!("not a readable .npz file: {e}")))?;
-    let arrays = arrays.into_iter().map(|(name, t)| (name.trim_end_matches(".npy").to_string(), t)).collect();
+    let arrays = read_npz_arrays(path)?;
     splits_from_arrays(arrays, path, &short_name(path))
+}
+
+/// The arrays of an `.npz` archive by name (without `.npy`), each member read whole (checked
+/// against its CRC) and parsed with [`parse_npy`].
+pub fn read_npz_arrays(path: &Path) -> Result<BTreeMap<String, Tensor>> {
+    let bad = |message: String| Error::format(path, message);
+    let file = std::fs::File::open(path).map_err(|e| Error::format(path, format!("cannot open: {e}")))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| bad(format!("not a readable .npz file: {e}")))?;
+    let mut arrays = BTreeMap::new();
+    for index in 0..archive.len() {
+        let mut member = archive.by_index(index).map_err(|e| bad(format!("not a readable .npz file: {e}")))?;
+        let name = member.name().to_string();
+        if member.is_dir() {
+            continue;
+        }
+        let mut bytes = Vec::with_capacity(member.size().min(1 << 30) as usize);
+        member
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(format!("member {name} is damaged or truncated: {e}")))?;
+        let key = name.trim_end_matches(".npy").to_string();
+        let tensor = parse_npy(&bytes).map_err(|message| bad(format!("member {name}: {message}")))?;
+        arrays.insert(key, tensor);
+    }
+    Ok(arrays)
+}
+
+/// Reads one `.npy` file (see [`parse_npy`]).
+pub fn read_npy(path: &Path) -> Result<Tensor> {
+    let bytes = std::fs::read(path).map_err(|e| Error::format(path, format!("cannot read: {e}")))?;
+    parse_npy(&bytes).map_err(|message| Error::format(path, message))
+}
+
+/// Parses the bytes of a `.npy` file (format versions 1 to 3) into a CPU tensor. Supported dtypes:
+/// bool, u8, i8, i16, i32, i64, f16, f32, f64, little-endian, C order. The data must hold exactly
+/// the bytes that the header's shape and dtype give; the error says what is wrong in words.
+pub fn parse_npy(bytes: &[u8]) -> std::result::Result<Tensor, String> {
+    const MAGIC: &[u8] = b"\x93NUMPY";
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err("not a .npy array (no NUMPY signature)".into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        v => return Err(format!(".npy format version {v} is not supported")),
+    };
+    let header = bytes
+        .get(start..start.saturating_add(header_len))
+        .ok_or_else(|| format!("truncated .npy header ({} bytes in all, the header needs {})", bytes.len(), start + header_len))?;
+    let header = std::str::from_utf8(header).map_err(|_| "the .npy header is not text".to_string())?;
+    let descr = dict_value(header, "descr").ok_or("the .npy header has no 'descr'")?;
+    let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
+    let fortran = dict_value(header, "fortran_order").ok_or("the .npy header has no 'fortran_order'")?;
+    if fortran.trim() != "False" {
+        return Err("Fortran-ordered arrays are not supported (save a C-ordered copy)".into());
+    }
+    let shape_text = dict_value(header, "shape").ok_or("the .npy header has no 'shape'")?;
+    let shape_text = shape_text.trim();
+    let inner = shape_text
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .ok_or_else(|| format!("bad shape {shape_text} in the .npy header"))?;
+    let mut shape = Vec::new();
+    for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let n: i64 = part.trim_end_matches('L').parse().map_err(|_| format!("bad shape {shape_text} in the .npy header"))?;
+        if n < 0 {
+            return Err(format!("bad shape {shape_text} in the .npy header"));
+        }
+        shape.push(n);
+    }
+    let (kind, size) = match descr {
+        "|b1" => (Kind::Bool, 1),
+        "|u1" | "<u1" => (Kind::Uint8, 1),
+        "|i1" | "<i1" => (Kind::Int8, 1),
+        "<i2" => (Kind::Int16, 2),
+        "<i4" => (Kind::Int, 4),
+        "<i8" => (Kind::Int64, 8),
+        "<f2" => (Kind::Half, 2),
+        "<f4" => (Kind::Float, 4),
+        "<f8" => (Kind::Double, 8),
+        d if d.starts_with('>') => return Err(format!("big-endian arrays ({d}) are not supported")),
+        d => return Err(format!("dtype {d} is not supported (use bool, integers, float16/32/64)")),
+    };
+    let numel = shape.iter().try_fold(1u64, |acc, &n| acc.checked_mul(n as u64));
+    let needed = numel.and_then(|n| n.checked_mul(size)).filter(|&n| n <= usize::MAX as u64);
+    let data = &bytes[start + header_len..];
+    match needed {
+        Some(n) if n as usize == data.len() => {}
+        Some(n) => {
+            return Err(format!(
+                "its header says shape {shape:?} of {descr} ({n} bytes) but it holds {} bytes of data",
+                data.len()
+            ))
+        }
+        None => return Err(format!("its header's shape {shape:?} is too large")),
+    }
+    Tensor::f_from_data_size(data, &shape, kind).map_err(|e| format!("libtorch: {e}"))
+}
+
+/// The text of the value of `key` in a `.npy` header (a Python dict literal), up to the comma or
+/// brace that ends it (a tuple's commas included).
+fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let at = header.find(&format!("'{key}'")).or_else(|| header.find(&format!("\"{key}\"")))?;
+    let rest = &header[at + key.len() + 2..];
+    let rest = rest.trim_start().strip_prefix(':')?;
+    let mut depth = 0i32;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' | '}' if depth == 0 => return Some(&rest[..i]),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Reads a data set from a folder of `.npy` files named after the arrays (`x_train.npy`, ...).
@@ -42,8 +160,7 @@ pub fn read_npy_dir(dir: &Path) -> Result<Splits> {
     for name in REQUIRED.iter().chain(&["mean", "std", "num_classes"]) {
         let file = dir.join(format!("{name}.npy"));
         if file.is_file() {
-            let t = Tensor::read_npy(&file).map_err(|e| Error::format(&file, format!("not a readable .npy file: {e}")))?;
-            arrays.insert(name.to_string(), t);
+            arrays.insert(name.to_string(), read_npy(&file)?);
         }
     }
     splits_from_arrays(arrays, dir, &short_name(dir))
@@ -81,7 +198,7 @@ pub fn splits_from_arrays(mut arrays: BTreeMap<String, Tensor>, origin: &Path, n
         ));
     }
     let num_classes = match arrays.remove("num_classes") {
-        Some(t) if t.numel() == 1 && !is_float(t.kind()) => t.f_int64_value(&[0])?,
+        Some(t) if t.numel() == 1 && !is_float(t.kind()) => t.f_reshape([1])?.f_int64_value(&[0])?,
         Some(t) => return Err(Error::format(origin, format!("num_classes must be one integer, got {:?} {:?}", t.kind(), t.size()))),
         None => {
             let max = |t: &Tensor| -> Result<i64> { Ok(if t.numel() == 0 { 0 } else { t.f_max()?.int64_value(&[]) }) };

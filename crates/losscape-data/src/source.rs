@@ -46,6 +46,14 @@ impl DataSource {
         }
     }
 
+    /// The file or folder the data is read from (none for the embedded set).
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            DataSource::FashionMnistMini => None,
+            DataSource::Idx(p) | DataSource::Cifar10(p) | DataSource::Npz(p) | DataSource::Npy(p) => Some(p),
+        }
+    }
+
     /// The class names where the source defines them (an IDX folder may hold MNIST digits or
     /// Fashion-MNIST clothes, so it has none).
     pub fn class_names(&self) -> Option<&'static [&'static str]> {
