@@ -253,6 +253,22 @@ pub fn load_into(model: &dyn Model, path: &Path) -> Result<CheckpointMeta> {
     Ok(meta)
 }
 
+/// The name of the first floating-point tensor holding a NaN or an infinity, if any, with how
+/// many of its values are not finite. Inputs such as checkpoints and direction files are checked
+/// with it before use: a NaN weight makes every loss NaN, and accuracy then reads as chance.
+pub fn first_non_finite<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a Tensor)>) -> Result<Option<(String, i64)>> {
+    for (name, t) in tensors {
+        if !is_float(t.f_kind()?) {
+            continue;
+        }
+        let bad = t.f_isfinite()?.f_logical_not()?.f_sum(Kind::Int64)?.f_int64_value(&[])?;
+        if bad > 0 {
+            return Ok(Some((name.to_string(), bad)));
+        }
+    }
+    Ok(None)
+}
+
 /// Reads only a checkpoint's metadata (the file header), not its tensors.
 pub fn read_meta(path: &Path) -> Result<CheckpointMeta> {
     let metadata = read_header_metadata(path)?;
@@ -380,8 +396,46 @@ pub fn save_tensors(tensors: &[(String, Tensor)], metadata: &BTreeMap<String, St
     );
     let bytes = safetensors::serialize(views, &Some(header))
         .map_err(|e| Error::Invalid(format!("{}: cannot encode safetensors: {e:?}", path.display())))?;
+    let bytes = with_stable_header(bytes)
+        .map_err(|e| Error::Invalid(format!("{}: cannot encode safetensors: {e}", path.display())))?;
     fsio::write_atomic(path, &bytes)?;
     Ok(())
+}
+
+/// The same safetensors bytes with the JSON header in a fixed order: `__metadata__` first, its
+/// keys sorted, then the tensors by data offset. The safetensors crate writes the metadata from a
+/// hash map, whose order changes from process to process, so equal inputs gave unequal files.
+fn with_stable_header(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let n = u64::from_le_bytes(bytes.get(..8).ok_or("no header")?.try_into().map_err(|_| "no header")?) as usize;
+    let header = bytes.get(8..8 + n).ok_or("short header")?;
+    let value: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let object = value.as_object().ok_or("header is not an object")?;
+    let mut json = String::from("{");
+    if let Some(meta) = object.get("__metadata__") {
+        let sorted: BTreeMap<&String, &serde_json::Value> = meta.as_object().ok_or("bad metadata")?.iter().collect();
+        json.push_str("\"__metadata__\":");
+        json.push_str(&serde_json::to_string(&sorted).map_err(|e| e.to_string())?);
+    }
+    let offset = |v: &serde_json::Value| v.get("data_offsets").and_then(|o| o.get(0)).and_then(|o| o.as_u64()).unwrap_or(0);
+    let mut tensors: Vec<(&String, &serde_json::Value)> = object.iter().filter(|(k, _)| *k != "__metadata__").collect();
+    tensors.sort_by(|a, b| (offset(a.1), a.0).cmp(&(offset(b.1), b.0)));
+    for (name, info) in tensors {
+        if json.len() > 1 {
+            json.push(',');
+        }
+        json.push_str(&serde_json::to_string(name).map_err(|e| e.to_string())?);
+        json.push(':');
+        json.push_str(&serde_json::to_string(info).map_err(|e| e.to_string())?);
+    }
+    json.push('}');
+    while json.len() % 8 != 0 {
+        json.push(' ');
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(json.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Whether values of this kind convert between each other as floating point.

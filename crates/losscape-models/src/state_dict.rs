@@ -61,9 +61,16 @@ pub fn load_state_dict(model: &dyn Model, path: &Path) -> Result<usize> {
         }
     }
     if !problems.is_empty() {
+        // The first few name the kind of misfit; a file of another architecture lists dozens.
+        const SHOWN: usize = 4;
+        let more = match problems.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!("; and {n} more"),
+        };
+        problems.truncate(SHOWN);
         return Err(Error::mismatch(
             path,
-            format!("the state dict does not fit model '{}': {}", model.spec(), problems.join("; ")),
+            format!("the state dict does not fit model '{}': {}{more}", model.spec(), problems.join("; ")),
         ));
     }
     let _guard = tch::no_grad_guard();
