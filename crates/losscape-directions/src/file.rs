@@ -137,6 +137,9 @@ impl DirectionSet {
     pub fn load(path: &Path) -> Result<Self> {
         let format_err = |message: String| Error::Format { path: path.to_path_buf(), message };
         let (tensors, metadata) = checkpoint::read_tensor_file(path)?;
+        if let Some(format) = metadata.get("format").filter(|f| *f != FORMAT) {
+            return Err(format_err(format!("not a losscape direction file (this is a '{format}' file)")));
+        }
         let json = metadata
             .get(META_KEY)
             .ok_or_else(|| format_err("not a losscape direction file (no losscape metadata)".into()))?;
@@ -165,6 +168,15 @@ impl DirectionSet {
         }
         if directions.is_empty() || directions.iter().any(|d| d.tensors.is_empty()) {
             return Err(format_err("the file holds no complete direction".into()));
+        }
+        for (k, d) in directions.iter().enumerate() {
+            let named = d.tensors.iter().map(|(n, t)| (n.as_str(), t));
+            if let Some((name, count)) = checkpoint::first_non_finite(named)? {
+                return Err(format_err(format!(
+                    "direction {} holds {count} NaN or infinite value(s) in tensor '{name}'; refusing to use it",
+                    k + 1
+                )));
+            }
         }
         Ok(Self { directions, meta })
     }
