@@ -249,7 +249,17 @@ pub fn run_grid_with(
     settings: RunSettings,
     progress: &dyn Progress,
 ) -> Result<RunReport> {
+    let created = !path.exists();
     let mut surface = Surface::open_or_create(path, header)?;
+    if settings.shard.count > 1 {
+        if let Some(other) = surface.runs().iter().map(|r| r.shard).find(|s| *s != settings.shard) {
+            return Err(Error::Invalid(format!(
+                "{} already holds points of shard {other}, and this run computes shard {}: each shard needs its own file (join them with losscape merge)",
+                path.display(),
+                settings.shard
+            )));
+        }
+    }
     let pending = surface.pending(settings.shard);
     let in_shard = (0..surface.grid().len()).filter(|i| settings.shard.contains(*i)).count();
     let run_id = surface.begin_run(settings.shard);
@@ -277,6 +287,15 @@ pub fn run_grid_with(
     };
     let result = dispatch.dispatch(&grid, &pending, &mut record);
     progress.end();
+    let result = match result {
+        Err(e) if created && computed == 0 && !pending.is_empty() => {
+            // Nothing computed in a file this run made (a model that cannot run, bad settings):
+            // no empty file is left behind to refuse the corrected rerun.
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+        other => other,
+    };
     // Whatever happened, finished points are kept.
     let saved = surface.save(path);
     result?;
