@@ -140,6 +140,17 @@ pub fn train(
     options: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<TrainSummary> {
+    let created = !run_dir.exists();
+    let result = train_in(config, run_dir, options, progress);
+    // A run that fails before its first saved state leaves no folder behind that it made itself
+    // (a full disk, bad data): the corrected rerun then starts clean.
+    if result.is_err() && created && !RunFolder::new(run_dir).state_path().exists() {
+        let _ = std::fs::remove_dir_all(run_dir);
+    }
+    result
+}
+
+fn train_in(config: &TrainConfig, run_dir: &Path, options: &RunOptions, progress: &dyn Progress) -> Result<TrainSummary> {
     let started = Instant::now();
     config.check()?;
     let folder = RunFolder::new(run_dir);
@@ -160,16 +171,9 @@ pub fn train(
             run_dir,
             "holds run files but no config.json (an incomplete or foreign run): use a new folder or start over (--fresh)",
         ));
-    } else {
-        let file = ConfigFile {
-            format: RUN_FORMAT.into(),
-            version: RUN_FORMAT_VERSION,
-            config_hash: hash.clone(),
-            config: config.clone(),
-        };
-        folder.write_config(&file)?;
     }
-
+    // The data and the model are checked before anything is written, so a run refused for bad
+    // data leaves no config.json that would refuse the corrected rerun.
     let data = prepare_data(config, options.device)?;
     let [channels, height, width] = data.train.image_shape();
     let num_classes = data.train.num_classes;
@@ -184,6 +188,15 @@ pub fn train(
     )?;
     let params = model.parameters();
     let mut sgd = Sgd::new(config.sgd(), &params)?;
+    if !folder.config_path().exists() {
+        let file = ConfigFile {
+            format: RUN_FORMAT.into(),
+            version: RUN_FORMAT_VERSION,
+            config_hash: hash.clone(),
+            config: config.clone(),
+        };
+        folder.write_config(&file)?;
+    }
     let mut run = RunState {
         config,
         hash,
