@@ -56,14 +56,17 @@ pub struct HessianArgs {
     #[arg(long, default_value = "0/1")]
     shard: Shard,
     /// Map mode: save progress at least every this many seconds.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = crate::guard::non_negative_f64)]
     save_every: f64,
+    /// Map mode: when another process is writing --out, wait for it to finish instead of stopping.
+    #[arg(long)]
+    wait: bool,
     /// Data set; by default the one recorded in the checkpoint. The training split is used.
     #[arg(long)]
     dataset: Option<DataSource>,
     /// Examples the loss is averaged over: the first ceil(N / classes) of each class of the
     /// training split, in file order (N = 500 on 10 classes: 50 per class).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = crate::guard::positive)]
     samples: usize,
     /// Loss: cross_entropy | mse_softmax | mse.
     #[arg(long, default_value = "cross_entropy")]
@@ -72,16 +75,16 @@ pub struct HessianArgs {
     #[arg(long, default_value = "weights")]
     params: ParamSet,
     /// Examples per double-backward batch (default: 128 on the CPU, 1024 on CUDA).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::guard::positive)]
     batch_size: Option<usize>,
     /// Relative tolerance on the Ritz residuals: ||H y - theta y|| <= max(tol |theta|, atol).
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = crate::guard::positive_f64)]
     tol: f64,
     /// Absolute floor of the residual test.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::guard::non_negative_f64)]
     atol: f64,
     /// The most Hessian-vector products per Lanczos run (per point).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = crate::guard::positive)]
     max_iter: usize,
     /// Seed of the Lanczos start vector (the same at every point).
     #[arg(long, default_value_t = 0)]
@@ -103,7 +106,7 @@ pub struct HessianArgs {
     #[arg(long)]
     precision: Option<Precision>,
     /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::guard::positive)]
     threads: Option<usize>,
     /// cpu | cuda | cuda:N | auto.
     #[arg(long, default_value = "cpu")]
@@ -242,6 +245,14 @@ fn map(
     options: LanczosOptions,
 ) -> Result<()> {
     let out = args.out.as_deref().context("map mode needs --out")?;
+    let inputs = [Some(&args.checkpoint), args.direction_file.as_ref(), args.surface.as_ref(), args.model.weights()];
+    crate::guard::refuse_overwrite(out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
+    crate::guard::refuse_overwrite(out, args.dataset.iter().filter_map(DataSource::path))?;
+    // One writer per map file; under mpirun only rank 0 writes, and it alone locks.
+    let _lock = match crate::mpi_run::world().0 {
+        0 => Some(crate::guard::lock(out, args.wait)?),
+        _ => None,
+    };
     let checkpoint_hash = hash::sha256_file(&args.checkpoint)?;
     let base_surface = match &args.surface {
         Some(path) => Some(Surface::load(path).with_context(|| format!("reading surface {}", path.display()))?),

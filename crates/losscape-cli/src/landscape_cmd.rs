@@ -97,16 +97,16 @@ pub struct SurfaceArgs {
     #[arg(long, value_enum, default_value = "both")]
     splits: Splits_,
     /// Evaluate on the first K examples of each class only (faster; recorded in the surface).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::guard::positive)]
     per_class: Option<usize>,
     /// Loss: cross_entropy | mse_softmax | mse.
     #[arg(long, default_value = "cross_entropy")]
     loss: LossKind,
     /// Examples per forward pass (default: 32 on the CPU, 1024 on CUDA).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::guard::positive)]
     batch_size: Option<usize>,
     /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::guard::positive)]
     threads: Option<usize>,
     /// cpu | cuda | cuda:N | auto.
     #[arg(long, default_value = "cpu")]
@@ -115,11 +115,14 @@ pub struct SurfaceArgs {
     #[arg(long, default_value = "0/1")]
     shard: Shard,
     /// Save progress at least every this many seconds.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = crate::guard::non_negative_f64)]
     save_every: f64,
     /// Output surface file; an existing file with the same inputs is resumed.
     #[arg(long)]
     out: PathBuf,
+    /// When another process is writing --out, wait for it to finish instead of stopping.
+    #[arg(long)]
+    wait: bool,
 }
 
 /// Which data splits a surface evaluates.
@@ -174,6 +177,8 @@ pub struct MergeArgs {
 }
 
 pub fn direction(args: DirectionArgs) -> Result<()> {
+    let inputs = [Some(&args.checkpoint), args.target.as_ref(), args.target2.as_ref(), args.model.weights()];
+    crate::guard::refuse_overwrite(&args.out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
     let (model, meta) = load_model(&args.checkpoint, tch::Device::Cpu, None, &args.model)?;
     let checkpoint_hash = model_hash(&args.checkpoint, &args.model)?;
     let mut set = match &args.target {
@@ -226,6 +231,14 @@ fn target_direction(model: &dyn Model, target: &Path, args: &ModelArgs) -> Resul
 
 pub fn surface(args: SurfaceArgs) -> Result<()> {
     let device = parse_device(&args.device)?;
+    let inputs = [Some(&args.checkpoint), args.direction_file.as_ref(), args.interpolate_to.as_ref(), args.model.weights()];
+    crate::guard::refuse_overwrite(&args.out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
+    crate::guard::refuse_overwrite(&args.out, args.dataset.iter().filter_map(DataSource::path))?;
+    // One writer per surface file; under mpirun only rank 0 writes, and it alone locks.
+    let _lock = match crate::mpi_run::world().0 {
+        0 => Some(crate::guard::lock(&args.out, args.wait)?),
+        _ => None,
+    };
     crate::mpi_run::set_threads(args.threads);
     let threads = tch::get_num_threads().max(1) as usize;
     let (model, meta) = load_model(&args.checkpoint, device, None, &args.model)?;
@@ -373,6 +386,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
         Format::Vtp => "vtp",
     };
     let out = args.out.clone().unwrap_or_else(|| args.surface.with_extension(ext));
+    crate::guard::refuse_overwrite(&out, [args.surface.as_path()])?;
     match args.format {
         Format::Npz => write_npz(&surface, &out)?,
         Format::Csv => write_csv(&surface, &out)?,
@@ -389,6 +403,8 @@ pub fn export(args: ExportArgs) -> Result<()> {
 }
 
 pub fn merge(args: MergeArgs) -> Result<()> {
+    crate::guard::refuse_overwrite(&args.out, args.parts.iter().map(PathBuf::as_path))?;
+    let _lock = crate::guard::lock(&args.out, false)?;
     let mut merged = Surface::load(&args.parts[0])?;
     for part in &args.parts[1..] {
         merged.merge(&Surface::load(part)?).with_context(|| format!("merging {}", part.display()))?;

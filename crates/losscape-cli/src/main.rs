@@ -5,6 +5,7 @@
 //! with its `clap::Args` and a `run` function returning `anyhow::Result<()>`.
 
 mod data_cmd;
+mod guard;
 mod hessian_cmd;
 mod landscape_cmd;
 mod model_load;
@@ -17,7 +18,7 @@ mod trajectory_cmd;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// The whole command line.
 #[derive(Parser)]
@@ -70,8 +71,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The command line definition with negative numbers accepted as values everywhere (`--lr -1`
+/// then reaches the range checks, which say what is allowed, instead of clap's "unexpected
+/// argument '-1'").
+fn command() -> clap::Command {
+    fn allow_negative(cmd: clap::Command) -> clap::Command {
+        cmd.allow_negative_numbers(true).mut_subcommands(allow_negative)
+    }
+    allow_negative(Cli::command())
+}
+
+/// Parses `args` like [`Cli::parse`], with [`command`]'s settings.
+fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command().try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_from(std::env::args_os()).unwrap_or_else(|e| e.format(&mut command()).exit());
     let session = mpi_run::Session::start();
     // A panic is a bug, but the user still gets one line and exit code 1, not a backtrace.
     panic::set_hook(Box::new(|info| {
@@ -137,8 +158,12 @@ mod tests {
 
     #[test]
     fn command_line_parses() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
+        command().debug_assert();
+        let Err(err) = parse_from(["losscape", "hessian", "--checkpoint", "c", "--tol", "-1"]) else { panic!("accepted --tol -1") };
+        assert!(err.to_string().contains("greater than 0"), "{err}");
+        let Err(err) = parse_from(["losscape", "train", "--out", "r", "--threads", "0"]) else { panic!("accepted --threads 0") };
+        assert!(err.to_string().contains("at least 1"), "{err}");
+        assert!(parse_from(["losscape", "train", "--model", "resnet8", "--out", "r", "--lr", "-1"]).is_ok(), "negative values parse, then train's checks refuse them");
         assert!(Cli::try_parse_from(["losscape", "data", "info", "--cifar", "a", "--idx", "b"]).is_err());
         assert!(Cli::try_parse_from(["losscape", "data", "info", "--dataset", "nonsense"]).is_err());
         assert!(Cli::try_parse_from(["losscape", "data", "info", "--dataset", "idx:d"]).is_ok());

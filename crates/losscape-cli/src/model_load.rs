@@ -31,6 +31,11 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The `--weights` file, if given.
+    pub(crate) fn weights(&self) -> Option<&PathBuf> {
+        self.weights.as_ref()
+    }
+
     /// Whether batch-norm statistics are re-estimated on the evaluated batches.
     pub(crate) fn batch_stats(&self) -> bool {
         self.bn == BnMode::BatchStats
@@ -47,6 +52,10 @@ pub(crate) fn load_model(
     precision: Option<Precision>,
     args: &ModelArgs,
 ) -> Result<(Box<dyn Model>, CheckpointMeta)> {
+    check_input_file(path, "checkpoint")?;
+    if let Some(weights) = &args.weights {
+        check_input_file(weights, "weights file")?;
+    }
     let (model, meta): (Box<dyn Model>, CheckpointMeta) = if is_torchscript_file(path) {
         let options = TorchScriptOptions {
             roles: args.roles.clone().unwrap_or_default(),
@@ -77,7 +86,24 @@ pub(crate) fn load_model(
         load_state_dict(model.as_ref(), weights)
             .with_context(|| format!("loading weights {} into {}", weights.display(), path.display()))?;
     }
+    let named = model.named_tensors();
+    if let Some((name, count)) = checkpoint::first_non_finite(named.iter().map(|t| (t.name.as_str(), &t.tensor)))? {
+        let source = args.weights.as_deref().unwrap_or(path);
+        bail!("{}: tensor '{name}' holds {count} NaN or infinite value(s); refusing to use it", source.display());
+    }
     Ok((model, meta))
+}
+
+/// Refuses an input that is missing or not a regular file (a folder given as `--checkpoint`),
+/// naming it as `what`.
+pub(crate) fn check_input_file(path: &Path, what: &str) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(m) if m.is_dir() => bail!("{} is a folder, not a {what}", path.display()),
+        Ok(_) => bail!("{} is not a regular file (a {what} is expected)", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!("{}: no such {what}", path.display()),
+        Err(e) => bail!("{}: {e}", path.display()),
+    }
 }
 
 /// The SHA-256 that surfaces record for the model: of the checkpoint file, followed by that of
@@ -170,6 +196,7 @@ pub(crate) fn modules_trajectory(
 /// move (it records `batch_stats`) unless `--bn batch` is given: along it, the first model's
 /// hidden running statistics would otherwise be used at every point.
 pub(crate) fn load_directions(file: &Path, args: &ModelArgs) -> Result<DirectionSet> {
+    check_input_file(file, "direction file")?;
     let set = DirectionSet::load(file).with_context(|| format!("reading directions {}", file.display()))?;
     if set.meta.batch_stats && !args.batch_stats() {
         bail!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use losscape::core::{parse_device, Precision, Progress};
 use losscape::models::ModelSpec;
@@ -78,7 +78,7 @@ pub struct TrainArgs {
     source: SourceArgs,
     /// libtorch threads (default: all cores; on a busy machine 1 is often faster). Bit-exact
     /// resume needs the same count.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::guard::positive)]
     threads: Option<usize>,
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "cpu")]
@@ -92,6 +92,9 @@ pub struct TrainArgs {
     /// Stop after this epoch is saved, leaving the run resumable.
     #[arg(long, value_name = "EPOCH")]
     stop_after: Option<u64>,
+    /// When another process is training in --out, wait for it to finish instead of stopping.
+    #[arg(long)]
+    wait: bool,
 }
 
 /// A list of epochs from the command line.
@@ -178,6 +181,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         tch::get_num_threads(),
         args.out.display()
     );
+    if args.out.exists() && !args.out.is_dir() {
+        bail!("{} is not a folder; a training run needs a folder (new or an earlier run's)", args.out.display());
+    }
+    // One writer per run folder: a second training into it is refused (or waits, with --wait).
+    let _lock = crate::guard::lock_folder(&args.out, args.wait)?;
     let options = RunOptions { device, fresh: args.fresh, stop_after: args.stop_after };
     let progress = EpochLog::new();
     let summary = train(&config, &args.out, &options, &progress)

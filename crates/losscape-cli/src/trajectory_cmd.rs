@@ -50,13 +50,19 @@ pub struct TrajectoryArgs {
     #[arg(long, default_value_t = DEFAULT_CHUNK_ELEMENTS)]
     chunk_elements: usize,
     /// libtorch threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::guard::positive)]
     threads: Option<usize>,
 }
 
 pub fn run(args: TrajectoryArgs) -> Result<()> {
     if let Some(t) = args.threads {
         tch::set_num_threads(t as i32);
+    }
+    if args.out.exists() && !args.out.is_dir() {
+        bail!("{} is not a folder; the trajectory's outputs go into a folder", args.out.display());
+    }
+    if args.chunk_elements == 0 {
+        bail!("--chunk-elements must be at least 1");
     }
     if args.grid_points == 0 {
         bail!("--grid-points must be at least 1");
