@@ -347,11 +347,13 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
     // Depth (d) and width (e), with and without shortcuts.
     let mut depth_models: Vec<String> = Vec::new();
     if p.selected("d") {
-        for &d in &pre.depths {
+        // Deepest first: the shallow networks' runs and planes are shared with families b and f,
+        // which run beside this group and may well compute them first.
+        depth_models.extend(pre.noshort_depths.iter().rev().map(|d| format!("resnet{d}-noshort")));
+        for &d in pre.depths.iter().rev() {
             depth_models.push(format!("resnet{d}"));
             depth_models.push(format!("resnet{d}-noshort"));
         }
-        depth_models.extend(pre.noshort_depths.iter().map(|d| format!("resnet{d}-noshort")));
     } else if p.selected("f") {
         // The Hessian maps use the shallowest depth only.
         if let Some(d) = pre.depths.first() {
@@ -376,7 +378,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                 "The same surface of {} as a 3D rendering, cut off at loss {}.", run.model, pre.clip))?;
         }
         // The zoomed-out view of the shallowest network without shortcuts (the cheapest to evaluate).
-        if let Some(run) = depth_runs.iter().find(|r| r.model.ends_with("noshort")) {
+        if let Some(run) = depth_runs.iter().rev().find(|r| r.model.ends_with("noshort")) {
             let z = pre.zoom;
             let spec = SurfaceSpec { x: axis(-z, z, n), y: Some(axis(-z, z, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
             let surf = surface(p, &format!("d-zoom-{}", run.name), run, &spec)?;
@@ -502,14 +504,16 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
     Ok(())
 }
 
-/// How the networks of the depth study are trained (the study's small batch, weight decay 5e-4).
+/// How the networks of the depth study are trained (the study's small batch, weight decay 5e-4;
+/// the networks without shortcuts for the preset's longer schedule).
 fn depth_spec<'a>(pre: &'a Preset, model: &'a str) -> TrainSpec<'a> {
+    let plain = model.ends_with("-noshort");
     TrainSpec {
         model,
         batch: pre.small_batch,
         weight_decay: 5e-4,
-        epochs: pre.epochs,
-        decay: pre.decay,
+        epochs: if plain { pre.noshort_epochs } else { pre.epochs },
+        decay: if plain { pre.noshort_decay } else { pre.decay },
         train_per_class: pre.train_per_class,
         lr: None,
         augment: pre.augment,

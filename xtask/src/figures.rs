@@ -40,6 +40,10 @@ pub struct Preset {
     /// epoch, so it gets more epochs to reach a minimizer of its training data too.
     pub large_epochs: u64,
     pub large_decay: &'static str,
+    /// Epochs and LR decay epochs of the networks without shortcuts in the depth study (and the
+    /// Hessian maps): deep plain networks fit their data far more slowly than residual ones.
+    pub noshort_epochs: u64,
+    pub noshort_decay: &'static str,
     /// Random crops and flips while training (the paper's recipe). Without them a small
     /// training subset is fitted to a minimizer (>= 99% train accuracy) in far fewer epochs.
     pub augment: bool,
@@ -94,8 +98,10 @@ impl Preset {
             data: "fashion-mnist-mini".into(),
             epochs: 30,
             decay: "15,22,27",
-            large_epochs: 60,
-            large_decay: "30,45,55",
+            large_epochs: 40,
+            large_decay: "20,30,36",
+            noshort_epochs: 75,
+            noshort_decay: "60,68,72",
             augment: false,
             train_per_class: Some(50),
             test_per_class: None,
@@ -111,7 +117,7 @@ impl Preset {
             wide_train_per_class: Some(50),
             wide_lr: None,
             grid: 25,
-            line: 31,
+            line: 25,
             eval_per_class: Some(50),
             wide_eval_per_class: Some(50),
             zoom: 4.0,
@@ -131,6 +137,8 @@ impl Preset {
                 decay: "1",
                 large_epochs: 3,
                 large_decay: "2",
+                noshort_epochs: 2,
+                noshort_decay: "1",
                 augment: true,
                 train_per_class: Some(20),
                 test_per_class: Some(10),
@@ -165,6 +173,8 @@ impl Preset {
                 decay: "150,225,275",
                 large_epochs: 300,
                 large_decay: "150,225,275",
+                noshort_epochs: 300,
+                noshort_decay: "150,225,275",
                 augment: true,
                 small_batch: 128,
                 large_batch: 8192,

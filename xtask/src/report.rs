@@ -489,7 +489,7 @@ fn caveats(p: &Pipeline, f: &Findings) -> Vec<String> {
         None => "the whole training split".into(),
     };
     out.push(format!(
-        "Scale: the networks fit {data} of `{}`{}, not 50,000 CIFAR-10 images; surfaces are evaluated on {}, so these are landscapes of small-data minimizers.",
+        "Scale: the networks fit {data} of `{}`{}, not 50,000 CIFAR-10 images; surfaces are {}, so these are landscapes of small-data minimizers.",
         pre.data,
         if pre.augment { "" } else { " without augmentation" },
         crate::families::eval_note(pre.eval_per_class)
@@ -501,6 +501,12 @@ fn caveats(p: &Pipeline, f: &Findings) -> Vec<String> {
             pre.large_epochs,
             pre.epochs,
             pre.train_per_class.map_or(0, |k| (k * 10).div_ceil(pre.large_batch))
+        ));
+    }
+    if pre.noshort_epochs != pre.epochs && !f.depth.is_empty() {
+        out.push(format!(
+            "The networks without shortcuts train for {} epochs (x0.1 after {}) instead of {}: deep plain networks fit their data far more slowly (at {} epochs ResNet-56 without shortcuts stayed below 80% train accuracy), so they get the steps they need to become minimizers too.",
+            pre.noshort_epochs, pre.noshort_decay, pre.epochs, pre.epochs
         ));
     }
     let test_n = pre.test_per_class.map_or(1000, |k| k * 10);
