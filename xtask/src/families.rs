@@ -293,7 +293,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
     }
 
     if p.selected("b") {
-        for norm in ["filter", "layer", "none"] {
+        for &norm in &pre.norms {
             for pair in study.chunks(2) {
                 let mut surfs = Vec::new();
                 for run in pair {
@@ -505,15 +505,17 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
 }
 
 /// How the networks of the depth study are trained (the study's small batch, weight decay 5e-4;
-/// the networks without shortcuts for the preset's longer schedule).
+/// all but the batch study's own network for the preset's longer schedule).
 fn depth_spec<'a>(pre: &'a Preset, model: &'a str) -> TrainSpec<'a> {
-    let plain = model.ends_with("-noshort");
+    // The batch study's network keeps its schedule (and so its run); the others are deeper or
+    // plain, and slower to fit.
+    let plain = model != pre.study_model;
     TrainSpec {
         model,
         batch: pre.small_batch,
         weight_decay: 5e-4,
-        epochs: if plain { pre.noshort_epochs } else { pre.epochs },
-        decay: if plain { pre.noshort_decay } else { pre.decay },
+        epochs: if plain { pre.deep_epochs } else { pre.epochs },
+        decay: if plain { pre.deep_decay } else { pre.decay },
         train_per_class: pre.train_per_class,
         lr: None,
         augment: pre.augment,
@@ -540,7 +542,7 @@ fn plane(p: &mut Pipeline, run: &Run, per_class: Option<usize>, f: &mut Findings
 fn sharpness(p: &mut Pipeline, study: &[Run], f: &mut Findings) -> Result<()> {
     let pre = p.preset.clone();
     for run in study {
-        for norm in ["filter", "layer", "none"] {
+        for &norm in &pre.norms {
             let mut rises = Vec::new();
             for seed in 1..=pre.sharpness_seeds {
                 let spec = SurfaceSpec { x: axis(-0.25, 0.25, 3), y: None, norm, seed, splits: "train", per_class: pre.eval_per_class, extra: vec![] };

@@ -117,8 +117,8 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
         for (run, norm, s, err) in &f.sharpness {
             let _ = writeln!(md, "| {run} | {norm} | {} | {} |", num(*s, 4), num(*err, 2));
         }
-        let _ = writeln!(md, "\nSpearman rank correlation of sharpness with test error (over the {} minimizers):\n", f.sharpness.len() / 3);
-        for norm in ["filter", "layer", "none"] {
+        let _ = writeln!(md, "\nSpearman rank correlation of sharpness with test error (over the {} minimizers):\n", sharpness_runs(f));
+        for norm in &pre.norms {
             let _ = writeln!(md, "- {norm}: {}", num(sharpness_correlation(f, norm), 2));
         }
     }
@@ -254,6 +254,11 @@ pub struct Finding {
     pub verdict: &'static str,
 }
 
+/// The number of runs in the sharpness table.
+fn sharpness_runs(f: &Findings) -> usize {
+    f.sharpness.iter().map(|s| &s.0).collect::<std::collections::BTreeSet<_>>().len()
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b {
         "yes"
@@ -304,13 +309,14 @@ pub fn findings(p: &Pipeline, f: &Findings) -> Vec<Finding> {
     }
 
     // 2. Filter normalization makes sharpness predict generalization; unnormalized plots mislead.
-    if f.sharpness.len() >= 6 {
-        let (rf, rl, rn) = (sharpness_correlation(f, "filter"), sharpness_correlation(f, "layer"), sharpness_correlation(f, "none"));
-        let runs = f.sharpness.len() / 3;
+    if sharpness_runs(f) >= 3 {
+        let (rf, rn) = (sharpness_correlation(f, "filter"), sharpness_correlation(f, "none"));
+        let runs = sharpness_runs(f);
+        let all = pre.norms.iter().map(|n| format!("{n} {}", num(sharpness_correlation(f, n), 2))).collect::<Vec<_>>().join(", ");
         out.push(Finding {
             what: "Filter-normalized sharpness tracks test error; without normalization the comparison misleads",
             paper: "flatter filter-normalized minimizers have lower error; unnormalized plots invert the ordering once weight decay shrinks the weights".into(),
-            ours: format!("Spearman rank correlation of sharpness with test error over {runs} minimizers: filter {}, layer {}, none {}", num(rf, 2), num(rl, 2), num(rn, 2)),
+            ours: format!("Spearman rank correlation of sharpness with test error over {runs} minimizers: {all}"),
             verdict: if rf > 0.0 && rf > rn { "yes" } else if rf > 0.0 { "partly" } else { "no" },
         });
     }
@@ -503,10 +509,10 @@ fn caveats(p: &Pipeline, f: &Findings) -> Vec<String> {
             pre.train_per_class.map_or(0, |k| (k * 10).div_ceil(pre.large_batch))
         ));
     }
-    if pre.noshort_epochs != pre.epochs && !f.depth.is_empty() {
+    if pre.deep_epochs != pre.epochs && !f.depth.is_empty() {
         out.push(format!(
-            "The networks without shortcuts train for {} epochs (x0.1 after {}) instead of {}: deep plain networks fit their data far more slowly (at {} epochs ResNet-56 without shortcuts stayed below 80% train accuracy), so they get the steps they need to become minimizers too.",
-            pre.noshort_epochs, pre.noshort_decay, pre.epochs, pre.epochs
+            "The depth study's networks other than {} train for {} epochs (x0.1 after {}) instead of {}: deeper and plain networks fit their data far more slowly (at {} epochs ResNet-56 stayed below 80% train accuracy, with or without shortcuts), so they get the steps they need to become minimizers too.",
+            pre.study_model, pre.deep_epochs, pre.deep_decay, pre.epochs, pre.epochs
         ));
     }
     let test_n = pre.test_per_class.map_or(1000, |k| k * 10);
@@ -514,8 +520,8 @@ fn caveats(p: &Pipeline, f: &Findings) -> Vec<String> {
         "Test errors come from {test_n} test images: +-{:.1} points (one standard error) near 20% error, so gaps under about 2.5 points are within noise; the table gives each gap in standard errors (SE).",
         error_se(20.0, test_n)
     ));
-    if f.sharpness.len() >= 6 {
-        out.push(format!("A rank correlation over {} minimizers is coarse: one swapped pair moves it by 0.4 or more.", f.sharpness.len() / 3));
+    if sharpness_runs(f) >= 3 {
+        out.push(format!("A rank correlation over {} minimizers is coarse: one swapped pair moves it by 0.4 or more.", sharpness_runs(f)));
     }
     if !f.convexity.is_empty() {
         out.push(format!("Non-convexity is measured on one random plane (seed 1) per network at {g}x{g} points; curvature finer than the grid spacing (2/{}) is not seen.", pre.grid - 1, g = pre.grid));
