@@ -472,10 +472,10 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
             p.stage(&format!("trajectory-{}", run.name), &a, &[&run.dir.join("run.json")], &[&report])?;
             let info: Value = serde_json::from_slice(&fs::read(&report)?)?;
             f.pca.push((run.name.clone(), info.clone()));
-            // The PCA plane of every path, the random plane of the first: the paper's point that a
-            // random plane misses the path (the init->final + random plane's share is in the
-            // report's table; its surface would add nothing the random one does not show).
-            let kinds: Vec<(&str, &str)> = if i == 0 { vec![("pca", "PCA directions"), ("random", "a random plane")] } else { vec![("pca", "PCA directions")] };
+            // The PCA plane of every path, the random plane of the first where the preset affords
+            // it: the paper's point that a random plane misses the path (the shares of the random
+            // and init->final + random planes are in the report's table either way).
+            let kinds: Vec<(&str, &str)> = if i == 0 && pre.random_plane { vec![("pca", "PCA directions"), ("random", "a random plane")] } else { vec![("pca", "PCA directions")] };
             for (kind, what) in kinds {
                 let entry = &info["planes"][kind];
                 let dfile = tdir.join(entry["directions"].as_str().context("trajectory.json: no directions")?);

@@ -88,6 +88,8 @@ pub struct Preset {
     pub hessian_max_iter: usize,
     /// Seeds of the sharpness measure.
     pub sharpness_seeds: u64,
+    /// Draw the path on a random plane too (the paper's failure case), beside the PCA plane.
+    pub random_plane: bool,
     /// Normalizations of the 1D lines and the sharpness measure (the paper contrasts filter
     /// normalization with none; layer normalization is its middle ground).
     pub norms: Vec<&'static str>,
@@ -129,9 +131,10 @@ impl Preset {
             hessian_grid: 5,
             hessian_samples: 200,
             hessian_tol: 1e-2,
-            hessian_max_iter: 10,
-            sharpness_seeds: 5,
+            hessian_max_iter: 8,
+            sharpness_seeds: 3,
             norms: vec!["filter", "none"],
+            random_plane: false,
             threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         };
         Ok(match name {
@@ -167,6 +170,7 @@ impl Preset {
                 hessian_max_iter: 10,
                 sharpness_seeds: 1,
                 norms: vec!["filter", "layer", "none"],
+                random_plane: true,
                 ..quick
             },
             "paper" => Preset {
@@ -202,6 +206,7 @@ impl Preset {
                 hessian_samples: 5000,
                 hessian_max_iter: 100,
                 norms: vec!["filter", "layer", "none"],
+                random_plane: true,
                 ..quick
             },
             other => bail!("unknown preset '{other}': use smoke, quick or paper"),
