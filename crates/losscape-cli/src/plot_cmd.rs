@@ -371,7 +371,8 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
             marked.retain(|&(ix, iy)| z[[ix, iy]].is_finite());
             let overlay = HeatmapOverlay {
                 contours,
-                contour_levels: Levels::original(),
+                // Few levels: the lines must not hide the colours under them.
+                contour_levels: Levels::Auto { count: 8 },
                 contour_label: if source.is_some() { args.contour_array.replace('_', " ") } else { String::new() },
                 marked,
                 marked_label: "not converged".into(),

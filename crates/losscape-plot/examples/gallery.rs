@@ -145,6 +145,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..SurfaceFigure::default()
     };
     surface3d(&out.join("surface_chaotic.png"), &g, &s)?;
+    let flat = SurfaceFigure {
+        lighting: false,
+        ..s.clone()
+    };
+    surface3d(&out.join("surface_chaotic_unlit.png"), &g, &flat)?;
     surface3d(&out.join("surface_chaotic.svg"), &g, &s)?;
     let h = HeatmapFigure {
         title: "chaotic landscape, log colours".into(),

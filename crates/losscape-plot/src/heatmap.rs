@@ -528,7 +528,7 @@ impl Draw for HeatmapDraw<'_, '_, '_> {
         }
         for &(ix, iy) in &self.overlay.marked {
             let p = to_px(g.x()[ix], g.y()[iy]);
-            cross(root, p, theme.px(5.0) as i32, &theme)?;
+            cross(root, p, theme.px(4.0) as i32, &theme)?;
         }
         if self.scale.empty {
             let text = if g.finite_values().is_empty() {
@@ -573,7 +573,7 @@ impl Draw for HeatmapDraw<'_, '_, '_> {
                     hatched,
                     &theme,
                 )?,
-                Sample::Cross => cross(root, (cx, cy), theme.px(5.0) as i32, &theme)?,
+                Sample::Cross => cross(root, (cx, cy), theme.px(4.0) as i32, &theme)?,
                 _ => {
                     // A contour-line key: a white line on a mid-grey square.
                     let sq = (cx - r, cy - r, cx + r, cy + r);

@@ -230,7 +230,14 @@ impl Draw for SurfaceDraw<'_, '_> {
             .draw()?;
 
         // Facets of the refined grid with four finite corners, cut at the top of the range.
-        let (rx, ry, rz) = refine(g, fig.mesh);
+        // Values far above the cut are brought down to just above it first: a loss of 50 next
+        // to one of 2 would make the interpolation ring along the cut edge.
+        let headroom = z_hi + 0.2 * (z_hi - z_lo);
+        let tamed = g
+            .z()
+            .mapv(|v| if v.is_finite() { v.min(headroom) } else { v });
+        let tamed_grid = Grid::new(g.x(), g.y(), tamed.view())?;
+        let (rx, ry, rz) = refine(&tamed_grid, fig.mesh);
         let box_of = |p: (f64, f64, f64)| {
             (
                 (p.0 - x_lo) / (x_hi - x_lo),
@@ -264,16 +271,23 @@ impl Draw for SurfaceDraw<'_, '_> {
                 if poly.len() < 3 {
                     continue;
                 }
-                let n = poly.len() as f64;
-                let c = poly.iter().fold((0.0, 0.0, 0.0), |a, p| {
-                    (a.0 + p.0 / n, a.1 + p.1 / n, a.2 + p.2 / n)
-                });
-                let mut color = fig.colormap.at((c.1 - z_lo) / (z_hi - z_lo));
-                if fig.lighting {
-                    color = shade(color, quad.map(box_of));
+                let shade_of = if fig.lighting {
+                    shade(Rgb(255, 255, 255), quad.map(box_of)).0 as f64 / 255.0
+                } else {
+                    1.0
+                };
+                // A height field seen from above is painted correctly in the order of its cells'
+                // footprints on the floor; the depth of the facet's own centroid is not (tall
+                // facets of a steep wall would overlap their neighbours out of order).
+                let depth = coord.projected_depth(&((x0 + x1) / 2.0), &z_lo, &((y0 + y1) / 2.0));
+                // One colour per height band: a facet of a steep wall spans many colours, so it
+                // is sliced along the bands (the surface reads like filled contours).
+                for slice in height_bands(&poly, z_lo, z_hi, COLOR_BANDS) {
+                    let n = slice.len() as f64;
+                    let h = slice.iter().map(|p| p.1).sum::<f64>() / n;
+                    let color = dim(fig.colormap.at((h - z_lo) / (z_hi - z_lo)), shade_of);
+                    facets.push((depth, slice, color));
                 }
-                let depth = coord.projected_depth(&c.0, &c.1, &c.2);
-                facets.push((depth, poly, color));
             }
         }
         // Painter's algorithm: the farthest facets first. Each facet is outlined in its own
@@ -317,8 +331,9 @@ impl Draw for SurfaceDraw<'_, '_> {
         let px = |p: (f64, f64, f64)| area.map_coordinate(&p);
         let centre = px(((x_lo + x_hi) / 2.0, z_lo, (y_lo + y_hi) / 2.0));
         // Beside the middle of an edge from a to b, away from the floor's centre, perpendicular
-        // to the edge on screen.
-        let beside = |a: (i32, i32), b: (i32, i32), dist: f64| {
+        // to the edge on screen, far enough that a text box `size` wide and high clears the edge
+        // and its tick labels.
+        let beside = |a: (i32, i32), b: (i32, i32), dist: f64, size: (f64, f64)| {
             let mid = ((a.0 + b.0) as f64 / 2.0, (a.1 + b.1) as f64 / 2.0);
             let (dx, dy) = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
             let n = dx.hypot(dy).max(1.0);
@@ -327,10 +342,16 @@ impl Draw for SurfaceDraw<'_, '_> {
                 nx = -nx;
                 ny = -ny;
             }
+            let dist = dist + size.0 / 2.0 * nx.abs() + size.1 / 2.0 * ny.abs();
             ((mid.0 + nx * dist) as i32, (mid.1 + ny * dist) as i32)
         };
-        let style = theme.axis_label().pos(Pos::new(HPos::Center, VPos::Center));
-        let off = theme.px(50.0) as f64;
+        let style = theme.tick().pos(Pos::new(HPos::Center, VPos::Center));
+        let off = theme.px(34.0) as f64;
+        let size_of = |t: &str| {
+            root.estimate_text_size(t, &theme.tick())
+                .map(|(w, h)| (w as f64, h as f64))
+                .unwrap_or((0.0, 0.0))
+        };
         // Of the two floor edges along each horizontal axis, the one lower on screen (in front).
         let front = |a: [(i32, i32); 2], b: [(i32, i32); 2]| {
             if a[0].1 + a[1].1 >= b[0].1 + b[1].1 {
@@ -349,12 +370,12 @@ impl Draw for SurfaceDraw<'_, '_> {
         );
         root.draw(&Text::new(
             fig.x_label.clone(),
-            beside(xe[0], xe[1], off),
+            beside(xe[0], xe[1], off, size_of(&fig.x_label)),
             style.clone(),
         ))?;
         root.draw(&Text::new(
             fig.y_label.clone(),
-            beside(ye[0], ye[1], off),
+            beside(ye[0], ye[1], off, size_of(&fig.y_label)),
             style.clone(),
         ))?;
         // The vertical axis: the corner farthest to the left on screen.
@@ -420,6 +441,59 @@ fn clip_below(poly: &[(f64, f64, f64)], top: f64) -> Vec<(f64, f64, f64)> {
         }
     }
     out
+}
+
+/// Height bands of the colour of a 3D surface (more than the eye tells apart).
+const COLOR_BANDS: usize = 96;
+
+/// The slices of a polygon (corners as (x, height, y)) between the heights
+/// `lo + k (hi - lo) / bands`, each at most one band high.
+fn height_bands(
+    poly: &[(f64, f64, f64)],
+    lo: f64,
+    hi: f64,
+    bands: usize,
+) -> Vec<Vec<(f64, f64, f64)>> {
+    let dz = (hi - lo) / bands as f64;
+    let (min, max) = poly
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
+    if !(dz > 0.0 && min.is_finite() && max.is_finite()) {
+        return vec![poly.to_vec()];
+    }
+    let first = ((min - lo) / dz).floor().max(0.0) as usize;
+    let last = (((max - lo) / dz).ceil() as usize).clamp(first + 1, bands.max(first + 1));
+    if last - first <= 1 {
+        return vec![poly.to_vec()];
+    }
+    let mut out = Vec::with_capacity(last - first);
+    for k in first..last {
+        let (a, b) = (lo + dz * k as f64, lo + dz * (k + 1) as f64);
+        let a = if k == first { f64::NEG_INFINITY } else { a };
+        let b = if k + 1 == last { f64::INFINITY } else { b };
+        let slice = clip_above(&clip_below(poly, b), a);
+        if slice.len() >= 3 {
+            out.push(slice);
+        }
+    }
+    out
+}
+
+/// The part of a planar polygon at or above `bottom` (see [`clip_below`]).
+fn clip_above(poly: &[(f64, f64, f64)], bottom: f64) -> Vec<(f64, f64, f64)> {
+    let flipped: Vec<(f64, f64, f64)> = poly.iter().map(|p| (p.0, -p.1, p.2)).collect();
+    clip_below(&flipped, -bottom)
+        .into_iter()
+        .map(|p| (p.0, -p.1, p.2))
+        .collect()
+}
+
+/// A colour scaled by `f` (0..1).
+fn dim(color: Rgb, f: f64) -> Rgb {
+    let m = |c: u8| (c as f64 * f).round().clamp(0.0, 255.0) as u8;
+    Rgb(m(color.0), m(color.1), m(color.2))
 }
 
 /// A facet's colour under a diffuse light from above and to the upper left: the colour scaled
@@ -575,6 +649,28 @@ mod tests {
         // mesh 0 keeps the grid.
         let (rx, _, _) = refine(&g, 0);
         assert_eq!(rx, x.to_vec());
+    }
+
+    #[test]
+    fn tall_facets_are_sliced_into_height_bands() {
+        let quad = [
+            (0.0, 0.0, 0.0),
+            (1.0, 1.0, 0.0),
+            (1.0, 1.0, 1.0),
+            (0.0, 0.0, 1.0),
+        ];
+        let slices = height_bands(&quad, 0.0, 1.0, 4);
+        assert_eq!(slices.len(), 4);
+        for (k, s) in slices.iter().enumerate() {
+            let (lo, hi) = (k as f64 / 4.0, (k + 1) as f64 / 4.0);
+            assert!(
+                s.iter().all(|p| p.1 >= lo - 1e-12 && p.1 <= hi + 1e-12),
+                "{s:?}"
+            );
+        }
+        // A flat facet stays whole.
+        let flat = quad.map(|p| (p.0, 0.3, p.2));
+        assert_eq!(height_bands(&flat, 0.0, 1.0, 4), vec![flat.to_vec()]);
     }
 
     #[test]
