@@ -58,7 +58,7 @@ impl Default for SurfaceFigure {
             y_label: "y".into(),
             z_label: "loss".into(),
             z_range: None,
-            mesh: 80,
+            mesh: 60,
             lighting: true,
             colorbar: true,
             colormap: Colormap::Coolwarm,
@@ -444,7 +444,7 @@ fn clip_below(poly: &[(f64, f64, f64)], top: f64) -> Vec<(f64, f64, f64)> {
 }
 
 /// Height bands of the colour of a 3D surface (more than the eye tells apart).
-const COLOR_BANDS: usize = 96;
+const COLOR_BANDS: usize = 64;
 
 /// The slices of a polygon (corners as (x, height, y)) between the heights
 /// `lo + k (hi - lo) / bands`, each at most one band high.
@@ -527,7 +527,7 @@ fn refine(g: &Grid<'_>, mesh: usize) -> (Vec<f64>, Vec<f64>, Array2<f64>) {
     let k = if mesh == 0 {
         1
     } else {
-        mesh.div_ceil(cells).clamp(1, 16)
+        ((mesh as f64 / cells as f64).round() as usize).clamp(1, 16)
     };
     let sub = |c: &[f64]| -> Vec<f64> {
         let mut out = Vec::with_capacity((c.len() - 1) * k + 1);
