@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use losscape::core::{hash, parse_device, Precision};
 use losscape::data::{DataSource, Dataset, Splits};
-use losscape::directions::{Anchor, Direction, DirectionSet, Ignore, Norm, Origin, RandomSpec, Scope};
+use losscape::directions::{Direction, DirectionSet, Ignore, Norm, Origin, RandomSpec, Scope, BN_VAR_FLOORED, BN_VAR_KEY, BN_VAR_UNDEFINED};
 use losscape::landscape::evaluate::{Evaluator, LossKind};
 use losscape::landscape::export::{write_csv, write_npz, write_vtp, VtpOptions};
 use losscape::landscape::run::{metric_names, GridJob, LossMetrics};
@@ -82,6 +82,12 @@ pub struct SurfaceArgs {
     /// 1D interpolation from the checkpoint (a=0) to this one (a=1), in the states scope.
     #[arg(long)]
     interpolate_to: Option<PathBuf>,
+    /// States-scope surfaces (interpolations): where a point would need a negative BN running
+    /// variance (extrapolating past either model), record it as undefined (NaN, drawn as a gap)
+    /// or evaluate it with the variance floored at 0 (the network then scales that channel by
+    /// 1/sqrt(eps) and its loss is usually astronomical). Recorded in the surface's header.
+    #[arg(long, value_enum, default_value = "undefined")]
+    bn_extrapolation: BnExtrapolation,
     #[command(flatten)]
     random: RandomArgs,
     /// x axis as min:max:num (e.g. -1:1:51; 0 may be an end point).
@@ -123,6 +129,15 @@ pub struct SurfaceArgs {
     /// When another process is writing --out, wait for it to finish instead of stopping.
     #[arg(long)]
     wait: bool,
+}
+
+/// What a states-scope surface does where a BN running variance would be negative.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BnExtrapolation {
+    /// The point is recorded as computed with NaN metrics.
+    Undefined,
+    /// The point is evaluated with the negative entries floored at 0.
+    Floor,
 }
 
 /// Which data splits a surface evaluates.
@@ -295,8 +310,13 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
     header.threads = threads;
     header.dtype = Precision::from_kind(model.kind()).to_string();
     if directions.iter().any(|d| d.scope == Scope::States) {
-        // Extrapolated BN statistics are floored (see Anchor): say so in the file.
-        header.extra.insert("bn_running_var".into(), Anchor::BN_VAR_FLOOR_NOTE.into());
+        // Where an extrapolated BN running variance would be negative the point is no network on
+        // the line: undefined (NaN) by default, or evaluated with the variance floored at 0.
+        let policy = match args.bn_extrapolation {
+            BnExtrapolation::Undefined => BN_VAR_UNDEFINED,
+            BnExtrapolation::Floor => BN_VAR_FLOORED,
+        };
+        header.extra.insert(BN_VAR_KEY.into(), policy.into());
     }
 
     let job = GridJob {

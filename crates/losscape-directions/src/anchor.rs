@@ -4,8 +4,11 @@
 //!
 //! BN running variances (scope `states`) are floored at 0 at every point: an extrapolated
 //! interpolation (a > 1 or a < 0) can push `(1-a) v + a v'` below zero, where batch normalization
-//! would take the square root of a negative number and every loss would turn NaN. A surface made
-//! with a `states` anchor records the floor in its header (see [`Anchor::BN_VAR_FLOOR_NOTE`]).
+//! would take the square root of a negative number and every loss would turn NaN silently.
+//! [`Anchor::set`] returns how many entries it floored, so the caller can tell such a point
+//! (which is no longer a network on the segment) from the others: the grid driver marks it
+//! undefined, or evaluates the floored network, as the surface's header says
+//! ([`BN_VAR_KEY`], [`BN_VAR_UNDEFINED`], [`BN_VAR_FLOORED`]).
 
 use losscape_core::hash::TensorHasher;
 use losscape_models::{Model, Role};
@@ -29,11 +32,15 @@ pub struct Anchor {
     slots: Vec<Slot>,
 }
 
-impl Anchor {
-    /// What a surface header records (key `bn_running_var`) when its points were set through a
-    /// `states` anchor, whose BN running variances are floored at 0.
-    pub const BN_VAR_FLOOR_NOTE: &'static str = "floored at 0";
+/// The surface header key (in `extra`) that records what a grid did where a point's BN running
+/// variance would be negative.
+pub const BN_VAR_KEY: &str = "bn_running_var";
+/// [`BN_VAR_KEY`]'s value when such points are not evaluated (their metrics are NaN).
+pub const BN_VAR_UNDEFINED: &str = "undefined where negative";
+/// [`BN_VAR_KEY`]'s value when such points evaluate the network with the variances floored at 0.
+pub const BN_VAR_FLOORED: &str = "floored at 0";
 
+impl Anchor {
     /// Snapshots the model's tensors in `scope` (use [`Scope::States`] when any direction in use
     /// moves BN statistics; a [`Scope::Weights`] direction simply leaves them at the base).
     pub fn new(model: &dyn Model, scope: Scope) -> Result<Self> {
@@ -54,9 +61,10 @@ impl Anchor {
     /// Writes `theta* + sum_k c_k d_k` into the model. The sum is formed in a fixed order (base,
     /// then each direction in turn) in the model's precision, so equal inputs give equal weights.
     /// Tensors a direction does not cover stay at their base value. BN running variances are
-    /// floored at 0 (see the module documentation); at a >= 0 combination of valid models they
-    /// never go below it, so the floor only acts where the line extrapolates.
-    pub fn set(&self, steps: &[(&Direction, f64)]) -> Result<()> {
+    /// floored at 0 (see the module documentation); between two valid models they never go below
+    /// it, so the floor only acts where a line extrapolates. Returns the number of entries
+    /// floored (0 for every point of a `weights` anchor).
+    pub fn set(&self, steps: &[(&Direction, f64)]) -> Result<usize> {
         for (d, _) in steps {
             if d.scope == Scope::States && self.scope == Scope::Weights {
                 return Err(Error::Mismatch(
@@ -66,7 +74,8 @@ impl Anchor {
         }
         // Map each direction's tensors onto slots by position: both follow canonical order.
         let lookups: Vec<Vec<Option<&Tensor>>> = steps.iter().map(|(d, _)| self.align(d)).collect::<Result<_>>()?;
-        tch::no_grad(|| -> Result<()> {
+        tch::no_grad(|| -> Result<usize> {
+            let mut floored = 0;
             for (i, slot) in self.slots.iter().enumerate() {
                 let mut value = slot.base.copy();
                 for (k, (_, coeff)) in steps.iter().enumerate() {
@@ -77,11 +86,12 @@ impl Anchor {
                     }
                 }
                 if slot.role == Role::BnRunningVar && !steps.is_empty() {
+                    floored += value.f_lt(0.0)?.f_sum(tch::Kind::Int64)?.f_int64_value(&[])? as usize;
                     value = value.f_clamp_min(0.0)?;
                 }
                 slot.live.shallow_clone().f_copy_(&value)?;
             }
-            Ok(())
+            Ok(floored)
         })
     }
 

@@ -26,7 +26,7 @@ pub mod file;
 pub mod options;
 pub mod testing;
 
-pub use anchor::Anchor;
+pub use anchor::{Anchor, BN_VAR_FLOORED, BN_VAR_KEY, BN_VAR_UNDEFINED};
 pub use direction::{gaussian, in_scope, normalize, scoped_tensors, Direction};
 pub use error::{Error, Result};
 pub use file::{DirectionMeta, DirectionSet, Origin};

@@ -161,19 +161,19 @@ fn extrapolated_bn_running_variances_are_floored_at_zero() {
     let var = |m: &TinyNet| model_tensor(m, "bn.running_var");
     let live = |m: &TinyNet| m.named_tensors().into_iter().find(|t| t.name == "bn.running_var").unwrap().tensor;
     tch::no_grad(|| {
-        live(&a).copy_(&Tensor::from_slice(&[1.0f64, 2.0, 0.5]));
-        live(&b).copy_(&Tensor::from_slice(&[0.5f64, 3.0, 0.25]));
+        live(&a).copy_(&Tensor::from_slice(&[1.0f64, 2.0, 0.5, 1.0]));
+        live(&b).copy_(&Tensor::from_slice(&[0.5f64, 3.0, 0.25, 1.0]));
     });
     let d = Direction::between(&a, &b, Scope::States).unwrap();
     let anchor = Anchor::new(&a, Scope::States).unwrap();
-    anchor.set(&[(&d, 3.0)]).unwrap();
     // t = 3: 1 - 3 * 0.5 = -0.5 -> 0; 2 + 3 * 1 = 5 stays; 0.5 - 3 * 0.25 = -0.25 -> 0.
-    assert_eq!(Vec::<f64>::try_from(var(&a)).unwrap(), vec![0.0, 5.0, 0.0]);
-    // Inside [0, 1] nothing is floored, and other tensors may still go negative.
-    anchor.set(&[(&d, 0.5)]).unwrap();
-    assert_eq!(Vec::<f64>::try_from(var(&a)).unwrap(), vec![0.75, 2.5, 0.375]);
+    assert_eq!(anchor.set(&[(&d, 3.0)]).unwrap(), 2);
+    assert_eq!(Vec::<f64>::try_from(var(&a)).unwrap(), vec![0.0, 5.0, 0.0, 1.0]);
+    // Inside [0, 1] nothing is floored.
+    assert_eq!(anchor.set(&[(&d, 0.5)]).unwrap(), 0);
+    assert_eq!(Vec::<f64>::try_from(var(&a)).unwrap(), vec![0.75, 2.5, 0.375, 1.0]);
     anchor.restore().unwrap();
-    assert_eq!(Vec::<f64>::try_from(var(&a)).unwrap(), vec![1.0, 2.0, 0.5]);
+    assert_eq!(Vec::<f64>::try_from(var(&a)).unwrap(), vec![1.0, 2.0, 0.5, 1.0]);
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use losscape_core::Progress;
 use losscape_data::Dataset;
-use losscape_directions::{Anchor, Direction, Scope};
+use losscape_directions::{Anchor, Direction, Scope, BN_VAR_FLOORED, BN_VAR_KEY};
 use losscape_models::Model;
 
 use crate::error::{Error, Result};
@@ -156,6 +156,9 @@ pub struct PointComputer<'a> {
     directions: &'a [Direction],
     metrics: &'a mut dyn PointMetrics,
     anchor: Anchor,
+    /// Whether a point whose BN running variances had to be floored is evaluated anyway (the
+    /// header says so with `bn_running_var: floored at 0`) or recorded as undefined (NaN).
+    evaluate_floored: bool,
 }
 
 impl<'a> PointComputer<'a> {
@@ -186,7 +189,8 @@ impl<'a> PointComputer<'a> {
         }
         let scope = if directions.iter().any(|d| d.scope == Scope::States) { Scope::States } else { Scope::Weights };
         let anchor = Anchor::new(model, scope)?;
-        Ok(PointComputer { model, directions, metrics, anchor })
+        let evaluate_floored = header.extra.get(BN_VAR_KEY).map(String::as_str) == Some(BN_VAR_FLOORED);
+        Ok(PointComputer { model, directions, metrics, anchor, evaluate_floored })
     }
 
     /// The metrics' values at point `index` of `grid` (the grid the computer was made for).
@@ -196,7 +200,12 @@ impl<'a> PointComputer<'a> {
         }
         let (a, b) = grid.point(index);
         let steps: Vec<(&Direction, f64)> = self.directions.iter().zip([a, b]).collect();
-        self.anchor.set(&steps)?;
+        let floored = self.anchor.set(&steps)?;
+        if floored > 0 && !self.evaluate_floored {
+            // Not a network on the line: a running variance would be negative. NaN marks the
+            // point as computed and undefined (the done-mask tells it from "not computed").
+            return Ok(vec![f64::NAN; self.metrics.names().len()]);
+        }
         self.metrics.compute(self.model)
     }
 

@@ -185,3 +185,49 @@ fn interpolation_ends_equal_the_two_models_and_shards_resume() {
     let other = header(Grid::new("-0.5:1.5:11".parse().unwrap(), None).unwrap(), metric_names(true, false), eval.loss);
     assert!(run_surface(&job, &path, other, &Silent).is_err());
 }
+
+/// A metric that only counts its calls.
+struct Calls(usize);
+
+impl losscape_landscape::run::PointMetrics for Calls {
+    fn names(&self) -> Vec<String> {
+        vec!["calls".into()]
+    }
+    fn compute(&mut self, _model: &dyn Model) -> losscape_landscape::Result<Vec<f64>> {
+        self.0 += 1;
+        Ok(vec![self.0 as f64])
+    }
+}
+
+#[test]
+fn points_that_need_a_negative_bn_variance_are_undefined_unless_the_header_says_floor() {
+    use losscape_directions::testing::TinyNet;
+    use losscape_directions::{BN_VAR_FLOORED, BN_VAR_KEY, BN_VAR_UNDEFINED};
+    use losscape_landscape::run::PointComputer;
+    use losscape_landscape::Axis;
+    let a = TinyNet::new(1, 3, Kind::Double, 1);
+    let b = TinyNet::new(1, 3, Kind::Double, 2);
+    let var = |m: &TinyNet| m.named_tensors().into_iter().find(|t| t.name == "bn.running_var").unwrap().tensor;
+    tch::no_grad(|| {
+        var(&a).copy_(&Tensor::from_slice(&[1.0f64, 2.0, 0.5, 1.0]));
+        var(&b).copy_(&Tensor::from_slice(&[0.5f64, 3.0, 0.25, 1.0]));
+    });
+    let d = Direction::between(&a, &b, Scope::States).unwrap();
+    let dirs = [d];
+    // a = 0, 1, 2, 3: the first variance reaches 0 at a = 2 and is negative at a = 3 only.
+    let grid = Grid::new(Axis::new(0.0, 3.0, 4).unwrap(), None).unwrap();
+    let mut header = SurfaceHeader::new(grid.clone(), vec!["calls".into()]);
+    for (policy, expect_nan) in [(None, true), (Some(BN_VAR_UNDEFINED), true), (Some(BN_VAR_FLOORED), false)] {
+        if let Some(p) = policy {
+            header.extra.insert(BN_VAR_KEY.into(), p.into());
+        }
+        let mut calls = Calls(0);
+        let mut pc = PointComputer::new(&a, &dirs, &mut calls, &header).unwrap();
+        let values: Vec<f64> = (0..4).map(|i| pc.compute(&grid, i).unwrap()[0]).collect();
+        pc.restore().unwrap();
+        assert!(values[..3].iter().all(|v| v.is_finite()), "{policy:?}: {values:?}");
+        assert_eq!(values[3].is_nan(), expect_nan, "{policy:?}: {values:?}");
+    }
+    // The base is back.
+    assert_eq!(Vec::<f64>::try_from(var(&a)).unwrap(), vec![1.0, 2.0, 0.5, 1.0]);
+}
