@@ -275,7 +275,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                 seed: 1,
                 splits: "both",
                 per_class: pre.eval_per_class,
-                extra: vec![s("--interpolate-to"), large.checkpoint.display().to_string()],
+                extra: vec![s("--interpolate-to"), large.checkpoint.display().to_string(), s("--bn-extrapolation"), s("undefined")],
             };
             let surf = surface(p, &name, small, &spec)?;
             plot(
@@ -285,7 +285,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                 &[surf],
                 &[s("--kind"), s("line"), s("--log"), s("--title"), format!("interpolation: batch {} (a=0) to {} (a=1), wd {}", small.batch, large.batch, small.weight_decay)],
                 format!(
-                    "1D linear interpolation of all weights and BN statistics from the small-batch (a=0, batch {}) to the large-batch (a=1, batch {}) minimizer of {}, weight decay {}; train solid, test dashed; {eval_note} and the whole test split. Extrapolated BN running variances are floored at 0.",
+                    "1D linear interpolation of all weights and BN statistics from the small-batch (a=0, batch {}) to the large-batch (a=1, batch {}) minimizer of {}, weight decay {}; train solid, test dashed; {eval_note} and the whole test split. Where extrapolation would make a BN running variance negative the point is no network and is left undefined (a grey gap).",
                     small.batch, large.batch, pre.study_model, small.weight_decay
                 ),
             )?;
@@ -509,13 +509,21 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
 fn depth_spec<'a>(pre: &'a Preset, model: &'a str) -> TrainSpec<'a> {
     // The batch study's network keeps its schedule (and so its run); the others are deeper or
     // plain, and slower to fit.
-    let plain = model != pre.study_model;
+    let depth: u32 = model.trim_start_matches("resnet").trim_end_matches("-noshort").parse().unwrap_or(0);
+    let shallowest = pre.depths.first().copied().unwrap_or(0);
+    let (epochs, decay) = if model == pre.study_model {
+        (pre.epochs, pre.decay)
+    } else if model.ends_with("-noshort") && depth > shallowest {
+        (pre.deep_plain_epochs, pre.deep_plain_decay)
+    } else {
+        (pre.deep_epochs, pre.deep_decay)
+    };
     TrainSpec {
         model,
         batch: pre.small_batch,
         weight_decay: 5e-4,
-        epochs: if plain { pre.deep_epochs } else { pre.epochs },
-        decay: if plain { pre.deep_decay } else { pre.decay },
+        epochs,
+        decay,
         train_per_class: pre.train_per_class,
         lr: None,
         augment: pre.augment,
