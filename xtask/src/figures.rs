@@ -138,7 +138,7 @@ impl Preset {
             hessian_grid: 5,
             hessian_samples: 200,
             hessian_tol: 1e-2,
-            hessian_max_iter: 8,
+            hessian_max_iter: 14,
             sharpness_seeds: 3,
             norms: vec!["filter", "none"],
             random_plane: false,
