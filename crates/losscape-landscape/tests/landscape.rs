@@ -153,19 +153,26 @@ fn interpolation_ends_equal_the_two_models_and_shards_resume() {
     let grid = Grid::new("-0.5:1.5:9".parse().unwrap(), None).unwrap();
     let path = dir.path().join("i.surface");
     let h = header(grid.clone(), metric_names(true, false), eval.loss);
-    // Two shards in turn, as two job-array tasks would.
-    for shard in ["1/2", "0/2"] {
-        let job = SurfaceJob {
-            model: a.as_ref(),
-            directions: &dirs,
-            train: Some(&data),
-            test: None,
-            evaluator: eval.clone(),
-            shard: shard.parse().unwrap(),
-            save_interval: Duration::from_secs(60),
-        };
-        run_surface(&job, &path, h.clone(), &Silent).unwrap();
+    // Two shards, each into its own file as two job-array tasks would, then merged; a shard
+    // into a file that holds another shard's points is refused.
+    let shard_job = |shard: &str| SurfaceJob {
+        model: a.as_ref(),
+        directions: &dirs,
+        train: Some(&data),
+        test: None,
+        evaluator: eval.clone(),
+        shard: shard.parse().unwrap(),
+        save_interval: Duration::from_secs(60),
+    };
+    let part = |k: usize| dir.path().join(format!("i.part{k}.surface"));
+    for (k, shard) in ["1/2", "0/2"].into_iter().enumerate() {
+        run_surface(&shard_job(shard), &part(k), h.clone(), &Silent).unwrap();
     }
+    let err = run_surface(&shard_job("0/2"), &part(0), h.clone(), &Silent).unwrap_err().to_string();
+    assert!(err.contains("each shard needs its own file"), "{err}");
+    let mut merged = Surface::load(&part(0)).unwrap();
+    merged.merge(&Surface::load(&part(1)).unwrap()).unwrap();
+    merged.save(&path).unwrap();
     let s = Surface::load(&path).unwrap();
     assert!(s.is_complete());
     let loss = s.array("train_loss").unwrap();
