@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use losscape::core::{hash, parse_device, Precision};
+use losscape::core::{parse_device, Precision};
 use losscape::curvature::{
     extremes_by_power, hutchinson, lanczos, residual_check, EigenMetrics, HessianOperator, HvpOptions, LanczosOptions,
     ParamSet, PowerOptions,
@@ -21,7 +21,7 @@ use losscape::landscape::{Axis, Grid, Shard, Surface};
 use losscape::models::{CheckpointMeta, Model};
 
 use crate::landscape_cmd::{load_data, prepare, RandomArgs};
-use crate::model_load::{load_directions, load_model, ModelArgs};
+use crate::model_load::{load_directions, load_model, model_hash, ModelArgs};
 use crate::progress::ProgressBar;
 
 /// `losscape hessian`: Hessian eigenvalues at a checkpoint or over a grid.
@@ -253,7 +253,8 @@ fn map(
         0 => Some(crate::guard::lock(out, args.wait)?),
         _ => None,
     };
-    let checkpoint_hash = hash::sha256_file(&args.checkpoint)?;
+    // The model's identity as `losscape surface` records it (checkpoint and --weights).
+    let checkpoint_hash = model_hash(&args.checkpoint, &args.model)?;
     let base_surface = match &args.surface {
         Some(path) => Some(Surface::load(path).with_context(|| format!("reading surface {}", path.display()))?),
         None => None,

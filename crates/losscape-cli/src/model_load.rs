@@ -106,8 +106,9 @@ pub(crate) fn check_input_file(path: &Path, what: &str) -> Result<()> {
     }
 }
 
-/// The SHA-256 that surfaces record for the model: of the checkpoint file, followed by that of
-/// the `--weights` file when one is given.
+/// The model's identity hash, the one every command records and compares (surfaces, Hessian
+/// maps, direction files): the SHA-256 of the checkpoint file, followed by that of the
+/// `--weights` file when one is given.
 pub(crate) fn model_hash(path: &Path, args: &ModelArgs) -> Result<String> {
     let mut h = hash::sha256_file(path)?;
     if let Some(weights) = &args.weights {

@@ -92,7 +92,7 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
             let (trajectory, model, last) = crate::model_load::modules_trajectory(dir, &weights, args.scope)?;
             let mut analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the modules in {}", dir.display()))?;
-            analysis.set_final_model(format!("--checkpoint {}", last.display()), losscape::core::hash::sha256_file(&last)?);
+            analysis.set_final_model(format!("--checkpoint {}", last.display()), crate::model_load::model_hash(&last, &Default::default())?);
             (analysis, dir)
         }
         _ => bail!("give a run folder, --weights-dir with --model, or --modules-dir"),

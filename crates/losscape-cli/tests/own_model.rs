@@ -2,8 +2,9 @@
 //! (tests/fixtures/own-model/reference.json, made by make_fixtures.py beside it): a TorchScript
 //! module on an .npz data set, its 1D and 2D surfaces along committed directions at non-zero
 //! (a, b), the interpolation to a second module (batch statistics), the extreme Hessian
-//! eigenvalues, regression targets, a trajectory from a folder of weight files, and the errors for
-//! the states scope and for unsupported modules.
+//! eigenvalues, a Hessian map over a surface of the module with --weights, regression targets, a
+//! trajectory from a folder of weight files, and the errors for the states scope and for
+//! unsupported modules.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -162,6 +163,40 @@ fn a_hessian_map_draws_the_same_random_directions_as_the_surface_with_weights_lo
     run_ok(&[&["hessian"][..], &common, &["--samples", "6", "--max-iter", "6", "--out", path(&map)]].concat());
     let (s, h) = (Surface::load(&surf).unwrap(), Surface::load(&map).unwrap());
     assert_eq!(s.header().directions_hash, h.header().directions_hash);
+}
+
+#[test]
+fn a_hessian_map_over_a_surface_identifies_the_model_with_its_weights() {
+    // A surface records the hash of its model as loaded: the checkpoint and the --weights file.
+    // The map over it must compute the same hash, so a surface of the same model is accepted and
+    // one of the module without those weights is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let data = format!("npz:{}", path(&fixture("data.npz")));
+    let (net, weights, dirs) = (fixture("net.pt"), fixture("weights.safetensors"), fixture("directions.safetensors"));
+    let common = ["--checkpoint", path(&net), "--direction-file", path(&dirs), "--dataset", &data, "--threads", "1"];
+    let (with, without) = (dir.path().join("with.surface"), dir.path().join("without.surface"));
+    let weighted = ["--weights", path(&weights)];
+    run_ok(&[&["surface"][..], &common, &weighted, &["--x", "-1:1:2", "--out", path(&with)]].concat());
+    run_ok(&[&["surface"][..], &common, &["--x", "-1:1:2", "--out", path(&without)]].concat());
+    let map_args = |surface: &Path, out: &Path| -> Vec<String> {
+        [&["hessian"][..], &common, &weighted, &["--samples", "6", "--max-iter", "6"]]
+            .concat()
+            .into_iter()
+            .map(String::from)
+            .chain(["--surface", path(surface), "--out", path(out)].map(String::from))
+            .collect()
+    };
+    let map = dir.path().join("map.surface");
+    let args = map_args(&with, &map);
+    run_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (s, h) = (Surface::load(&with).unwrap(), Surface::load(&map).unwrap());
+    assert_eq!(s.header().checkpoint_hash, h.header().checkpoint_hash);
+    assert!(h.is_complete());
+
+    let refused = dir.path().join("refused.surface");
+    let args = map_args(&without, &refused);
+    let (ok, text) = losscape(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!ok && text.contains("was made from another checkpoint"), "{text}");
 }
 
 #[test]
