@@ -1,4 +1,5 @@
-//! Provisioning of libtorch 2.11.0 through the Python package client (DESIGN.md decision 2).
+//! Provisioning of libtorch 2.11.0, the version tch 0.24 expects, through the Python package
+//! client (ARCHITECTURE.md, "Key decisions": libtorch provisioning).
 //!
 //! `pip download --no-deps` fetches the torch wheel and the two CUDA runtime wheels whose
 //! libraries libtorch_cpu.so needs at load time; the CPU libraries, headers and CMake files are

@@ -50,8 +50,9 @@ impl Direction {
     /// Values are drawn on the CPU with [`SplitMix64`] seeded by `spec.seed` and the Box-Muller
     /// transform ([`gaussian`]), for every tensor in scope in canonical order (also those that the
     /// ignore rule then replaces), so the same seed gives the same direction on every device and
-    /// with every libtorch build. Normalization then follows PAPER.md: tensors of dim <= 1 follow
-    /// the [`Ignore`] rule, the others the [`Norm`]. The result has the model's kind and device.
+    /// with every libtorch build. Normalization then follows the paper (docs/formats.md, "Random
+    /// directions"): tensors of dim <= 1 follow the [`Ignore`] rule, the others the [`Norm`]. The
+    /// result has the model's kind and device.
     pub fn random(model: &dyn Model, spec: &RandomSpec) -> Result<Self> {
         let mut rng = SplitMix64::new(spec.seed);
         let kind = model.kind();

@@ -1,5 +1,6 @@
 //! The choices that define a direction: normalization, what happens to biases and BN parameters,
-//! and which tensors are perturbed at all (PAPER.md, "Methods, exactly").
+//! and which tensors are perturbed at all (the paper's method; docs/formats.md, "Direction files",
+//! states it exactly under "Random directions").
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,8 +1,8 @@
 //! Contour lines by marching squares, stitched into polylines.
 //!
-//! Written here rather than taken from the `contour` crate (DESIGN.md decision 4 named it): that
-//! crate ports d3-contour, which pads the grid with values below every threshold, so it returns
-//! closed rings that run along the border of the grid, counts NaN as "below" (rings around every
+//! Written here rather than taken from the `contour` crate (ARCHITECTURE.md, "Key decisions"):
+//! that crate ports d3-contour, which pads the grid with values below every threshold, so it
+//! returns closed rings that run along the border of the grid, counts NaN as "below" (rings around every
 //! diverged region) and its smoothing interpolates with NaN. Loss surfaces need open lines that
 //! stop at the grid edge and at cells with a non-finite corner, which is what this module does.
 
