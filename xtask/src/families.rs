@@ -1,41 +1,16 @@
 //! The figure families of `cargo xtask figures` (issue 8, a-h): which models are trained, which
-//! surfaces, Hessian maps and trajectories are computed from them, and the report.
+//! surfaces, Hessian maps and trajectories are computed from them, and the numbers gathered for
+//! the report ([`Findings`]).
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use crate::figures::{args, spearman, Pipeline, Preset, Table};
-use crate::measures::{convexity, Convexity, GridValues};
-
-/// A finished training run.
-#[derive(Clone, Debug)]
-pub struct Run {
-    pub name: String,
-    pub model: String,
-    pub dir: PathBuf,
-    pub checkpoint: PathBuf,
-    pub test_acc: f64,
-    /// Accuracy and loss on the whole training subset in eval mode after the last epoch (how
-    /// close the run is to a minimizer of its training data).
-    pub train_acc: f64,
-    pub train_loss: f64,
-    pub batch: usize,
-    pub epochs: u64,
-    pub train_per_class: Option<usize>,
-    pub weight_decay: f64,
-    pub wall_seconds: f64,
-}
-
-impl Run {
-    pub fn test_error(&self) -> f64 {
-        100.0 - self.test_acc
-    }
-}
+use crate::figures::{args, Pipeline, Preset, Table};
+use crate::findings::{eval_note, Findings, Run, WidthResult};
+use crate::measures::{convexity, GridValues};
 
 /// How a model is trained.
 struct TrainSpec<'a> {
@@ -173,29 +148,6 @@ fn axis(min: f64, max: f64, n: usize) -> String {
     format!("{min}:{max}:{n}")
 }
 
-/// How a surface's evaluation data is described in captions and the report.
-pub fn eval_note(k: Option<usize>) -> String {
-    per_class_note(k)
-}
-
-fn per_class_note(k: Option<usize>) -> String {
-    match k {
-        Some(k) => format!("evaluated on the first {k} training images per class ({} in all)", k * 10),
-        None => "evaluated on the whole training split".into(),
-    }
-}
-
-/// One network of the width study and how flat its plane is near the minimizer.
-#[derive(Clone, Debug)]
-pub struct WidthResult {
-    pub width: u32,
-    pub shortcuts: bool,
-    pub run: Run,
-    /// Mean training-loss rise over the inner square |a|, |b| <= 0.5 of the filter-normalized
-    /// plane above the loss at the minimizer (see [`inner_rise`]).
-    pub inner_rise: f64,
-}
-
 /// The mean of `L(a, b) - L(0, 0)` over the grid points with |a|, |b| <= 0.5 of a 2D surface's
 /// CSV export: how steeply the loss rises around the minimizer, robust to the blow-ups at the
 /// plane's corners. NaN when the centre or the inner points are missing.
@@ -216,25 +168,8 @@ fn origin(x: &[f64], y: &[f64]) -> Option<usize> {
     x.iter().zip(y).position(|(a, b)| a.abs() < 1e-9 && b.abs() < 1e-9)
 }
 
-/// Numbers gathered for the report.
-#[derive(Default)]
-pub struct Findings {
-    pub runs: BTreeMap<String, Run>,
-    pub sharpness: Vec<(String, String, f64, f64)>, // (run, norm, sharpness, test error)
-    pub pca: Vec<(String, Value)>,
-    pub ratio_stats: Vec<(String, f64, f64, f64)>, // (model, mean, median, max of |min/max|)
-    pub ratio_centre: Vec<(String, f64)>,          // (model, |min/max| at the map's centre, the minimizer)
-    pub ratio_converged: Vec<(String, usize, usize)>, // (model, points whose Lanczos runs converged, points)
-    pub widths: Vec<WidthResult>,
-    /// Non-convexity of each run's filter-normalized plane (radius 1), by run name.
-    pub convexity: BTreeMap<String, Convexity>,
-    /// The runs of the depth study, in order.
-    pub depth: Vec<String>,
-    pub notes: Vec<String>,
-}
-
-/// Runs every selected family and writes the report.
-pub fn run_all(p: &mut Pipeline) -> Result<()> {
+/// Runs every selected family and returns the numbers gathered for the report.
+pub fn run_all(p: &mut Pipeline) -> Result<Findings> {
     let mut f = Findings::default();
     let pre = p.preset.clone();
     let n = pre.grid;
@@ -262,7 +197,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
         }
     }
     let label = |r: &Run| format!("batch {} wd {}", r.batch, r.weight_decay);
-    let eval_note = per_class_note(pre.eval_per_class);
+    let eval_note = eval_note(pre.eval_per_class);
 
     if p.selected("a") {
         for pair in study.chunks(2) {
@@ -416,7 +351,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
                     pre.wide_train_per_class.map_or("all".into(), |c| c.to_string()),
                     pre.wide_epochs,
                     pre.wide_lr.map_or(String::new(), |lr| format!(" at learning rate {lr}")),
-                    per_class_note(pre.wide_eval_per_class)))?;
+                    crate::findings::eval_note(pre.wide_eval_per_class)))?;
             }
         }
     }
@@ -498,10 +433,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<()> {
         }
     }
 
-    if p.report {
-        crate::report::write(p, &f)?;
-    }
-    Ok(())
+    Ok(f)
 }
 
 /// How the networks of the depth study are trained (the study's small batch, weight decay 5e-4;
@@ -567,25 +499,6 @@ fn sharpness(p: &mut Pipeline, study: &[Run], f: &mut Findings) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Spearman correlation of sharpness and test error for one normalization.
-pub fn sharpness_correlation(f: &Findings, norm: &str) -> f64 {
-    let rows: Vec<&(String, String, f64, f64)> = f.sharpness.iter().filter(|r| r.1 == norm).collect();
-    let x: Vec<f64> = rows.iter().map(|r| r.2).collect();
-    let y: Vec<f64> = rows.iter().map(|r| r.3).collect();
-    spearman(&x, &y)
-}
-
-/// Formats a number with a fixed number of decimals, or "n/a".
-pub fn num(v: f64, decimals: usize) -> String {
-    if v.is_finite() {
-        let mut s = String::new();
-        let _ = write!(s, "{v:.decimals$}");
-        s
-    } else {
-        "n/a".into()
-    }
 }
 
 #[cfg(test)]

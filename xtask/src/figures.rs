@@ -14,7 +14,7 @@
 //! finish sooner than one two-thread process (libtorch's per-operation threading has little work
 //! per convolution at these sizes). A stage two groups share (the same training run) runs once:
 //! the second group waits for it and then finds it cached. A last pass with everything cached
-//! writes the report.
+//! gathers the numbers that the caller writes into the report.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -329,10 +329,10 @@ impl Pipeline {
             .collect()
     }
 
-    /// Runs the selected families with `jobs` workers taking groups from a queue, then writes the
-    /// report with `last` (a pass in which every stage is cached). Returns the wall seconds of
-    /// the whole run.
-    pub fn run_parallel(&mut self, jobs: usize, last: fn(&mut Pipeline) -> Result<()>) -> Result<f64> {
+    /// Runs the selected families with `jobs` workers taking groups from a queue, then `last`
+    /// once more over all of them (a pass in which every stage is cached). Returns the wall
+    /// seconds of the whole run (before that last pass) and what the last pass returned.
+    pub fn run_parallel<T>(&mut self, jobs: usize, last: fn(&mut Pipeline) -> Result<T>) -> Result<(f64, T)> {
         let start = Instant::now();
         // A run from an empty cache (no stage stamped yet) is the one whose wall time the report
         // quotes; later runs that recompute a few stages are listed stage by stage instead.
@@ -371,8 +371,8 @@ impl Pipeline {
             let record = format!("{wall:.1} {} {}\n", jobs.max(1), self.preset.threads);
             fs::write(self.cache.join("stamps").join("last-run.wall"), record)?;
         }
-        last(self)?;
-        Ok(wall)
+        let gathered = last(self)?;
+        Ok((wall, gathered))
     }
 
     /// Stages (other than plots and exports) computed after the last run from an empty cache,

@@ -5,6 +5,7 @@ mod bench;
 mod data;
 mod families;
 mod figures;
+mod findings;
 mod libtorch;
 mod measures;
 mod report;
@@ -211,7 +212,10 @@ fn figures(
     let cache = root.join("target").join("figures-cache").join(preset.name);
     eprintln!("xtask: {jobs} job(s) of {} libtorch thread(s) each", preset.threads);
     let mut pipeline = figures::Pipeline::new(bin, cache, out.to_path_buf(), preset, only)?;
-    let wall = pipeline.run_parallel(jobs, families::run_all)?;
+    let (wall, findings) = pipeline.run_parallel(jobs, families::run_all)?;
+    if pipeline.report {
+        report::write(&pipeline, &findings)?;
+    }
     eprintln!("xtask: {} figures and REPORT.md in {} ({wall:.0} s)", pipeline.figures.len(), out.display());
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::fs;
 
 use anyhow::Result;
 
-use crate::families::{num, sharpness_correlation, Findings, Run, WidthResult};
+use crate::findings::{eval_note, num, sharpness_correlation, Findings, Run, WidthResult};
 use crate::measures::{Convexity, REL_TOL};
 use crate::figures::Pipeline;
 
@@ -508,7 +508,7 @@ fn caveats(p: &Pipeline, f: &Findings) -> Vec<String> {
         "Scale: the networks fit {data} of `{}`{}, not 50,000 CIFAR-10 images; surfaces are {}, so these are landscapes of small-data minimizers.",
         pre.data,
         if pre.augment { "" } else { " without augmentation" },
-        crate::families::eval_note(pre.eval_per_class)
+        eval_note(pre.eval_per_class)
     ));
     if pre.large_epochs != pre.epochs {
         out.push(format!(

@@ -1,0 +1,92 @@
+//! The numbers the figure families gather and the report reads: training runs, the width study,
+//! sharpness, PCA shares, Hessian ratios and non-convexity ([`Findings`]), and the small helpers
+//! both format them with.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::figures::spearman;
+use crate::measures::Convexity;
+
+/// A finished training run.
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub name: String,
+    pub model: String,
+    pub dir: PathBuf,
+    pub checkpoint: PathBuf,
+    pub test_acc: f64,
+    /// Accuracy and loss on the whole training subset in eval mode after the last epoch (how
+    /// close the run is to a minimizer of its training data).
+    pub train_acc: f64,
+    pub train_loss: f64,
+    pub batch: usize,
+    pub epochs: u64,
+    pub train_per_class: Option<usize>,
+    pub weight_decay: f64,
+    pub wall_seconds: f64,
+}
+
+impl Run {
+    pub fn test_error(&self) -> f64 {
+        100.0 - self.test_acc
+    }
+}
+
+/// One network of the width study and how flat its plane is near the minimizer.
+#[derive(Clone, Debug)]
+pub struct WidthResult {
+    pub width: u32,
+    pub shortcuts: bool,
+    pub run: Run,
+    /// Mean training-loss rise over the inner square |a|, |b| <= 0.5 of the filter-normalized
+    /// plane above the loss at the minimizer (see `families::inner_rise`).
+    pub inner_rise: f64,
+}
+
+/// Numbers gathered for the report.
+#[derive(Default)]
+pub struct Findings {
+    pub runs: BTreeMap<String, Run>,
+    pub sharpness: Vec<(String, String, f64, f64)>, // (run, norm, sharpness, test error)
+    pub pca: Vec<(String, Value)>,
+    pub ratio_stats: Vec<(String, f64, f64, f64)>, // (model, mean, median, max of |min/max|)
+    pub ratio_centre: Vec<(String, f64)>,          // (model, |min/max| at the map's centre, the minimizer)
+    pub ratio_converged: Vec<(String, usize, usize)>, // (model, points whose Lanczos runs converged, points)
+    pub widths: Vec<WidthResult>,
+    /// Non-convexity of each run's filter-normalized plane (radius 1), by run name.
+    pub convexity: BTreeMap<String, Convexity>,
+    /// The runs of the depth study, in order.
+    pub depth: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// How a surface's evaluation data is described in captions and the report.
+pub fn eval_note(k: Option<usize>) -> String {
+    match k {
+        Some(k) => format!("evaluated on the first {k} training images per class ({} in all)", k * 10),
+        None => "evaluated on the whole training split".into(),
+    }
+}
+
+/// Spearman correlation of sharpness and test error for one normalization.
+pub fn sharpness_correlation(f: &Findings, norm: &str) -> f64 {
+    let rows: Vec<&(String, String, f64, f64)> = f.sharpness.iter().filter(|r| r.1 == norm).collect();
+    let x: Vec<f64> = rows.iter().map(|r| r.2).collect();
+    let y: Vec<f64> = rows.iter().map(|r| r.3).collect();
+    spearman(&x, &y)
+}
+
+/// Formats a number with a fixed number of decimals, or "n/a".
+pub fn num(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        let mut s = String::new();
+        let _ = write!(s, "{v:.decimals$}");
+        s
+    } else {
+        "n/a".into()
+    }
+}
