@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::figures::{args, Pipeline, Preset, Table};
-use crate::findings::{eval_note, Findings, Run, WidthResult};
+use crate::findings::{eval_note, resnet_depth, Findings, Run, WidthResult};
 use crate::measures::{convexity, GridValues};
 
 /// How a model is trained.
@@ -441,7 +441,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<Findings> {
 fn depth_spec<'a>(pre: &'a Preset, model: &'a str) -> TrainSpec<'a> {
     // The batch study's network keeps its schedule (and so its run); the others are deeper or
     // plain, and slower to fit.
-    let depth: u32 = model.trim_start_matches("resnet").trim_end_matches("-noshort").parse().unwrap_or(0);
+    let depth = resnet_depth(model);
     let shallowest = pre.depths.first().copied().unwrap_or(0);
     let (epochs, decay) = if model == pre.study_model {
         (pre.epochs, pre.decay)

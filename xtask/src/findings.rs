@@ -64,7 +64,13 @@ pub struct Findings {
     pub notes: Vec<String>,
 }
 
+/// The depth of a `resnet{d}` or `resnet{d}-noshort` model name (0 for other names).
+pub fn resnet_depth(model: &str) -> u32 {
+    model.strip_prefix("resnet").map_or(0, |rest| rest.trim_end_matches("-noshort").parse().unwrap_or(0))
+}
+
 /// How a surface's evaluation data is described in captions and the report.
+
 pub fn eval_note(k: Option<usize>) -> String {
     match k {
         Some(k) => format!("evaluated on the first {k} training images per class ({} in all)", k * 10),
@@ -88,5 +94,18 @@ pub fn num(v: f64, decimals: usize) -> String {
         s
     } else {
         "n/a".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resnet_depths_are_read_from_model_names() {
+        assert_eq!(resnet_depth("resnet56-noshort"), 56);
+        assert_eq!(resnet_depth("resnet20"), 20);
+        assert_eq!(resnet_depth("wrn20-2"), 0);
+        assert_eq!(resnet_depth("vgg9"), 0);
     }
 }
