@@ -333,7 +333,7 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
     };
     drop(bar);
     eprintln!(
-        "{}: computed {} point(s) in {:.1} s ({:.2} points/s), {} already done",
+        "{}: computed {} point(s) in {:.3} s ({:.2} points/s), {} already done",
         args.out.display(),
         report.computed,
         report.seconds,
