@@ -203,7 +203,8 @@ pub fn loaded_kernels() -> Option<&'static CudaKernels> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeviceChoice {
     pub device: Device,
-    /// Why `auto` chose the CPU (for the front end to print); `None` otherwise.
+    /// For the front end to print: why `auto` chose the CPU, or that the CUDA kernels and the
+    /// running CPU library come from different folders.
     pub note: Option<String>,
 }
 
@@ -269,13 +270,37 @@ pub fn select_device_with(
 }
 
 /// Resolves a device name for this process: CUDA requests load the kernels first
-/// ([`ensure_cuda`]).
+/// ([`ensure_cuda`]). No CUDA query may come before this: libtorch settles its CUDA backend at
+/// the first one, and a query made before the kernels are loaded disables CUDA for the process.
+/// When the kernels come from another folder than the running `libtorch_cpu.so`, the choice
+/// carries a note saying so ([`mixed_libraries_note`]).
 pub fn select_device(name: &str) -> Result<DeviceChoice> {
-    select_device_with(
+    let mut choice = select_device_with(
         name,
         || ensure_cuda().map(|k| k.library.display().to_string()),
         tch::Cuda::device_count,
-    )
+    )?;
+    if choice.device.is_cuda() {
+        if let Some(kernels) = loaded_kernels() {
+            choice.note = mixed_libraries_note(&kernels.library, loaded_libtorch_cpu().as_deref());
+        }
+    }
+    Ok(choice)
+}
+
+/// A note when `cuda_library` and the running `libtorch_cpu.so` lie in different folders: they
+/// then come from two installs, which works only if both are the same build.
+pub fn mixed_libraries_note(cuda_library: &Path, cpu_library: Option<&Path>) -> Option<String> {
+    let canonical = |p: &Path| p.parent().and_then(|d| fs::canonicalize(d).ok());
+    let (cuda_dir, cpu_dir) = (canonical(cuda_library)?, canonical(cpu_library?)?);
+    (cuda_dir != cpu_dir).then(|| {
+        format!(
+            "CUDA kernels from {} run with the libtorch_cpu.so of {}; if they are not the same torch build, set LD_LIBRARY_PATH={} (docs/gpu.md)",
+            cuda_dir.display(),
+            cpu_dir.display(),
+            cuda_dir.display()
+        )
+    })
 }
 
 /// Free and total memory of CUDA device `index` in bytes, through `cudaMemGetInfo` of the CUDA
@@ -321,12 +346,17 @@ pub fn runtime_version() -> Option<i32> {
     (unsafe { (rt.runtime_version)(&mut version) } == 0).then_some(version)
 }
 
+type IntOut = unsafe extern "C" fn(*mut libc::c_int) -> libc::c_int;
+type IntIn = unsafe extern "C" fn(libc::c_int) -> libc::c_int;
+type MemInfo = unsafe extern "C" fn(*mut libc::size_t, *mut libc::size_t) -> libc::c_int;
+type Attribute = unsafe extern "C" fn(*mut libc::c_int, libc::c_int, libc::c_int) -> libc::c_int;
+
 struct Cudart {
-    runtime_version: unsafe extern "C" fn(*mut libc::c_int) -> libc::c_int,
-    get_device: unsafe extern "C" fn(*mut libc::c_int) -> libc::c_int,
-    set_device: unsafe extern "C" fn(libc::c_int) -> libc::c_int,
-    mem_get_info: unsafe extern "C" fn(*mut libc::size_t, *mut libc::size_t) -> libc::c_int,
-    attribute: unsafe extern "C" fn(*mut libc::c_int, libc::c_int, libc::c_int) -> libc::c_int,
+    runtime_version: IntOut,
+    get_device: IntOut,
+    set_device: IntIn,
+    mem_get_info: MemInfo,
+    attribute: Attribute,
 }
 
 /// The CUDA runtime of this process (libcudart.so.13, already mapped by libtorch), by `dlsym`.
@@ -346,11 +376,11 @@ fn cudart() -> Option<Cudart> {
     // SAFETY: each symbol is the CUDA runtime function of that name with the signature above.
     unsafe {
         Some(Cudart {
-            runtime_version: std::mem::transmute::<*mut libc::c_void, _>(sym("cudaRuntimeGetVersion")?),
-            get_device: std::mem::transmute::<*mut libc::c_void, _>(sym("cudaGetDevice")?),
-            set_device: std::mem::transmute::<*mut libc::c_void, _>(sym("cudaSetDevice")?),
-            mem_get_info: std::mem::transmute::<*mut libc::c_void, _>(sym("cudaMemGetInfo")?),
-            attribute: std::mem::transmute::<*mut libc::c_void, _>(sym("cudaDeviceGetAttribute")?),
+            runtime_version: std::mem::transmute::<*mut libc::c_void, IntOut>(sym("cudaRuntimeGetVersion")?),
+            get_device: std::mem::transmute::<*mut libc::c_void, IntOut>(sym("cudaGetDevice")?),
+            set_device: std::mem::transmute::<*mut libc::c_void, IntIn>(sym("cudaSetDevice")?),
+            mem_get_info: std::mem::transmute::<*mut libc::c_void, MemInfo>(sym("cudaMemGetInfo")?),
+            attribute: std::mem::transmute::<*mut libc::c_void, Attribute>(sym("cudaDeviceGetAttribute")?),
         })
     }
 }
@@ -429,6 +459,17 @@ mod tests {
         assert_eq!(locate_torch_with(&env).unwrap().origin, "LOSSCAPE_TORCH_DIR");
         // The CUDA runtime is mapped (libtorch_cpu.so needs it) but there is no driver or GPU.
         assert_eq!(gpu_memory(0), None);
+    }
+
+    #[test]
+    fn notes_kernels_and_cpu_library_from_different_folders() {
+        let a = fake_torch(Some(("build-version", "2.11.0\n")), Some(b"x"));
+        let b = fake_torch(Some(("build-version", "2.11.0\n")), None);
+        let cuda = a.path().join("lib/libtorch_cuda.so");
+        assert_eq!(mixed_libraries_note(&cuda, Some(&a.path().join("lib/libtorch_cpu.so"))), None);
+        let note = mixed_libraries_note(&cuda, Some(&b.path().join("lib/libtorch_cpu.so"))).unwrap();
+        assert!(note.contains("LD_LIBRARY_PATH=") && note.contains(&a.path().canonicalize().unwrap().display().to_string()));
+        assert_eq!(mixed_libraries_note(&cuda, None), None);
     }
 
     #[test]

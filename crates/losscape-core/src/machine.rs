@@ -121,6 +121,9 @@ impl fmt::Display for MachineReport {
             CudaState::Loaded { library, cudart_version, gpus } => {
                 let rt = cudart_version.map(|v| format!(", CUDA runtime {}.{}", v / 1000, (v % 1000) / 10)).unwrap_or_default();
                 writeln!(f, "cuda         kernels loaded from {}{rt}", library.display())?;
+                if let Some(note) = cuda::mixed_libraries_note(library, self.libtorch_cpu.as_deref()) {
+                    writeln!(f, "note         {note}")?;
+                }
                 if gpus.is_empty() {
                     writeln!(f, "gpus         none visible (no NVIDIA driver, or CUDA_VISIBLE_DEVICES hides them)")?;
                 }
