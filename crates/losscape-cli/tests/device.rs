@@ -80,6 +80,27 @@ fn cuda_requests_fail_with_one_line_saying_why() {
     assert!(err.contains("unknown device 'tpu'"), "{err}");
 }
 
+/// A library that loads (the running libc10.so, under the name libtorch_cuda.so) takes the
+/// success path of the loader, and then meets a machine without GPUs.
+#[test]
+fn a_loadable_library_without_a_gpu_is_refused_and_reported() {
+    let libc10 = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.libtorch/lib/libc10.so").canonicalize().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let torch = fake_torch(dir.path(), "loads", Some(("build-version", "2.11.0+cu130\n")), None);
+    std::os::unix::fs::symlink(&libc10, torch.join("lib/libtorch_cuda.so")).unwrap();
+    let out = dir.path().join("run");
+    let out = out.to_str().unwrap();
+    let (code, _, err) = losscape(&["train", "--model", "resnet8", "--preset", "tiny", "--device", "cuda", "--out", out], Some(&torch));
+    assert_eq!(code, 1);
+    assert!(err.contains("CUDA kernels loaded from ") && err.contains("but no GPU is visible"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (code, stdout, err) = losscape(&["device"], Some(&torch));
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("cuda         kernels loaded from ") && stdout.contains("gpus         none visible"), "{stdout}");
+    // The kernels' folder is not the running libtorch_cpu.so's: the report says so.
+    assert!(stdout.contains("note         CUDA kernels from "), "{stdout}");
+}
+
 #[test]
 fn auto_falls_back_to_the_cpu_with_a_note() {
     let dir = tempfile::tempdir().unwrap();
