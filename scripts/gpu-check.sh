@@ -97,7 +97,8 @@ L hessian --checkpoint "$ckpt" --samples "$hvp_samples" --max-iter "$hvp_iter" -
 grep '^lanczos' "$work/hvp.txt"
 
 # bf16 evaluation belongs to issue 17; report what this binary offers, never a made-up number.
-if L surface --help | grep -qi bf16; then
+surface_help="$(L surface --help)"
+if grep -qi bf16 <<<"$surface_help"; then
     bf16="this binary lists bf16, but this script does not measure it yet"
 else
     bf16="not available in this build"
