@@ -114,18 +114,33 @@ fn provision_cuda(cache: &Path, target: &Path) -> Result<()> {
     eprintln!("xtask: torch {TORCH_VERSION} needs {} native wheel(s): {}", needed.len(), needed.iter().map(|r| r.pip_spec()).collect::<Vec<_>>().join(" "));
 
     let temp = cache.join(format!("libtorch-{TORCH_VERSION}-cuda.tmp-{}", std::process::id()));
+    let written = assemble_cuda(&torch_wheel, &wheels, &temp)?;
+    if target.exists() {
+        fs::remove_dir_all(target).with_context(|| format!("cannot replace the incomplete {}", target.display()))?;
+    }
+    fs::rename(&temp, target).with_context(|| format!("cannot move {} into place", temp.display()))?;
+    let _ = fs::remove_dir_all(&downloads);
+    eprintln!("xtask: CUDA libtorch {TORCH_VERSION} ready ({} files)", written.len());
+    Ok(())
+}
+
+/// Extracts the CUDA libtorch into `temp` (replaced if present): the torch wheel's `torch/lib`,
+/// `include`, `share` and `version.py`, and every `nvidia/**/lib/` file of `wheels`, at their
+/// site-packages paths, each checked against its wheel's RECORD; then `torch/build-version` and
+/// the manifest. Returns the files written.
+fn assemble_cuda(torch_wheel: &Path, wheels: &[PathBuf], temp: &Path) -> Result<Vec<String>> {
     if temp.exists() {
-        fs::remove_dir_all(&temp)?;
+        fs::remove_dir_all(temp)?;
     }
     fs::create_dir_all(temp.join("torch").join("lib"))?;
     let mut written = Vec::new();
-    extract(&torch_wheel, &temp, &mut written, |name| {
+    extract(torch_wheel, temp, &mut written, |name| {
         let rest = name.strip_prefix("torch/")?;
         let keep = rest.starts_with("lib/") || rest.starts_with("include/") || rest.starts_with("share/") || rest == "version.py";
         keep.then(|| name.to_owned())
     })?;
-    for wheel in &wheels {
-        extract(wheel, &temp, &mut written, |name| {
+    for wheel in wheels {
+        extract(wheel, temp, &mut written, |name| {
             (name.starts_with("nvidia/") && name.contains("/lib/")).then(|| name.to_owned())
         })?;
     }
@@ -136,14 +151,8 @@ fn provision_cuda(cache: &Path, target: &Path) -> Result<()> {
     }
     fs::write(temp.join("torch/build-version"), format!("{TORCH_VERSION}\n"))?;
     written.push("torch/build-version".to_owned());
-    write_manifest(&temp, &written)?;
-    if target.exists() {
-        fs::remove_dir_all(target).with_context(|| format!("cannot replace the incomplete {}", target.display()))?;
-    }
-    fs::rename(&temp, target).with_context(|| format!("cannot move {} into place", temp.display()))?;
-    let _ = fs::remove_dir_all(&downloads);
-    eprintln!("xtask: CUDA libtorch {TORCH_VERSION} ready ({} files)", written.len());
-    Ok(())
+    write_manifest(temp, &written)?;
+    Ok(written)
 }
 
 /// `major.minor` of the Python that pip runs under (markers such as `python_version < '3.14'`).
@@ -439,4 +448,70 @@ fn link_workspace(root: &Path, libtorch: &Path) -> Result<()> {
     fs::rename(&temp, &link).with_context(|| format!("cannot create {}", link.display()))?;
     eprintln!("xtask: linked {} -> {}", link.display(), libtorch.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wheel holding `files` and a RECORD listing each with its SHA-256 (or a wrong one for
+    /// the names in `lie_about`).
+    fn wheel(path: &Path, files: &[(&str, &[u8])], lie_about: &[&str]) {
+        let mut zip = zip::ZipWriter::new(fs::File::create(path).unwrap());
+        let mut record = String::new();
+        for (name, bytes) in files {
+            zip.start_file(*name, zip::write::FileOptions::default()).unwrap();
+            zip.write_all(bytes).unwrap();
+            let digest = if lie_about.contains(name) { Sha256::digest(b"other") } else { Sha256::digest(bytes) };
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+            record.push_str(&format!("{name},sha256={b64},{}\n", bytes.len()));
+        }
+        zip.start_file("pkg-1.0.dist-info/METADATA", zip::write::FileOptions::default()).unwrap();
+        zip.write_all(b"Name: pkg\nRequires-Dist: nvidia-x==1; extra == 'y'\n").unwrap();
+        zip.start_file("pkg-1.0.dist-info/RECORD", zip::write::FileOptions::default()).unwrap();
+        zip.write_all(record.as_bytes()).unwrap();
+        zip.finish().unwrap();
+    }
+
+    #[test]
+    fn assembles_the_site_packages_layout_and_checks_every_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let torch = dir.path().join("torch.whl");
+        let torch_files: [(&str, &[u8]); 7] = [
+            ("torch/lib/libtorch_cuda.so", b"cuda kernels"),
+            ("torch/lib/libc10_cuda.so", b"c10 cuda"),
+            ("torch/lib/libtorch_cpu.so", b"cpu"),
+            ("torch/lib/libc10.so", b"c10"),
+            ("torch/include/torch/x.h", b"header"),
+            ("torch/version.py", b"__version__ = '2.11.0+cu130'\n"),
+            ("torch/_C.py", b"python, not needed"),
+        ];
+        wheel(&torch, &torch_files, &[]);
+        let nvidia = dir.path().join("nvidia.whl");
+        wheel(&nvidia, &[("nvidia/cu13/lib/libcublas.so.13", b"blas"), ("nvidia/cu13/include/cublas.h", b"h")], &[]);
+        assert!(wheel_metadata(&nvidia).unwrap().contains("Requires-Dist: nvidia-x==1"));
+
+        let out = dir.path().join("out");
+        let written = assemble_cuda(&torch, std::slice::from_ref(&nvidia), &out).unwrap();
+        assert!(written.contains(&"nvidia/cu13/lib/libcublas.so.13".to_owned()));
+        assert_eq!(fs::read(out.join("nvidia/cu13/lib/libcublas.so.13")).unwrap(), b"blas");
+        assert_eq!(fs::read(out.join("torch/lib/libtorch_cuda.so")).unwrap(), b"cuda kernels");
+        assert!(out.join("torch/include/torch/x.h").exists() && out.join("torch/version.py").exists());
+        assert!(!out.join("torch/_C.py").exists() && !out.join("nvidia/cu13/include/cublas.h").exists());
+        assert_eq!(fs::read_to_string(out.join("torch/build-version")).unwrap().trim(), TORCH_VERSION);
+        verify_manifest(&out).unwrap();
+        fs::write(out.join("torch/lib/libc10.so"), b"changed size").unwrap();
+        assert!(verify_manifest(&out).is_err());
+
+        // A member that does not match its RECORD hash stops the assembly.
+        let bad = dir.path().join("bad.whl");
+        wheel(&bad, &[("nvidia/cu13/lib/libcudnn.so.9", b"dnn")], &["nvidia/cu13/lib/libcudnn.so.9"]);
+        let e = assemble_cuda(&torch, &[nvidia.clone(), bad], &out).unwrap_err().to_string();
+        assert!(e.contains("does not match its RECORD hash"), "{e}");
+        // A torch wheel without CUDA kernels is refused.
+        let cpu = dir.path().join("cpu.whl");
+        wheel(&cpu, &torch_files[2..], &[]);
+        let e = assemble_cuda(&cpu, &[], &out).unwrap_err().to_string();
+        assert!(e.contains("libtorch_cuda.so: it is not a CUDA build"), "{e}");
+    }
 }
