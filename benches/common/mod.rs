@@ -18,7 +18,8 @@ pub const DATA_SEED: u64 = 3;
 /// sees one.
 pub fn devices() -> Vec<Device> {
     let mut devices = vec![Device::Cpu];
-    if cfg!(feature = "cuda") && tch::Cuda::is_available() {
+    // The CUDA kernels are loaded at run time (docs/gpu.md) before libtorch is asked for GPUs.
+    if cfg!(feature = "cuda") && losscape::core::cuda::ensure_cuda().is_ok() && tch::Cuda::is_available() {
         devices.push(Device::Cuda(0));
     }
     devices

@@ -101,6 +101,9 @@ pub struct Preset {
     pub norms: Vec<&'static str>,
     /// libtorch threads per command.
     pub threads: usize,
+    /// `--device` of the stages that compute on tensors (train, surface, hessian); the
+    /// trajectory stage (streaming PCA of checkpoint files) runs on the CPU.
+    pub device: String,
 }
 
 impl Preset {
@@ -144,6 +147,7 @@ impl Preset {
             norms: vec!["filter", "none"],
             random_plane: false,
             threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            device: "cpu".into(),
         };
         Ok(match name {
             "quick" => quick,
@@ -418,6 +422,7 @@ impl Pipeline {
     /// command's stdout (empty when cached).
     pub fn stage(&mut self, name: &str, args: &[String], inputs: &[&Path], outputs: &[&Path]) -> Result<String> {
         let _claim = self.running.claim(name);
+        let args = &with_device(args, &self.preset.device);
         let key = stage_key(args, inputs)?;
         let stamp = self.cache.join("stamps").join(format!("{name}.key"));
         let time_file = self.cache.join("stamps").join(format!("{name}.seconds"));
@@ -475,6 +480,17 @@ impl Pipeline {
     pub fn threads(&self) -> String {
         self.preset.threads.to_string()
     }
+}
+
+/// `args` with `--device DEVICE` added to the commands that take it, unless DEVICE is the CPU
+/// (so the CPU's stage keys, and caches, stay as they were).
+fn with_device(args: &[String], device: &str) -> Vec<String> {
+    let mut out = args.to_vec();
+    let takes_device = matches!(args.first().map(String::as_str), Some("train" | "surface" | "hessian"));
+    if takes_device && device != "cpu" && !args.iter().any(|a| a == "--device") {
+        out.extend(["--device".to_owned(), device.to_owned()]);
+    }
+    out
 }
 
 /// SHA-256 over the command line and the content of every input file.
@@ -585,6 +601,21 @@ mod tests {
     fn spearman_of_monotone_and_reversed() {
         assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 25.0, 100.0]) - 1.0).abs() < 1e-12);
         assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_device_reaches_train_surface_and_hessian_only() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for cmd in ["train", "surface", "hessian"] {
+            assert_eq!(with_device(&a(&[cmd, "--x", "1"]), "cuda"), a(&[cmd, "--x", "1", "--device", "cuda"]));
+            // The CPU adds nothing, so the CPU's stage keys and caches are unchanged.
+            assert_eq!(with_device(&a(&[cmd]), "cpu"), a(&[cmd]));
+        }
+        for cmd in ["trajectory", "direction", "plot"] {
+            assert_eq!(with_device(&a(&[cmd]), "cuda:1"), a(&[cmd]));
+        }
+        assert_eq!(with_device(&a(&["surface", "--device", "cpu"]), "cuda"), a(&["surface", "--device", "cpu"]));
+        assert_eq!(Preset::named("smoke", None).unwrap().device, "cpu");
     }
 
     #[test]

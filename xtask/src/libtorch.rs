@@ -5,6 +5,11 @@
 //! libraries libtorch_cpu.so needs at load time; the CPU libraries, headers and CMake files are
 //! extracted, each checked against the wheel's RECORD hash, into a temporary folder that is renamed
 //! into the cache when complete. The workspace link `.libtorch` points at the result.
+//!
+//! `setup --cuda` ([`setup_cuda`]) provisions the CUDA build from the same torch wheel plus the
+//! `nvidia-*` wheels its METADATA requires on this platform ([`crate::wheel_deps`]), laid out as
+//! Python's site-packages (`torch/` beside `nvidia/`) so torch's own `$ORIGIN` run paths find the
+//! CUDA libraries; `.libtorch` then points at its `torch/` folder (several GB, never in tests).
 
 use std::collections::HashMap;
 use std::fs;
@@ -34,7 +39,8 @@ Alternatively install libtorch 2.11.0 yourself (for example `pip install torch==
 torch/ folder is a libtorch) and set LIBTORCH to that folder (the one holding lib/ and include/) \
 before running `cargo xtask setup` again.";
 
-/// Makes `<root>/.libtorch` point at a verified libtorch 2.11.0 and returns its path.
+/// Makes `<root>/.libtorch` point at a verified libtorch 2.11.0 and returns its path. A link to
+/// a complete CUDA provision (`setup --cuda`) is kept.
 pub fn setup(root: &Path) -> Result<PathBuf> {
     // `.cargo/config.toml` sets LIBTORCH to the workspace link itself; only another value is the
     // user's own libtorch.
@@ -45,10 +51,136 @@ pub fn setup(root: &Path) -> Result<PathBuf> {
             eprintln!("xtask: using LIBTORCH={}", dir.display());
             dir
         }
-        None => cached_or_provisioned()?,
+        None => match linked_cuda_provision(root) {
+            Some(torch) => {
+                eprintln!("xtask: keeping the CUDA libtorch {} (from `setup --cuda`)", torch.display());
+                torch
+            }
+            None => cached_or_provisioned()?,
+        },
     };
     link_workspace(root, &libtorch)?;
     Ok(libtorch)
+}
+
+/// The cache folder of the CUDA provision (`torch/` and `nvidia/` inside).
+fn cuda_target() -> Result<PathBuf> {
+    Ok(cache_dir()?.join(format!("libtorch-{TORCH_VERSION}-cuda")))
+}
+
+/// The `torch/` folder of a complete CUDA provision that `.libtorch` points at, if it does.
+fn linked_cuda_provision(root: &Path) -> Option<PathBuf> {
+    let target = cuda_target().ok()?;
+    let torch = target.join("torch");
+    (fs::read_link(root.join(".libtorch")).ok()? == torch && verify_manifest(&target).is_ok()).then_some(torch)
+}
+
+/// `cargo xtask setup --cuda`: the CUDA libtorch 2.11.0 (the torch wheel's libraries with their
+/// CUDA kernels, plus every `nvidia-*` wheel its metadata requires here), cached and linked as
+/// `.libtorch`. Returns the `torch/` folder.
+pub fn setup_cuda(root: &Path) -> Result<PathBuf> {
+    let cache = cache_dir()?;
+    let target = cuda_target()?;
+    if verify_manifest(&target).is_ok() {
+        eprintln!("xtask: CUDA libtorch {TORCH_VERSION} found in {}", target.display());
+    } else {
+        provision_cuda(&cache, &target)?;
+    }
+    let torch = target.join("torch");
+    link_workspace(root, &torch)?;
+    eprintln!("xtask: rebuild (cargo build --release) so torch-sys links against it; `losscape device` shows the GPUs");
+    Ok(torch)
+}
+
+fn provision_cuda(cache: &Path, target: &Path) -> Result<()> {
+    fs::create_dir_all(cache).with_context(|| format!("cannot create {}", cache.display()))?;
+    remove_stale_temporaries(cache)?;
+    eprintln!("xtask: provisioning the CUDA libtorch {TORCH_VERSION} into {} (several GB)", target.display());
+    let downloads = cache.join("downloads-cuda");
+    fs::create_dir_all(&downloads)?;
+    let torch_wheel = pip_download(&downloads, "torch", TORCH_VERSION)?;
+    let env = crate::wheel_deps::Env::linux(std::env::consts::ARCH, &python_version()?);
+    let mut wheels: Vec<PathBuf> = Vec::new();
+    let needed = crate::wheel_deps::resolve(&wheel_metadata(&torch_wheel)?, &env, |req| {
+        let dir = downloads.join(&req.name);
+        fs::create_dir_all(&dir)?;
+        let wheel = pip_download_spec(&dir, &req.pip_spec())?;
+        let meta = wheel_metadata(&wheel)?;
+        if !wheels.contains(&wheel) {
+            wheels.push(wheel);
+        }
+        Ok(meta)
+    })?;
+    eprintln!("xtask: torch {TORCH_VERSION} needs {} native wheel(s): {}", needed.len(), needed.iter().map(|r| r.pip_spec()).collect::<Vec<_>>().join(" "));
+
+    let temp = cache.join(format!("libtorch-{TORCH_VERSION}-cuda.tmp-{}", std::process::id()));
+    let written = assemble_cuda(&torch_wheel, &wheels, &temp)?;
+    if target.exists() {
+        fs::remove_dir_all(target).with_context(|| format!("cannot replace the incomplete {}", target.display()))?;
+    }
+    fs::rename(&temp, target).with_context(|| format!("cannot move {} into place", temp.display()))?;
+    let _ = fs::remove_dir_all(&downloads);
+    eprintln!("xtask: CUDA libtorch {TORCH_VERSION} ready ({} files)", written.len());
+    Ok(())
+}
+
+/// Extracts the CUDA libtorch into `temp` (replaced if present): the torch wheel's `torch/lib`,
+/// `include`, `share` and `version.py`, and every `nvidia/**/lib/` file of `wheels`, at their
+/// site-packages paths, each checked against its wheel's RECORD; then `torch/build-version` and
+/// the manifest. Returns the files written.
+fn assemble_cuda(torch_wheel: &Path, wheels: &[PathBuf], temp: &Path) -> Result<Vec<String>> {
+    if temp.exists() {
+        fs::remove_dir_all(temp)?;
+    }
+    fs::create_dir_all(temp.join("torch").join("lib"))?;
+    let mut written = Vec::new();
+    extract(torch_wheel, temp, &mut written, |name| {
+        let rest = name.strip_prefix("torch/")?;
+        let keep = rest.starts_with("lib/") || rest.starts_with("include/") || rest.starts_with("share/") || rest == "version.py";
+        keep.then(|| name.to_owned())
+    })?;
+    for wheel in wheels {
+        extract(wheel, temp, &mut written, |name| {
+            (name.starts_with("nvidia/") && name.contains("/lib/")).then(|| name.to_owned())
+        })?;
+    }
+    for lib in ["libtorch_cuda.so", "libc10_cuda.so", "libtorch_cpu.so", "libc10.so"] {
+        if !temp.join("torch/lib").join(lib).exists() {
+            bail!("the torch wheel did not contain torch/lib/{lib}: it is not a CUDA build. {HELP}");
+        }
+    }
+    fs::write(temp.join("torch/build-version"), format!("{TORCH_VERSION}\n"))?;
+    written.push("torch/build-version".to_owned());
+    write_manifest(temp, &written)?;
+    Ok(written)
+}
+
+/// `major.minor` of the Python that pip runs under (markers such as `python_version < '3.14'`).
+fn python_version() -> Result<String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let out = Command::new(&python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .with_context(|| format!("cannot run {python}. {HELP}"))?;
+    if !out.status.success() {
+        bail!("{python} failed to report its version. {HELP}");
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The `*.dist-info/METADATA` text of a wheel.
+fn wheel_metadata(wheel: &Path) -> Result<String> {
+    let file = fs::File::open(wheel).with_context(|| format!("cannot open {}", wheel.display()))?;
+    let mut archive = zip::ZipArchive::new(io::BufReader::new(file))
+        .with_context(|| format!("{} is not a valid wheel", wheel.display()))?;
+    let name = archive
+        .file_names()
+        .find(|n| n.ends_with(".dist-info/METADATA") && n.matches('/').count() == 1)
+        .with_context(|| format!("{} has no .dist-info/METADATA", wheel.display()))?
+        .to_owned();
+    let mut text = String::new();
+    archive.by_name(&name)?.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// The cache folder: $LOSSCAPE_CACHE_DIR, else $XDG_CACHE_HOME/losscape, else ~/.cache/losscape.
@@ -158,24 +290,7 @@ fn remove_stale_temporaries(cache: &Path) -> Result<()> {
 
 /// `python3 -m pip download --no-deps NAME==VERSION` into `dir`; returns the wheel's path.
 fn pip_download(dir: &Path, name: &str, version: &str) -> Result<PathBuf> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let probe = Command::new(&python).args(["-m", "pip", "--version"]).output();
-    match probe {
-        Ok(out) if out.status.success() => {}
-        _ => bail!("`{python} -m pip` is not available. {HELP}"),
-    }
-    let spec = format!("{name}=={version}");
-    eprintln!("xtask: pip download {spec}");
-    let status = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "off"])
-        .args(["--disable-pip-version-check", "-d"])
-        .arg(dir)
-        .arg(&spec)
-        .status()
-        .with_context(|| format!("cannot run {python}"))?;
-    if !status.success() {
-        bail!("`pip download {spec}` failed ({status}). {HELP}");
-    }
+    pip_run(dir, &format!("{name}=={version}"))?;
     let prefix = format!("{}-{version}-", name.replace('-', "_"));
     let mut found: Vec<PathBuf> = fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -186,6 +301,40 @@ fn pip_download(dir: &Path, name: &str, version: &str) -> Result<PathBuf> {
         .collect();
     found.sort();
     found.pop().with_context(|| format!("pip reported success but no {prefix}*.whl is in {}", dir.display()))
+}
+
+/// `pip download --no-deps SPEC` into `dir`, a folder of its own; returns its one wheel.
+fn pip_download_spec(dir: &Path, spec: &str) -> Result<PathBuf> {
+    pip_run(dir, spec)?;
+    let wheels: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "whl"))
+        .collect();
+    match wheels.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => bail!("expected one wheel for {spec} in {}, found {}", dir.display(), wheels.len()),
+    }
+}
+
+fn pip_run(dir: &Path, spec: &str) -> Result<()> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let probe = Command::new(&python).args(["-m", "pip", "--version"]).output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        _ => bail!("`{python} -m pip` is not available. {HELP}"),
+    }
+    eprintln!("xtask: pip download {spec}");
+    let status = Command::new(&python)
+        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--progress-bar", "off"])
+        .args(["--disable-pip-version-check", "-d"])
+        .arg(dir)
+        .arg(spec)
+        .status()
+        .with_context(|| format!("cannot run {python}"))?;
+    if !status.success() {
+        bail!("`pip download {spec}` failed ({status}). {HELP}");
+    }
+    Ok(())
 }
 
 /// Extracts the members that `map` renames (wheel path -> path below `dest`), checking each
@@ -299,4 +448,70 @@ fn link_workspace(root: &Path, libtorch: &Path) -> Result<()> {
     fs::rename(&temp, &link).with_context(|| format!("cannot create {}", link.display()))?;
     eprintln!("xtask: linked {} -> {}", link.display(), libtorch.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wheel holding `files` and a RECORD listing each with its SHA-256 (or a wrong one for
+    /// the names in `lie_about`).
+    fn wheel(path: &Path, files: &[(&str, &[u8])], lie_about: &[&str]) {
+        let mut zip = zip::ZipWriter::new(fs::File::create(path).unwrap());
+        let mut record = String::new();
+        for (name, bytes) in files {
+            zip.start_file(*name, zip::write::FileOptions::default()).unwrap();
+            zip.write_all(bytes).unwrap();
+            let digest = if lie_about.contains(name) { Sha256::digest(b"other") } else { Sha256::digest(bytes) };
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+            record.push_str(&format!("{name},sha256={b64},{}\n", bytes.len()));
+        }
+        zip.start_file("pkg-1.0.dist-info/METADATA", zip::write::FileOptions::default()).unwrap();
+        zip.write_all(b"Name: pkg\nRequires-Dist: nvidia-x==1; extra == 'y'\n").unwrap();
+        zip.start_file("pkg-1.0.dist-info/RECORD", zip::write::FileOptions::default()).unwrap();
+        zip.write_all(record.as_bytes()).unwrap();
+        zip.finish().unwrap();
+    }
+
+    #[test]
+    fn assembles_the_site_packages_layout_and_checks_every_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let torch = dir.path().join("torch.whl");
+        let torch_files: [(&str, &[u8]); 7] = [
+            ("torch/lib/libtorch_cuda.so", b"cuda kernels"),
+            ("torch/lib/libc10_cuda.so", b"c10 cuda"),
+            ("torch/lib/libtorch_cpu.so", b"cpu"),
+            ("torch/lib/libc10.so", b"c10"),
+            ("torch/include/torch/x.h", b"header"),
+            ("torch/version.py", b"__version__ = '2.11.0+cu130'\n"),
+            ("torch/_C.py", b"python, not needed"),
+        ];
+        wheel(&torch, &torch_files, &[]);
+        let nvidia = dir.path().join("nvidia.whl");
+        wheel(&nvidia, &[("nvidia/cu13/lib/libcublas.so.13", b"blas"), ("nvidia/cu13/include/cublas.h", b"h")], &[]);
+        assert!(wheel_metadata(&nvidia).unwrap().contains("Requires-Dist: nvidia-x==1"));
+
+        let out = dir.path().join("out");
+        let written = assemble_cuda(&torch, std::slice::from_ref(&nvidia), &out).unwrap();
+        assert!(written.contains(&"nvidia/cu13/lib/libcublas.so.13".to_owned()));
+        assert_eq!(fs::read(out.join("nvidia/cu13/lib/libcublas.so.13")).unwrap(), b"blas");
+        assert_eq!(fs::read(out.join("torch/lib/libtorch_cuda.so")).unwrap(), b"cuda kernels");
+        assert!(out.join("torch/include/torch/x.h").exists() && out.join("torch/version.py").exists());
+        assert!(!out.join("torch/_C.py").exists() && !out.join("nvidia/cu13/include/cublas.h").exists());
+        assert_eq!(fs::read_to_string(out.join("torch/build-version")).unwrap().trim(), TORCH_VERSION);
+        verify_manifest(&out).unwrap();
+        fs::write(out.join("torch/lib/libc10.so"), b"changed size").unwrap();
+        assert!(verify_manifest(&out).is_err());
+
+        // A member that does not match its RECORD hash stops the assembly.
+        let bad = dir.path().join("bad.whl");
+        wheel(&bad, &[("nvidia/cu13/lib/libcudnn.so.9", b"dnn")], &["nvidia/cu13/lib/libcudnn.so.9"]);
+        let e = assemble_cuda(&torch, &[nvidia.clone(), bad], &out).unwrap_err().to_string();
+        assert!(e.contains("does not match its RECORD hash"), "{e}");
+        // A torch wheel without CUDA kernels is refused.
+        let cpu = dir.path().join("cpu.whl");
+        wheel(&cpu, &torch_files[2..], &[]);
+        let e = assemble_cuda(&cpu, &[], &out).unwrap_err().to_string();
+        assert!(e.contains("libtorch_cuda.so: it is not a CUDA build"), "{e}");
+    }
 }

@@ -9,6 +9,7 @@ mod findings;
 mod libtorch;
 mod measures;
 mod report;
+mod wheel_deps;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,7 +27,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Task {
     /// Provision libtorch 2.11.0 (cached outside the checkout) and link it as `.libtorch`.
-    Setup,
+    Setup {
+        /// The CUDA build instead: the torch wheel's CUDA kernels plus the nvidia wheels its
+        /// metadata requires (several GB; docs/gpu.md).
+        #[arg(long)]
+        cuda: bool,
+    },
     /// Setup, then build and run the whole test suite.
     Test {
         /// Extra arguments passed to `cargo test` (after `--`).
@@ -53,9 +59,13 @@ enum Task {
         #[arg(long)]
         threads: Option<usize>,
         /// Groups of families run side by side (default: the cores, at most 5, for smoke and
-        /// quick; 1 for paper, which is meant for one GPU).
+        /// quick; 1 for paper, which is meant for one GPU, and for any --device other than cpu).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Device of the train, surface and hessian stages: cpu (default), cuda, cuda:N or auto
+        /// (docs/gpu.md).
+        #[arg(long, default_value = "cpu")]
+        device: String,
         /// Drive the stages with this `losscape` binary instead of building the release one
         /// (e.g. a copy kept stable while the workspace is rebuilt).
         #[arg(long)]
@@ -94,23 +104,26 @@ fn run() -> Result<()> {
     let cli = Cli::parse();
     let root = workspace_root();
     match cli.command {
-        Task::Setup => {
+        Task::Setup { cuda: false } => {
             libtorch::setup(&root)?;
+        }
+        Task::Setup { cuda: true } => {
+            libtorch::setup_cuda(&root)?;
         }
         Task::Test { args } => {
             libtorch::setup(&root)?;
             cargo(&root, &["test", "--workspace"], &args)?;
             // The whole figure pipeline at toy size, so it cannot silently break.
             let out = root.join("target").join("figures-smoke-out");
-            figures(&root, "smoke", None, &out, None, None, None, Profile::Debug)?;
+            figures(&root, "smoke", None, &out, None, None, None, "cpu", Profile::Debug)?;
             // Last: its build of the binary with the `mpi` feature replaces the plain one.
             mpi_tests(&root, &args)?;
         }
-        Task::Figures { preset, only, out, cifar, threads, jobs, bin } => {
+        Task::Figures { preset, only, out, cifar, threads, jobs, device, bin } => {
             libtorch::setup(&root)?;
             let out = if out.is_absolute() { out } else { root.join(out) };
             let profile = bin.map_or(Profile::Release, Profile::Given);
-            figures(&root, &preset, only, &out, cifar.as_deref(), threads, jobs, profile)?;
+            figures(&root, &preset, only, &out, cifar.as_deref(), threads, jobs, &device, profile)?;
         }
         Task::Data { check } => data::build(&root, check)?,
         Task::Bench { args } => {
@@ -186,11 +199,13 @@ fn figures(
     cifar: Option<&str>,
     threads: Option<usize>,
     jobs: Option<usize>,
+    device: &str,
     profile: Profile,
 ) -> Result<()> {
     let mut preset = figures::Preset::named(preset, cifar)?;
+    preset.device = device.to_owned();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let default_jobs = if preset.name == "paper" { 1 } else { cores.min(figures::GROUPS.len()) };
+    let default_jobs = if preset.name == "paper" || device != "cpu" { 1 } else { cores.min(figures::GROUPS.len()) };
     let jobs = jobs.unwrap_or(default_jobs).max(1);
     preset.threads = threads.unwrap_or(cores / jobs).max(1);
     let bin = match profile {

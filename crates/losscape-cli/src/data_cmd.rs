@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use losscape::data::{DataSource, Dataset, Normalization, Splits};
+use losscape::data::{write_synthetic_npz, DataSource, Dataset, Normalization, Splits, SyntheticSpec};
 
 /// `losscape data ...`
 #[derive(Args)]
@@ -20,6 +20,38 @@ pub struct DataArgs {
 enum DataCommand {
     /// Print counts, image shape, classes, class balance and pixel statistics of both splits.
     Info(InfoArgs),
+    /// Write a synthetic data set (seeded uniform random uint8 images, round-robin labels) as an
+    /// .npz for timing and device checks; use it with --dataset npz:FILE.
+    Synthetic(SyntheticArgs),
+}
+
+#[derive(Args)]
+struct SyntheticArgs {
+    /// Training images.
+    #[arg(long, default_value_t = 10_000)]
+    train: usize,
+    /// Test images.
+    #[arg(long, default_value_t = 1_000)]
+    test: usize,
+    /// Image shape CxHxW.
+    #[arg(long, default_value = "3x32x32", value_parser = parse_shape)]
+    shape: [usize; 3],
+    /// Number of classes.
+    #[arg(long, default_value_t = 10)]
+    classes: usize,
+    /// Seed of the pixels.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output .npz file.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `CxHxW`, e.g. `3x32x32`.
+fn parse_shape(text: &str) -> Result<[usize; 3], String> {
+    let dims: Vec<usize> = text.split('x').map(|d| d.trim().parse::<usize>()).collect::<Result<_, _>>()
+        .map_err(|_| format!("'{text}' is not a shape CxHxW such as 3x32x32"))?;
+    <[usize; 3]>::try_from(dims).map_err(|_| format!("'{text}' is not a shape CxHxW such as 3x32x32"))
 }
 
 #[derive(Args)]
@@ -62,6 +94,12 @@ pub fn run(args: DataArgs) -> Result<()> {
             let source = info.source.source();
             let splits = source.load()?;
             print!("{}", report(&source, &splits)?);
+            Ok(())
+        }
+        DataCommand::Synthetic(a) => {
+            let spec = SyntheticSpec { train: a.train, test: a.test, shape: a.shape, classes: a.classes, seed: a.seed };
+            write_synthetic_npz(&spec, &a.out)?;
+            eprintln!("wrote {} ({} + {} images of {:?}, {} classes)", a.out.display(), a.train, a.test, a.shape, a.classes);
             Ok(())
         }
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use losscape::core::{parse_device, Precision};
+use losscape::core::Precision;
 use losscape::curvature::{
     extremes_by_power, hutchinson, lanczos, residual_check, EigenMetrics, HessianOperator, HvpOptions, LanczosOptions,
     ParamSet, PowerOptions,
@@ -114,7 +114,7 @@ pub struct HessianArgs {
 }
 
 pub fn run(args: HessianArgs) -> Result<()> {
-    let device = parse_device(&args.device)?;
+    let device = crate::device_cmd::resolve(&args.device)?;
     crate::mpi_run::set_threads(args.threads);
     let map_mode = args.x.is_some() || args.surface.is_some();
     if !map_mode {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use losscape::core::{hash, parse_device, Precision};
+use losscape::core::{hash, Precision};
 use losscape::data::{DataSource, Dataset, Splits};
 use losscape::directions::{Direction, DirectionSet, Ignore, Norm, Origin, RandomSpec, Scope, BN_VAR_FLOORED, BN_VAR_KEY, BN_VAR_UNDEFINED};
 use losscape::landscape::evaluate::{Evaluator, LossKind};
@@ -245,7 +245,7 @@ fn target_direction(model: &dyn Model, target: &Path, args: &ModelArgs) -> Resul
 }
 
 pub fn surface(args: SurfaceArgs) -> Result<()> {
-    let device = parse_device(&args.device)?;
+    let device = crate::device_cmd::resolve(&args.device)?;
     let inputs = [Some(&args.checkpoint), args.direction_file.as_ref(), args.interpolate_to.as_ref(), args.model.weights()];
     crate::guard::refuse_overwrite(&args.out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
     crate::guard::refuse_overwrite(&args.out, args.dataset.iter().filter_map(DataSource::path))?;
@@ -333,7 +333,7 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
     };
     drop(bar);
     eprintln!(
-        "{}: computed {} point(s) in {:.1} s ({:.2} points/s), {} already done",
+        "{}: computed {} point(s) in {:.3} s ({:.2} points/s), {} already done",
         args.out.display(),
         report.computed,
         report.seconds,

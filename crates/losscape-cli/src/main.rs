@@ -5,6 +5,7 @@
 //! with its `clap::Args` and a `run` function returning `anyhow::Result<()>`.
 
 mod data_cmd;
+mod device_cmd;
 mod guard;
 mod hessian_cmd;
 mod landscape_cmd;
@@ -33,6 +34,8 @@ struct Cli {
 enum Command {
     /// Inspect data sets (the embedded Fashion-MNIST subset, IDX or CIFAR-10 folders).
     Data(data_cmd::DataArgs),
+    /// The libtorch in use, its CUDA kernels and GPUs (with memory), CPU features and threads.
+    Device(device_cmd::DeviceArgs),
     /// Make directions (random, filter-normalized, target) for a checkpoint and save them.
     Direction(landscape_cmd::DirectionArgs),
     /// Compute a 1D or 2D loss/accuracy surface (resumable; shardable with --shard i/n).
@@ -60,6 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Data(args) => data_cmd::run(args),
+        Command::Device(args) => device_cmd::run(args),
         Command::Direction(args) => landscape_cmd::direction(args),
         Command::Surface(args) => landscape_cmd::surface(args),
         Command::Export(args) => landscape_cmd::export(args),

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use losscape::core::{parse_device, Precision, Progress};
+use losscape::core::{Precision, Progress};
 use losscape::models::ModelSpec;
 use losscape::train::{train, Outcome, Preset, RunOptions, TrainConfig, TrainSummary};
 
@@ -156,7 +156,7 @@ impl TrainArgs {
 
 /// Runs `losscape train`.
 pub fn run(args: TrainArgs) -> Result<()> {
-    let device = parse_device(&args.device)?;
+    let device = crate::device_cmd::resolve(&args.device)?;
     if let Some(t) = args.threads {
         tch::set_num_threads(t as i32);
     }

@@ -7,31 +7,12 @@ use tch::{Device, Kind};
 
 use crate::error::{Error, Result};
 
-/// Parses `cpu`, `cuda`, `cuda:N` or `auto` (CUDA when available, else the CPU).
+
+/// Parses `cpu`, `cuda`, `cuda:N` or `auto` (CUDA when usable, else the CPU). A CUDA request
+/// first loads the CUDA kernels of the libtorch in use ([`crate::cuda::select_device`], which
+/// also gives the note to print when `auto` falls back to the CPU).
 pub fn parse_device(name: &str) -> Result<Device> {
-    let lower = name.trim().to_ascii_lowercase();
-    let device = match lower.as_str() {
-        "cpu" => Device::Cpu,
-        "auto" => Device::cuda_if_available(),
-        "cuda" | "gpu" => Device::Cuda(0),
-        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
-            Some(Ok(index)) => Device::Cuda(index),
-            _ => {
-                return Err(Error::Invalid(format!(
-                    "unknown device '{name}': use cpu, cuda, cuda:N or auto"
-                )))
-            }
-        },
-    };
-    if let Device::Cuda(index) = device {
-        let available = tch::Cuda::device_count();
-        if index as i64 >= available {
-            return Err(Error::Invalid(format!(
-                "device '{name}' requested but libtorch sees {available} CUDA device(s)"
-            )));
-        }
-    }
-    Ok(device)
+    crate::cuda::select_device(name).map(|choice| choice.device)
 }
 
 /// Floating-point precision of models and evaluations: f32 by default, f64 where exactness is

@@ -5,6 +5,8 @@
 //! - [`fsio`]: files written whole or not at all (temporary name, then rename).
 //! - [`hash`]: SHA-256 content hashes of files, bytes and tensors, used to tie results to inputs.
 //! - [`device`]: parsing of device and precision names, thread settings.
+//! - [`cuda`]: runtime loading of a CUDA libtorch's kernels and device selection (`auto`, `cuda:N`).
+//! - [`machine`]: the libtorch, GPUs, CPU features and threads of this process (`losscape device`).
 //! - [`error`]: the crate's error type and [`Result`] alias.
 //!
 //! ```
@@ -16,10 +18,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod cuda;
 pub mod device;
 pub mod error;
 pub mod fsio;
 pub mod hash;
+pub mod machine;
 pub mod progress;
 
 pub use device::{parse_device, Precision};

@@ -12,6 +12,7 @@
 //!   (500 and 100 per class), compiled in; provenance in the [`embedded`] module.
 //! - [`DataSource`]: which of these a run uses, as the text that checkpoints record
 //!   (`fashion-mnist-mini`, `idx:<dir>`, `cifar10:<dir>`, `npz:<file>`, `npy:<dir>`).
+//! - [`write_synthetic_npz`]: seeded random images as an `.npz`, for timing and device checks.
 //! - [`Augmentation`]: seeded random crop and horizontal flip for training batches.
 //! - [`rng`]: the documented generator (SplitMix64) behind every shuffle and augmentation.
 //!
@@ -50,6 +51,7 @@ pub mod idx;
 pub mod npy;
 pub mod rng;
 pub mod source;
+pub mod synthetic;
 
 pub use augment::Augmentation;
 pub use cifar::{read_cifar10_dir, read_cifar_file, CIFAR10_CLASSES};
@@ -58,6 +60,7 @@ pub use embedded::{fashion_mnist_mini, FASHION_MNIST_CLASSES};
 pub use error::{Error, Result};
 pub use idx::{read_idx_dir, read_idx_pair};
 pub use npy::{read_npy_dir, read_npz};
+pub use synthetic::{write_synthetic_npz, SyntheticSpec};
 pub use source::DataSource;
 
 use tch::Device;

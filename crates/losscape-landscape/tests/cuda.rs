@@ -15,6 +15,10 @@ use tch::{Device, Kind};
 /// The model (through a checkpoint) and data on the first GPU (the test fails without one: the
 /// feature promises it).
 fn on_gpu(model: &dyn Model) -> (Box<dyn Model>, losscape_data::Dataset) {
+    // The CUDA kernels are loaded at run time (docs/gpu.md), before libtorch is asked for GPUs.
+    if let Err(e) = losscape_core::cuda::ensure_cuda() {
+        panic!("the cuda feature needs a CUDA libtorch: {e}");
+    }
     assert!(tch::Cuda::is_available(), "the cuda feature needs a GPU that libtorch can see");
     let device = Device::Cuda(0);
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,66 @@
+//! The prepared device check, scripts/gpu-check.sh, at toy size on the CPU (`--device cpu
+//! --toy`), so the script that runs on borrowed GPU machines cannot rot: it must finish, and its
+//! JSON must hold the numbers its own logs hold, with the extrapolation recomputed here.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn toy_check_on_the_cpu_writes_a_consistent_report() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        panic!("python3 is needed by scripts/gpu-check.sh (standard library only)");
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let (work, json) = (dir.path().join("work"), dir.path().join("check.json"));
+    let out = Command::new("bash")
+        .arg(root.join("scripts/gpu-check.sh"))
+        .args(["--device", "cpu", "--toy", "--bin", env!("CARGO_BIN_EXE_losscape")])
+        .arg("--work")
+        .arg(&work)
+        .arg("--out")
+        .arg(&json)
+        .env_remove("LOSSCAPE_TORCH_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+
+    assert_eq!(r["device"], "cpu");
+    assert_eq!(r["model"], "resnet8");
+    let report: Vec<&str> = r["device_report"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert!(report.iter().any(|l| l.starts_with("cuda         not loaded:")), "{report:?}");
+
+    // CPU against CPU: the same computation, so the same numbers; and they match the surface
+    // file's own CSV export.
+    let check = &r["check"];
+    let cpu: Vec<f64> = check["cpu_train_loss"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(cpu.len(), 5);
+    assert_eq!(check["device_train_loss"], check["cpu_train_loss"]);
+    assert_eq!(check["max_relative_difference"].as_f64(), Some(0.0));
+    assert_eq!(check["passed"], true);
+    let csv = std::fs::read_to_string(work.join("check-cpu.csv")).unwrap();
+    let from_csv: Vec<f64> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    assert_eq!(from_csv, cpu);
+    // Untrained 10-class network on random images: losses near ln 10, never NaN.
+    assert!(cpu.iter().all(|l| l.is_finite() && *l > 1.0 && *l < 10.0), "{cpu:?}");
+
+    let t = &r["timing"];
+    let (images, points, seconds) =
+        (t["images"].as_f64().unwrap(), t["points"].as_f64().unwrap(), t["seconds"].as_f64().unwrap());
+    assert_eq!((images, points), (200.0, 4.0));
+    assert!(seconds > 0.0);
+    let per_point = t["seconds_per_point"].as_f64().unwrap();
+    assert!((per_point - seconds / points).abs() <= 1e-12 * per_point);
+    let paper = t["paper_surface_51x51_50000_images_seconds"].as_f64().unwrap();
+    assert!((paper - per_point * 2601.0 * 50_000.0 / images).abs() <= 1e-9 * paper);
+    assert!(stdout.contains(&format!("{:.1} min", paper / 60.0)), "{stdout}");
+
+    let hvp = &r["hvp"];
+    assert_eq!(hvp["products"], 3);
+    assert!(hvp["seconds_per_product"].as_f64().unwrap() > 0.0);
+    assert_eq!(r["bf16"], "not available in this build");
+}
