@@ -7,6 +7,7 @@
 mod data_cmd;
 mod guard;
 mod hessian_cmd;
+mod import_cmd;
 mod landscape_cmd;
 mod model_load;
 mod mpi_run;
@@ -46,6 +47,9 @@ enum Command {
     /// Hessian eigenvalues (lambda_max, lambda_min, trace) at a checkpoint, or the
     /// |lambda_min/lambda_max| map over a 1D/2D grid (resumable; shardable with --shard i/n).
     Hessian(hessian_cmd::HessianArgs),
+    /// Turn a PyTorch state dict of a built-in architecture (e.g. from the original
+    /// loss-landscape code) into a losscape checkpoint.
+    Import(import_cmd::ImportArgs),
     /// Train a network with SGD into a run folder (checkpoints, metrics; rerun to resume).
     Train(train_cmd::TrainArgs),
     /// PCA of a run's optimization path: PCA directions, projected path, random baselines.
@@ -66,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => landscape_cmd::merge(args),
         Command::Plot(args) => plot_cmd::run(args),
         Command::Hessian(args) => hessian_cmd::run(args),
+        Command::Import(args) => import_cmd::run(args),
         Command::Train(args) => train_cmd::run(args),
         Command::Trajectory(args) => trajectory_cmd::run(args),
     }
