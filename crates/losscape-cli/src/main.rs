@@ -6,6 +6,7 @@
 
 mod data_cmd;
 mod guard;
+mod h5_cmd;
 mod hessian_cmd;
 mod import_cmd;
 mod landscape_cmd;
@@ -38,7 +39,7 @@ enum Command {
     Direction(landscape_cmd::DirectionArgs),
     /// Compute a 1D or 2D loss/accuracy surface (resumable; shardable with --shard i/n).
     Surface(landscape_cmd::SurfaceArgs),
-    /// Export a surface as .npz (numpy), .csv or .vtp (ParaView).
+    /// Export a surface as .npz (numpy), .csv, .vtp (ParaView) or .h5 (the original loss-landscape code's).
     Export(landscape_cmd::ExportArgs),
     /// Merge the shard files of one surface.
     Merge(landscape_cmd::MergeArgs),
