@@ -144,9 +144,9 @@ fn mpi_tests(root: &Path, args: &[String]) -> Result<()> {
     cargo(root, &["test", "-p", "losscape-cli", "--features", "mpi", "--test", "mpi"], args)
 }
 
-/// The HDF5 interop tests (the original loss-landscape code's .h5 files,
-/// docs/coming-from-loss-landscape.md): they need the `hdf5` feature, which links the system HDF5
-/// library, so they build and run separately. Without HDF5 (no `pkg-config hdf5` and no
+/// The HDF5 interop tests (tests/h5.rs, and docs/coming-from-loss-landscape.md run whole, its
+/// `.h5` commands included): they need the `hdf5` feature, which links the system HDF5 library, so
+/// they build and run separately. Without HDF5 (no `pkg-config hdf5` and no
 /// `HDF5_DIR`) they are skipped with a note, except in CI (`CI=true`), where that fails the run:
 /// `.ci/run` installs libhdf5-dev.
 fn hdf5_tests(root: &Path, args: &[String]) -> Result<()> {
@@ -159,7 +159,7 @@ fn hdf5_tests(root: &Path, args: &[String]) -> Result<()> {
         eprintln!("xtask: HDF5 not found: skipping the HDF5 interop tests (install libhdf5-dev and pkg-config to run them)");
         return Ok(());
     }
-    cargo(root, &["test", "-p", "losscape-cli", "--features", "hdf5", "--test", "h5"], args)
+    cargo(root, &["test", "-p", "losscape-cli", "--features", "hdf5", "--test", "h5", "--test", "coming_from"], args)
 }
 
 /// The workspace root: the parent of this crate's folder.
