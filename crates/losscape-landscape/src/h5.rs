@@ -170,11 +170,15 @@ mod with_hdf5 {
         if directions.len() == 2 && directions[0].scope != directions[1].scope {
             return Err(Error::format(path, "xdirection and ydirection are of different scopes (weights and states)"));
         }
-        let origin = match file.dataset("explained_variance_ratio_") {
-            Ok(ds) if file.link_exists("explained_variance_ratio_") => Origin::Pca {
-                explained_variance_ratio: ds.read_raw::<f64>().map_err(h5err(path, "explained_variance_ratio_"))?,
+        const PCA_KEY: &str = "explained_variance_ratio_";
+        let origin = match file.link_exists(PCA_KEY) {
+            true => Origin::Pca {
+                explained_variance_ratio: file
+                    .dataset(PCA_KEY)
+                    .and_then(|ds| ds.read_raw::<f64>())
+                    .map_err(h5err(path, PCA_KEY))?,
             },
-            _ => Origin::Other {
+            false => Origin::Other {
                 description: format!(
                     "direction file of the original loss-landscape code ({})",
                     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
