@@ -254,7 +254,7 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
         (args.x, args.y) = crate::h5_cmd::read_axes(file)?;
     }
     let device = parse_device(&args.device)?;
-    let inputs = [Some(&args.checkpoint), args.direction_file.as_ref(), args.interpolate_to.as_ref(), args.model.weights()];
+    let inputs = [Some(&args.checkpoint), args.direction_file.as_ref(), args.interpolate_to.as_ref(), args.model.weights(), args.grid_from.as_ref()];
     crate::guard::refuse_overwrite(&args.out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
     crate::guard::refuse_overwrite(&args.out, args.dataset.iter().filter_map(DataSource::path))?;
     // One writer per surface file; under mpirun only rank 0 writes, and it alone locks.

@@ -205,5 +205,9 @@ mod with_hdf5 {
         write_checkpoint(&ckpt);
         let err = refused(losscape().args(["surface", "--checkpoint"]).arg(&ckpt).arg("--grid-from").arg(p("uneven.h5")).arg("--out").arg(p("u.surface")));
         assert!(err.contains("'xcoordinates' is not evenly spaced"), "{err}");
+        // Nor is the grid's file an output.
+        std::fs::copy(fixture("surface-5x3.h5"), p("grid.h5")).unwrap();
+        let err = refused(losscape().args(["surface", "--checkpoint"]).arg(&ckpt).arg("--grid-from").arg(p("grid.h5")).arg("--out").arg(p("grid.h5")));
+        assert!(err.contains("refusing to overwrite an input"), "{err}");
     }
 }
