@@ -116,6 +116,7 @@ fn run() -> Result<()> {
             // The whole figure pipeline at toy size, so it cannot silently break.
             let out = root.join("target").join("figures-smoke-out");
             figures(&root, "smoke", None, &out, None, None, None, "cpu", Profile::Debug)?;
+            hdf5_tests(&root, &args)?;
             // Last: its build of the binary with the `mpi` feature replaces the plain one.
             mpi_tests(&root, &args)?;
         }
@@ -154,6 +155,24 @@ fn mpi_tests(root: &Path, args: &[String]) -> Result<()> {
         return Ok(());
     }
     cargo(root, &["test", "-p", "losscape-cli", "--features", "mpi", "--test", "mpi"], args)
+}
+
+/// The HDF5 interop tests (tests/h5.rs, and docs/coming-from-loss-landscape.md run whole, its
+/// `.h5` commands included): they need the `hdf5` feature, which links the system HDF5 library, so
+/// they build and run separately. Without HDF5 (no `pkg-config hdf5` and no
+/// `HDF5_DIR`) they are skipped with a note, except in CI (`CI=true`), where that fails the run:
+/// `.ci/run` installs libhdf5-dev.
+fn hdf5_tests(root: &Path, args: &[String]) -> Result<()> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let pkg_config = Command::new("pkg-config").args(["--exists", "hdf5"]).status().is_ok_and(|s| s.success());
+    if !pkg_config && std::env::var_os("HDF5_DIR").is_none() {
+        if ci {
+            bail!("CI=true but the HDF5 library is not found (pkg-config hdf5, HDF5_DIR), so the HDF5 tests cannot run: install libhdf5-dev pkg-config (.ci/run does)");
+        }
+        eprintln!("xtask: HDF5 not found: skipping the HDF5 interop tests (install libhdf5-dev and pkg-config to run them)");
+        return Ok(());
+    }
+    cargo(root, &["test", "-p", "losscape-cli", "--features", "hdf5", "--test", "h5", "--test", "coming_from"], args)
 }
 
 /// The workspace root: the parent of this crate's folder.

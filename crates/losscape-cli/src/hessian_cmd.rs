@@ -21,7 +21,7 @@ use losscape::landscape::{Axis, Grid, Shard, Surface};
 use losscape::models::{CheckpointMeta, Model};
 
 use crate::landscape_cmd::{load_data, prepare, RandomArgs};
-use crate::model_load::{load_directions, load_model, model_hash, ModelArgs};
+use crate::model_load::{load_model, model_hash, ModelArgs};
 use crate::progress::ProgressBar;
 
 /// `losscape hessian`: Hessian eigenvalues at a checkpoint or over a grid.
@@ -328,7 +328,7 @@ fn map(
 fn directions(args: &HessianArgs, model: &dyn Model, checkpoint_hash: &str, dims: usize) -> Result<(Vec<Direction>, String, String)> {
     let (set, method) = match &args.direction_file {
         Some(file) => {
-            let set = load_directions(file, &args.model)?;
+            let set = crate::h5_cmd::load_directions_for(file, model, &args.model)?;
             (set, format!("direction file {}", file.display()))
         }
         None => {

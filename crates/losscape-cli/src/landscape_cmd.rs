@@ -15,7 +15,7 @@ use losscape::landscape::run::{metric_names, GridJob, LossMetrics};
 use losscape::landscape::{Axis, Grid, Shard, Surface, SurfaceHeader};
 use losscape::models::{CheckpointMeta, Model};
 
-use crate::model_load::{check_scope, load_directions, load_model, model_hash, require_dataset, target_scope, ModelArgs};
+use crate::model_load::{check_scope, load_model, model_hash, require_dataset, target_scope, ModelArgs};
 use crate::progress::ProgressBar;
 
 /// How random directions are made (shared by `direction` and `surface`).
@@ -96,6 +96,9 @@ pub struct SurfaceArgs {
     /// y axis as min:max:num; omit for a 1D line.
     #[arg(long, allow_hyphen_values = true)]
     y: Option<Axis>,
+    /// Take the x (and y) axis from a surface .h5 file of the original loss-landscape code.
+    #[arg(long, conflicts_with_all = ["x", "y"])]
+    grid_from: Option<PathBuf>,
     /// Data set to evaluate on; by default the one recorded in the checkpoint.
     #[arg(long)]
     dataset: Option<DataSource>,
@@ -155,6 +158,8 @@ enum Format {
     Npz,
     Csv,
     Vtp,
+    /// The original loss-landscape code's surface .h5 (needs the `hdf5` feature).
+    H5,
 }
 
 /// `losscape export`: write a surface as .npz, .csv or .vtp.
@@ -244,9 +249,12 @@ fn target_direction(model: &dyn Model, target: &Path, args: &ModelArgs) -> Resul
         .with_context(|| format!("making the direction towards {}", target.display()))
 }
 
-pub fn surface(args: SurfaceArgs) -> Result<()> {
+pub fn surface(mut args: SurfaceArgs) -> Result<()> {
+    if let Some(file) = &args.grid_from {
+        (args.x, args.y) = crate::h5_cmd::read_axes(file)?;
+    }
     let device = crate::device_cmd::resolve(&args.device)?;
-    let inputs = [Some(&args.checkpoint), args.direction_file.as_ref(), args.interpolate_to.as_ref(), args.model.weights()];
+    let inputs = [Some(&args.checkpoint), args.direction_file.as_ref(), args.interpolate_to.as_ref(), args.model.weights(), args.grid_from.as_ref()];
     crate::guard::refuse_overwrite(&args.out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
     crate::guard::refuse_overwrite(&args.out, args.dataset.iter().filter_map(DataSource::path))?;
     // One writer per surface file; under mpirun only rank 0 writes, and it alone locks.
@@ -264,7 +272,7 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
         let h = format!("interpolation to {}", hash::sha256_file(target)?);
         (vec![d], h, format!("interpolate to {}", target.display()))
     } else if let Some(file) = &args.direction_file {
-        let set = load_directions(file, &args.model)?;
+        let set = crate::h5_cmd::load_directions_for(file, model.as_ref(), &args.model)?;
         set.check_fits(model.as_ref())?;
         if !set.meta.checkpoint_hash.is_empty() && set.meta.checkpoint_hash != checkpoint_hash {
             eprintln!("note: {} was made for another checkpoint (hash differs); using it anyway", file.display());
@@ -404,6 +412,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
         Format::Npz => "npz",
         Format::Csv => "csv",
         Format::Vtp => "vtp",
+        Format::H5 => "h5",
     };
     let out = args.out.clone().unwrap_or_else(|| args.surface.with_extension(ext));
     crate::guard::refuse_overwrite(&out, [args.surface.as_path()])?;
@@ -414,6 +423,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
             let opts = VtpOptions { array: args.array.clone(), log: args.log, clip: args.clip, z_scale: args.z_scale };
             write_vtp(&surface, &opts, &out)?
         }
+        Format::H5 => crate::h5_cmd::export(&surface, &out)?,
     }
     if !surface.is_complete() {
         eprintln!("note: {} of {} points are not computed yet", surface.len() - surface.done_count(), surface.len());

@@ -7,7 +7,9 @@
 mod data_cmd;
 mod device_cmd;
 mod guard;
+mod h5_cmd;
 mod hessian_cmd;
+mod import_cmd;
 mod landscape_cmd;
 mod model_load;
 mod mpi_run;
@@ -40,7 +42,7 @@ enum Command {
     Direction(landscape_cmd::DirectionArgs),
     /// Compute a 1D or 2D loss/accuracy surface (resumable; shardable with --shard i/n).
     Surface(landscape_cmd::SurfaceArgs),
-    /// Export a surface as .npz (numpy), .csv or .vtp (ParaView).
+    /// Export a surface as .npz (numpy), .csv, .vtp (ParaView) or .h5 (the original loss-landscape code's).
     Export(landscape_cmd::ExportArgs),
     /// Merge the shard files of one surface.
     Merge(landscape_cmd::MergeArgs),
@@ -49,6 +51,9 @@ enum Command {
     /// Hessian eigenvalues (lambda_max, lambda_min, trace) at a checkpoint, or the
     /// |lambda_min/lambda_max| map over a 1D/2D grid (resumable; shardable with --shard i/n).
     Hessian(hessian_cmd::HessianArgs),
+    /// Turn a PyTorch state dict of a built-in architecture (e.g. from the original
+    /// loss-landscape code) into a losscape checkpoint.
+    Import(import_cmd::ImportArgs),
     /// Train a network with SGD into a run folder (checkpoints, metrics; rerun to resume).
     Train(train_cmd::TrainArgs),
     /// PCA of a run's optimization path: PCA directions, projected path, random baselines.
@@ -70,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => landscape_cmd::merge(args),
         Command::Plot(args) => plot_cmd::run(args),
         Command::Hessian(args) => hessian_cmd::run(args),
+        Command::Import(args) => import_cmd::run(args),
         Command::Train(args) => train_cmd::run(args),
         Command::Trajectory(args) => trajectory_cmd::run(args),
     }

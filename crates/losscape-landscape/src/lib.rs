@@ -13,6 +13,8 @@
 //!   settings); a versioned, checksummed bincode file written atomically, resumed only when its
 //!   inputs match, merged from shards.
 //! - [`export`]: `.npz` (arrays named like the original code's), `.csv` and `.vtp`.
+//! - [`h5`]: the original Python code's HDF5 files: its direction files read, its surface files
+//!   written, their grids read (cargo feature `hdf5`; the system HDF5 library).
 //! - [`error`]: the crate's [`Error`] and [`Result`].
 //!
 //! ```
@@ -48,6 +50,7 @@ pub mod evaluate;
 pub mod export;
 pub mod fast;
 pub mod grid;
+pub mod h5;
 pub mod run;
 pub mod surface;
 

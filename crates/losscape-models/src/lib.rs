@@ -14,7 +14,9 @@
 //!
 //! A user's PyTorch model enters as a [`TorchScriptModel`] (a module saved with `torch.jit.save`;
 //! roles inferred from parameter names and shapes) and weights as a safetensors state dict
-//! ([`load_state_dict`], which names every tensor that does not fit).
+//! ([`load_state_dict`], which names every tensor that does not fit). A state dict of one of the
+//! built-in architectures, such as a model trained with the original Python code, becomes a
+//! checkpoint through [`import_state_dict`] (the [`import`] module).
 //!
 //! [`checkpoint`] stores all of them in a safetensors file together with a [`CheckpointMeta`]
 //! (spec, input shape, precision, data normalization, epoch, learning rate, metrics), so a
@@ -49,6 +51,7 @@
 
 pub mod checkpoint;
 pub mod error;
+pub mod import;
 mod layers;
 pub mod model;
 mod resnet;
@@ -64,6 +67,7 @@ pub use checkpoint::{
     CheckpointMeta, TensorsAndMetadata,
 };
 pub use error::{Error, Result};
+pub use import::{import_state_dict, ImportOptions, Imported, CIFAR10_MEAN, CIFAR10_STD};
 pub use layers::{BN_EPS, BN_MOMENTUM, LINEAR_INIT_STD};
 pub use model::{Model, NamedTensor};
 pub use role::Role;
