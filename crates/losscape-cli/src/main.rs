@@ -24,6 +24,10 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "losscape", version, about = "Loss landscapes of neural networks (Li et al., 2018) on libtorch")]
 struct Cli {
+    /// When stderr is not a terminal (a log file, a batch job): write a progress line (done/total,
+    /// rate, ETA) every this many seconds; 0 turns them off. Also LOSSCAPE_PROGRESS_EVERY.
+    #[arg(long, global = true, value_name = "SECS", value_parser = losscape::core::progress_log::parse_interval)]
+    progress_every: Option<std::time::Duration>,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,6 +58,7 @@ enum Command {
 
 /// Runs one parsed command.
 fn run(cli: Cli) -> anyhow::Result<()> {
+    progress::set_log_interval(log_interval(cli.progress_every)?);
     // Only grid runs are spread over MPI ranks; anything else would run once per rank.
     if !matches!(cli.command, Command::Surface(_) | Command::Hessian(_)) {
         mpi_run::require_one_rank("this command")?;
@@ -68,6 +73,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Hessian(args) => hessian_cmd::run(args),
         Command::Train(args) => train_cmd::run(args),
         Command::Trajectory(args) => trajectory_cmd::run(args),
+    }
+}
+
+/// The progress-line interval: the flag, else `LOSSCAPE_PROGRESS_EVERY`, else 30 s.
+fn log_interval(flag: Option<std::time::Duration>) -> anyhow::Result<std::time::Duration> {
+    use losscape::core::progress_log::{parse_interval, DEFAULT_INTERVAL, INTERVAL_ENV};
+    if let Some(every) = flag {
+        return Ok(every);
+    }
+    match std::env::var(INTERVAL_ENV) {
+        Ok(text) if !text.trim().is_empty() => parse_interval(&text).map_err(|e| anyhow::anyhow!("{INTERVAL_ENV}: {e}")),
+        _ => Ok(DEFAULT_INTERVAL),
     }
 }
 
