@@ -221,7 +221,8 @@ fn plot_lines(args: &PlotArgs, surfaces: &[Surface], out: &Path) -> Result<()> {
             if let Some(l) = loss {
                 masked.insert((i, split, "loss"), l.to_vec());
             }
-            if let Some(a) = s.array(&format!("{split}_acc")) {
+            // Regression targets have no accuracy (all NaN): no accuracy curve then.
+            if let Some(a) = s.array(&format!("{split}_acc")).filter(|a| !a.iter().all(|v| v.is_nan())) {
                 let a: Vec<f64> = a
                     .iter()
                     .enumerate()
