@@ -2,12 +2,14 @@
 //! nothing installed by hand beyond Rust and python3 with pip.
 
 mod bench;
+mod browser;
 mod data;
 mod families;
 mod figures;
 mod findings;
 mod libtorch;
 mod measures;
+mod page;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -61,6 +63,29 @@ enum Task {
         #[arg(long)]
         bin: Option<PathBuf>,
     },
+    /// Rebuild only the figure page (index.html, viewer.js, data/) of a figure folder from its
+    /// captions.tsv, REPORT.md and surface values, without rerunning the pipeline; values not yet
+    /// in data/ are read from the CSV exports in --surfaces (a figures cache) when it exists.
+    Page {
+        /// The figure folder.
+        #[arg(long, default_value = "docs/figures")]
+        dir: PathBuf,
+        /// A folder of surface CSV exports (default: the quick preset's cache, if present).
+        #[arg(long)]
+        surfaces: Option<PathBuf>,
+        /// The 3D views' initial cut-off (the 3D figures' own).
+        #[arg(long, default_value_t = 10.0)]
+        clip: f64,
+    },
+    /// The figure page's browser test alone (headless Chromium; part of `test`).
+    BrowserTest {
+        /// The figure folder.
+        #[arg(long, default_value = "docs/figures")]
+        dir: PathBuf,
+        /// Where to keep the screenshot.
+        #[arg(long, default_value = "target/page.png")]
+        screenshot: PathBuf,
+    },
     /// Run the criterion benchmarks (benches/); extra arguments go to criterion.
     Bench {
         #[arg(last = true)]
@@ -103,6 +128,9 @@ fn run() -> Result<()> {
             // The whole figure pipeline at toy size, so it cannot silently break.
             let out = root.join("target").join("figures-smoke-out");
             figures(&root, "smoke", None, &out, None, None, None, Profile::Debug)?;
+            // The committed figure page and the one the smoke run just built, in a browser.
+            browser::test(&root.join("docs").join("figures"), 10, &root.join("target").join("page.png"))?;
+            browser::test(&out, 1, &root.join("target").join("page-smoke.png"))?;
             // Last: its build of the binary with the `mpi` feature replaces the plain one.
             mpi_tests(&root, &args)?;
         }
@@ -113,6 +141,25 @@ fn run() -> Result<()> {
             figures(&root, &preset, only, &out, cifar.as_deref(), threads, jobs, profile)?;
         }
         Task::Data { check } => data::build(&root, check)?,
+        Task::BrowserTest { dir, screenshot } => {
+            let dir = if dir.is_absolute() { dir } else { root.join(dir) };
+            let screenshot = if screenshot.is_absolute() { screenshot } else { root.join(screenshot) };
+            browser::test(&dir, 1, &screenshot)?;
+        }
+        Task::Page { dir, surfaces, clip } => {
+            let dir = if dir.is_absolute() { dir } else { root.join(dir) };
+            let default = root.join("target").join("figures-cache").join("quick").join("surfaces");
+            let surfaces = surfaces.or_else(|| default.is_dir().then_some(default));
+            let s = page::build(&dir, surfaces.as_deref(), Some(clip))?;
+            eprintln!(
+                "xtask: {} with {} figures, {} interactive views ({} value files written){}",
+                dir.join("index.html").display(),
+                s.figures,
+                s.views,
+                s.data_written,
+                if s.without_view.is_empty() { String::new() } else { format!("; no surface values for {}", s.without_view.join(", ")) }
+            );
+        }
         Task::Bench { args } => {
             libtorch::setup(&root)?;
             bench::bench(&root, &args)?;

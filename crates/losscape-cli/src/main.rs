@@ -45,7 +45,8 @@ enum Command {
     Export(landscape_cmd::ExportArgs),
     /// Merge the shard files of one surface.
     Merge(landscape_cmd::MergeArgs),
-    /// Draw figures (PNG/SVG) from surfaces, Hessian maps, trajectories and training runs.
+    /// Draw figures (PNG/SVG, or an interactive 3D view as .html) from surfaces, Hessian maps,
+    /// trajectories and training runs.
     Plot(plot_cmd::PlotArgs),
     /// Hessian eigenvalues (lambda_max, lambda_min, trace) at a checkpoint, or the
     /// |lambda_min/lambda_max| map over a 1D/2D grid (resumable; shardable with --shard i/n).
