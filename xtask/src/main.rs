@@ -7,6 +7,7 @@ mod data;
 mod families;
 mod figures;
 mod findings;
+mod install;
 mod libtorch;
 mod measures;
 mod page;
@@ -77,6 +78,19 @@ enum Task {
         #[arg(long, default_value_t = 10.0)]
         clip: f64,
     },
+    /// Install the `losscape` binary and its libtorch side by side (PREFIX/bin/losscape,
+    /// PREFIX/lib/losscape/), so it runs from anywhere and on other machines of the same OS.
+    Install {
+        /// Where to install (bin/ and lib/losscape/ below it).
+        #[arg(long, default_value = "~/.local")]
+        prefix: String,
+        /// Install the debug build instead of building the release one.
+        #[arg(long)]
+        debug: bool,
+        /// Build with the `mpi` feature (mpirun across ranks and hosts; docs/scaling.md).
+        #[arg(long)]
+        mpi: bool,
+    },
     /// The figure page's browser test alone (headless Chromium; part of `test`).
     BrowserTest {
         /// The figure folder.
@@ -131,6 +145,12 @@ fn run() -> Result<()> {
             // The committed figure page and the one the smoke run just built, in a browser.
             browser::test(&root.join("docs").join("figures"), 10, &root.join("target").join("page.png"))?;
             browser::test(&out, 1, &root.join("target").join("page-smoke.png"))?;
+            // The install: the debug binary and libtorch into a temporary prefix, run from there.
+            let prefix = std::env::temp_dir().join(format!("losscape-install-test-{}", std::process::id()));
+            let installed = install::install(&target_dir(&root).join("debug").join("losscape"), &libtorch_lib(&root), &prefix)?;
+            let version = install::check(&installed);
+            let _ = std::fs::remove_dir_all(&prefix);
+            eprintln!("xtask: installed to a temporary prefix and ran: {}", version?);
             // Last: its build of the binary with the `mpi` feature replaces the plain one.
             mpi_tests(&root, &args)?;
         }
@@ -141,6 +161,25 @@ fn run() -> Result<()> {
             figures(&root, &preset, only, &out, cifar.as_deref(), threads, jobs, profile)?;
         }
         Task::Data { check } => data::build(&root, check)?,
+        Task::Install { prefix, debug, mpi } => {
+            libtorch::setup(&root)?;
+            let prefix = match prefix.strip_prefix("~/") {
+                Some(rest) => PathBuf::from(std::env::var_os("HOME").context("HOME is not set: give --prefix")?).join(rest),
+                None => PathBuf::from(prefix),
+            };
+            let profile = if debug { "debug" } else { "release" };
+            let mut args = vec!["build", "--quiet", "-p", "losscape-cli"];
+            if !debug {
+                args.push("--release");
+            }
+            if mpi {
+                args.extend(["--features", "mpi"]);
+            }
+            cargo(&root, &args, &[])?;
+            let installed = install::install(&target_dir(&root).join(profile).join("losscape"), &libtorch_lib(&root), &prefix)?;
+            let version = install::check(&installed)?;
+            eprintln!("xtask: installed {} ({version}) with libtorch in {}", installed.display(), prefix.join("lib").join("losscape").display());
+        }
         Task::BrowserTest { dir, screenshot } => {
             let dir = if dir.is_absolute() { dir } else { root.join(dir) };
             let screenshot = if screenshot.is_absolute() { screenshot } else { root.join(screenshot) };
@@ -188,6 +227,20 @@ fn mpi_tests(root: &Path, args: &[String]) -> Result<()> {
         return Ok(());
     }
     cargo(root, &["test", "-p", "losscape-cli", "--features", "mpi", "--test", "mpi"], args)
+}
+
+/// The libtorch libraries the build links: `$LIBTORCH/lib` when set, else the `.libtorch` link.
+fn libtorch_lib(root: &Path) -> PathBuf {
+    std::env::var_os("LIBTORCH").map_or_else(|| root.join(".libtorch"), PathBuf::from).join("lib")
+}
+
+/// Cargo's target folder: `CARGO_TARGET_DIR` when set, else `target/` in the workspace.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(t) if t.is_absolute() => t,
+        Some(t) => root.join(t),
+        None => root.join("target"),
+    }
 }
 
 /// The workspace root: the parent of this crate's folder.
