@@ -1,5 +1,5 @@
-//! `losscape data info`: a data set's sizes, image shape, classes, class balance and per-channel
-//! pixel statistics. [`SourceArgs`] is the shared `--dataset | --cifar | --idx` choice that other
+//! `losscape data info`: a data set's sizes, example shape (images, features or token ids),
+//! classes, class balance and per-channel pixel (or per-feature) statistics. [`SourceArgs`] is the shared `--dataset | --cifar | --idx` choice that other
 //! subcommands can flatten into their own arguments.
 
 use std::fmt::Write as _;

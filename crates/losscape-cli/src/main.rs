@@ -1,4 +1,5 @@
-//! `losscape`: the command-line front end, one subcommand per stage (today `data`). It owns
+//! `losscape`: the command-line front end, one subcommand per stage (data, direction, surface,
+//! export, merge, plot, hessian, train, trajectory; README.md lists them). It owns
 //! presentation: printing, progress and exit codes; the library crates only report.
 //!
 //! Adding a stage is one variant in [`Command`], one arm in [`run`] and a `<stage>_cmd.rs` module
