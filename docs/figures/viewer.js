@@ -4,7 +4,7 @@
 // file serves `losscape plot --kind html` and docs/figures/index.html.
 //
 // Usage: LosscapeViewer.mount(element, {x: [...], y: [...], z: [[row for y0], ...], label,
-//   title, vmax}) where z[j][i] is the value at (x[i], y[j]) and null marks a missing point.
+//   title, vmax, view: [azimuth, elevation] in degrees (optional)}) where z[j][i] is the value at (x[i], y[j]) and null marks a missing point.
 // The element gets data-rendered="1" and data-painted=<pixels drawn> once drawn (the browser
 // test reads them).
 (function (global) {
@@ -34,7 +34,8 @@
   function mount(el, data) {
     var nx = data.x.length, ny = data.y.length;
     if (!nx || !ny || data.z.length !== ny) throw new Error("losscape viewer: z must have one row per y value");
-    var state = { az: 35, el: 30, zoom: 1, log: false, cut: data.vmax || null, hover: null };
+    var home = data.view || [35, 30];
+    var state = { az: home[0], el: home[1], zoom: 1, log: false, cut: data.vmax || null, hover: null };
 
     el.innerHTML = "";
     el.classList.add("lv");
@@ -252,7 +253,7 @@
       draw();
     });
     reset.addEventListener("click", function () {
-      state.az = 35; state.el = 30; state.zoom = 1; draw();
+      state.az = home[0]; state.el = home[1]; state.zoom = 1; draw();
     });
     global.addEventListener("resize", draw);
     draw();

@@ -672,6 +672,13 @@ mod tests {
     }
 
     #[test]
+    fn the_committed_page_uses_the_current_viewer() {
+        let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/figures/viewer.js");
+        let text = fs::read_to_string(&committed).unwrap();
+        assert!(text == VIEWER_JS, "docs/figures/viewer.js differs from crates/losscape-plot/src/viewer.js: run cargo xtask page");
+    }
+
+    #[test]
     fn report_markdown_renders() {
         let html = markdown("# Title\n\nSome `code` and **bold** text\nover two lines.\n\n| a | b |\n|---|---|\n| 1 | <2> |\n\n- [x.png](x.png): a figure\n  continued\n- second\n");
         assert_eq!(

@@ -59,10 +59,10 @@ pub struct PlotArgs {
     /// higher dpi); 1 to 4.
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// 3D (surface3d): rotation about the vertical axis, in degrees (the original's azim).
+    /// 3D (surface3d, html): rotation about the vertical axis, in degrees (the original's azim).
     #[arg(long, allow_hyphen_values = true)]
     azimuth: Option<f64>,
-    /// 3D (surface3d): elevation of the viewpoint, in degrees (the original's elev).
+    /// 3D (surface3d, html): elevation of the viewpoint, in degrees (the original's elev).
     #[arg(long, allow_hyphen_values = true)]
     elevation: Option<f64>,
     /// Contours: distance between levels, from --vmin (default 0.1) to below --vmax (default
@@ -368,8 +368,8 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
         (None, LevelChoice::Auto) => Levels::default(),
     };
     let size = figure_size(args, out)?;
-    if (args.azimuth.is_some() || args.elevation.is_some()) && !matches!(kind, Kind::Surface3d) {
-        bail!("--azimuth and --elevation turn 3D figures (--kind surface3d)");
+    if (args.azimuth.is_some() || args.elevation.is_some()) && !matches!(kind, Kind::Surface3d | Kind::Html) {
+        bail!("--azimuth and --elevation turn 3D figures (--kind surface3d or html)");
     }
     if args.vlevel.is_some() && !matches!(kind, Kind::Contour) {
         bail!("--vlevel spaces contour levels (--kind contour)");
@@ -467,7 +467,9 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
         }
         Kind::Html => {
             let title = if args.title.is_empty() { args.inputs[0].display().to_string() } else { args.title.clone() };
-            let figure = HtmlFigure { title, label: name.to_owned(), vmax: args.vmax, size };
+            let view = (args.azimuth.is_some() || args.elevation.is_some())
+                .then(|| (args.azimuth.unwrap_or(35.0), args.elevation.unwrap_or(30.0)));
+            let figure = HtmlFigure { title, label: name.to_owned(), vmax: args.vmax, size, view };
             html(out, &g, &figure)?;
         }
         Kind::Line => unreachable!("handled by plot_lines"),

@@ -149,7 +149,9 @@ fn html_views_sizes_angles_and_level_spacing() {
     assert!(text.contains("LosscapeViewer.mount(") && text.contains("function mount(el, data)"));
     assert!(text.contains("\"x\":[-1,-0.5,0,0.5,1],\"y\":[-0.5,0,0.5]"), "{text}");
     assert!(text.contains("\"z\":[[-5,-4.5,-4,-3.5,-3],[0,0.5,1,1.5,2],[5,5.5,6,6.5,null]]"), "{text}");
-    assert!(text.contains("\"label\":\"train_loss\",\"title\":\"plane\",\"vmax\":5"));
+    assert!(text.contains("\"label\":\"train_loss\",\"title\":\"plane\",\"vmax\":5}"));
+    plot(&[s(&surf), "--kind", "html", "--azimuth", "-60", "--out", s(&page)]);
+    assert!(std::fs::read_to_string(&page).unwrap().contains(",\"vmax\":null,\"view\":[-60,30]}"));
     assert!(!text.contains("https://") && !text.contains("http://"), "no network");
 
     // Width, height and scale of PNG figures; SVG takes width and height only.

@@ -24,11 +24,13 @@ pub struct HtmlFigure {
     pub vmax: Option<f64>,
     /// Size of the view in CSS pixels.
     pub size: (u32, u32),
+    /// Initial view angles in degrees (azimuth, elevation); `None`: the viewer's (35, 30).
+    pub view: Option<(f64, f64)>,
 }
 
 impl Default for HtmlFigure {
     fn default() -> Self {
-        Self { title: String::new(), label: "loss".into(), vmax: None, size: (900, 650) }
+        Self { title: String::new(), label: "loss".into(), vmax: None, size: (900, 650), view: None }
     }
 }
 
@@ -97,6 +99,13 @@ pub fn surface_json(grid: &Grid, fig: &HtmlFigure) -> String {
         Some(v) => number(&mut out, v),
         None => out.push_str("null"),
     }
+    if let Some((az, el)) = fig.view {
+        out.push_str(",\"view\":[");
+        number(&mut out, az);
+        out.push(',');
+        number(&mut out, el);
+        out.push(']');
+    }
     out.push('}');
     out
 }
@@ -147,6 +156,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         html(&dir.path().join("s.html"), &grid, &fig).unwrap();
         assert_eq!(std::fs::read_to_string(dir.path().join("s.html")).unwrap(), page);
+        let turned = HtmlFigure { view: Some((-60.0, 10.0)), ..fig.clone() };
+        assert!(surface_json(&grid, &turned).ends_with("\"vmax\":10,\"view\":[-60,10]}"));
         let small = HtmlFigure { size: (10, 10), ..fig };
         assert!(surface_page(&grid, &small).unwrap_err().to_string().contains("out of range"));
     }
