@@ -296,11 +296,11 @@ fn figures(
     let bin = match profile {
         Profile::Debug => {
             cargo(root, &["build", "--quiet", "-p", "losscape-cli"], &[])?;
-            root.join("target").join("debug").join("losscape")
+            target_dir(root).join("debug").join("losscape")
         }
         Profile::Release => {
             cargo(root, &["build", "--release", "--quiet", "-p", "losscape-cli"], &[])?;
-            root.join("target").join("release").join("losscape")
+            target_dir(root).join("release").join("losscape")
         }
         Profile::Given(path) => {
             if !path.is_file() {
