@@ -136,7 +136,15 @@ fn plot(p: &mut Pipeline, family: &'static str, file: &str, inputs: &[PathBuf], 
     let bin = p.bin().to_path_buf();
     refs.push(&bin);
     p.stage(&format!("plot-{file}"), &a, &refs, &[&out])?;
-    p.figure(family, file, caption);
+    // A 2D loss surface drawn as contours or in 3D gets an interactive view on the page.
+    let two_d = extra.windows(2).any(|w| w[0] == "--kind" && (w[1] == "contour" || w[1] == "surface3d"));
+    let surface = inputs
+        .first()
+        .filter(|_| two_d && inputs.len() == 1)
+        .filter(|i| i.extension().is_some_and(|e| e == "surface"))
+        .and_then(|i| i.file_stem())
+        .map(|s| s.to_string_lossy().into_owned());
+    p.figure(family, file, caption, surface);
     Ok(())
 }
 

@@ -236,6 +236,8 @@ pub struct Figure {
     pub family: &'static str,
     pub file: String,
     pub caption: String,
+    /// The 2D loss surface drawn (its name in the cache's `surfaces/`), for the page's 3D view.
+    pub surface: Option<String>,
 }
 
 /// The families in groups that share no stage except training runs and planes, in the order
@@ -469,8 +471,13 @@ impl Pipeline {
     }
 
     /// Registers a figure written to the output folder.
-    pub fn figure(&mut self, family: &'static str, file: &str, caption: String) {
-        self.figures.push(Figure { family, file: file.to_owned(), caption });
+    pub fn figure(&mut self, family: &'static str, file: &str, caption: String, surface: Option<String>) {
+        self.figures.push(Figure { family, file: file.to_owned(), caption, surface });
+    }
+
+    /// The cache folder of surfaces (and their CSV exports).
+    pub fn surfaces_dir(&self) -> PathBuf {
+        self.cache.join("surfaces")
     }
 
     pub fn out(&self, rel: &str) -> PathBuf {

@@ -2,12 +2,15 @@
 //! nothing installed by hand beyond Rust and python3 with pip.
 
 mod bench;
+mod browser;
 mod data;
 mod families;
 mod figures;
 mod findings;
+mod install;
 mod libtorch;
 mod measures;
+mod page;
 mod report;
 mod wheel_deps;
 
@@ -71,6 +74,42 @@ enum Task {
         #[arg(long)]
         bin: Option<PathBuf>,
     },
+    /// Rebuild only the figure page (index.html, viewer.js, data/) of a figure folder from its
+    /// captions.tsv, REPORT.md and surface values, without rerunning the pipeline; values not yet
+    /// in data/ are read from the CSV exports in --surfaces (a figures cache) when it exists.
+    Page {
+        /// The figure folder.
+        #[arg(long, default_value = "docs/figures")]
+        dir: PathBuf,
+        /// A folder of surface CSV exports (default: the quick preset's cache, if present).
+        #[arg(long)]
+        surfaces: Option<PathBuf>,
+        /// The 3D views' initial cut-off (the 3D figures' own).
+        #[arg(long, default_value_t = 10.0)]
+        clip: f64,
+    },
+    /// Install the `losscape` binary and its libtorch side by side (PREFIX/bin/losscape,
+    /// PREFIX/lib/losscape/), so it runs from anywhere and on other machines of the same OS.
+    Install {
+        /// Where to install (bin/ and lib/losscape/ below it).
+        #[arg(long, default_value = "~/.local")]
+        prefix: String,
+        /// Install the debug build instead of building the release one.
+        #[arg(long)]
+        debug: bool,
+        /// Build with the `mpi` feature (mpirun across ranks and hosts; docs/scaling.md).
+        #[arg(long)]
+        mpi: bool,
+    },
+    /// The figure page's browser test alone (headless Chromium; part of `test`).
+    BrowserTest {
+        /// The figure folder.
+        #[arg(long, default_value = "docs/figures")]
+        dir: PathBuf,
+        /// Where to keep the screenshot.
+        #[arg(long, default_value = "target/page.png")]
+        screenshot: PathBuf,
+    },
     /// Run the criterion benchmarks (benches/); extra arguments go to criterion.
     Bench {
         #[arg(last = true)]
@@ -117,6 +156,15 @@ fn run() -> Result<()> {
             let out = root.join("target").join("figures-smoke-out");
             figures(&root, "smoke", None, &out, None, None, None, "cpu", Profile::Debug)?;
             hdf5_tests(&root, &args)?;
+            // The committed figure page and the one the smoke run just built, in a browser.
+            browser::test(&root.join("docs").join("figures"), 10, &root.join("target").join("page.png"))?;
+            browser::test(&out, 1, &root.join("target").join("page-smoke.png"))?;
+            // The install: the debug binary and libtorch into a temporary prefix, run from there.
+            let prefix = std::env::temp_dir().join(format!("losscape-install-test-{}", std::process::id()));
+            let installed = install::install(&target_dir(&root).join("debug").join("losscape"), &libtorch_lib(&root), &prefix)?;
+            let version = install::check(&installed);
+            let _ = std::fs::remove_dir_all(&prefix);
+            eprintln!("xtask: installed to a temporary prefix and ran: {}", version?);
             // Last: its build of the binary with the `mpi` feature replaces the plain one.
             mpi_tests(&root, &args)?;
         }
@@ -127,6 +175,44 @@ fn run() -> Result<()> {
             figures(&root, &preset, only, &out, cifar.as_deref(), threads, jobs, &device, profile)?;
         }
         Task::Data { check } => data::build(&root, check)?,
+        Task::Install { prefix, debug, mpi } => {
+            libtorch::setup(&root)?;
+            let prefix = match prefix.strip_prefix("~/") {
+                Some(rest) => PathBuf::from(std::env::var_os("HOME").context("HOME is not set: give --prefix")?).join(rest),
+                None => PathBuf::from(prefix),
+            };
+            let profile = if debug { "debug" } else { "release" };
+            let mut args = vec!["build", "--quiet", "-p", "losscape-cli"];
+            if !debug {
+                args.push("--release");
+            }
+            if mpi {
+                args.extend(["--features", "mpi"]);
+            }
+            cargo(&root, &args, &[])?;
+            let installed = install::install(&target_dir(&root).join(profile).join("losscape"), &libtorch_lib(&root), &prefix)?;
+            let version = install::check(&installed)?;
+            eprintln!("xtask: installed {} ({version}) with libtorch in {}", installed.display(), prefix.join("lib").join("losscape").display());
+        }
+        Task::BrowserTest { dir, screenshot } => {
+            let dir = if dir.is_absolute() { dir } else { root.join(dir) };
+            let screenshot = if screenshot.is_absolute() { screenshot } else { root.join(screenshot) };
+            browser::test(&dir, 1, &screenshot)?;
+        }
+        Task::Page { dir, surfaces, clip } => {
+            let dir = if dir.is_absolute() { dir } else { root.join(dir) };
+            let default = root.join("target").join("figures-cache").join("quick").join("surfaces");
+            let surfaces = surfaces.or_else(|| default.is_dir().then_some(default));
+            let s = page::build(&dir, surfaces.as_deref(), Some(clip))?;
+            eprintln!(
+                "xtask: {} with {} figures, {} interactive views ({} value files written){}",
+                dir.join("index.html").display(),
+                s.figures,
+                s.views,
+                s.data_written,
+                if s.without_view.is_empty() { String::new() } else { format!("; no surface values for {}", s.without_view.join(", ")) }
+            );
+        }
         Task::Bench { args } => {
             libtorch::setup(&root)?;
             bench::bench(&root, &args)?;
@@ -173,6 +259,20 @@ fn hdf5_tests(root: &Path, args: &[String]) -> Result<()> {
         return Ok(());
     }
     cargo(root, &["test", "-p", "losscape-cli", "--features", "hdf5", "--test", "h5", "--test", "coming_from"], args)
+}
+
+/// The libtorch libraries the build links: `$LIBTORCH/lib` when set, else the `.libtorch` link.
+fn libtorch_lib(root: &Path) -> PathBuf {
+    std::env::var_os("LIBTORCH").map_or_else(|| root.join(".libtorch"), PathBuf::from).join("lib")
+}
+
+/// Cargo's target folder: `CARGO_TARGET_DIR` when set, else `target/` in the workspace.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(t) if t.is_absolute() => t,
+        Some(t) => root.join(t),
+        None => root.join("target"),
+    }
 }
 
 /// The workspace root: the parent of this crate's folder.
@@ -230,11 +330,11 @@ fn figures(
     let bin = match profile {
         Profile::Debug => {
             cargo(root, &["build", "--quiet", "-p", "losscape-cli"], &[])?;
-            root.join("target").join("debug").join("losscape")
+            target_dir(root).join("debug").join("losscape")
         }
         Profile::Release => {
             cargo(root, &["build", "--release", "--quiet", "-p", "losscape-cli"], &[])?;
-            root.join("target").join("release").join("losscape")
+            target_dir(root).join("release").join("losscape")
         }
         Profile::Given(path) => {
             if !path.is_file() {

@@ -1,4 +1,4 @@
-//! REPORT.md, index.html and captions.txt of `cargo xtask figures`: what was trained, measured and
+//! REPORT.md, captions.tsv and (through `page`) index.html of `cargo xtask figures`: what was trained, measured and
 //! drawn, with the wall time of every stage and plain statements of where the results agree with
 //! the paper.
 
@@ -11,15 +11,7 @@ use crate::findings::{eval_note, num, resnet_depth, sharpness_correlation, Findi
 use crate::measures::{Convexity, REL_TOL};
 use crate::figures::Pipeline;
 
-const FAMILIES: [(&str, &str); 7] = [
-    ("a", "1D interpolation between small- and large-batch minimizers"),
-    ("b", "Filter normalization: 1D lines and 2D contours of the same minimizers"),
-    ("c", "Weight norm during training"),
-    ("d", "Depth with and without shortcuts"),
-    ("e", "Width with and without shortcuts"),
-    ("f", "Hessian eigenvalue-ratio maps"),
-    ("g", "Optimization trajectories"),
-];
+use crate::page::FAMILIES;
 
 pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
     let pre = &p.preset;
@@ -220,24 +212,15 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
     }
     fs::write(p.out("REPORT.md"), md)?;
 
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>losscape figures</title>\n<style>body{font-family:sans-serif;max-width:1100px;margin:auto}figure{display:inline-block;width:48%;margin:0.5%;vertical-align:top}img{width:100%}figcaption{font-size:0.9em}</style></head><body>\n",
-    );
-    let _ = writeln!(html, "<h1>losscape figures (preset {})</h1>\n<p>See <a href=\"REPORT.md\">REPORT.md</a> for the numbers.</p>", pre.name);
-    for (fam, title) in FAMILIES {
-        let figs: Vec<_> = p.figures.iter().filter(|x| x.family == fam).collect();
-        if figs.is_empty() {
-            continue;
-        }
-        let _ = writeln!(html, "<h2>{fam}. {}</h2>", escape(title));
-        for fig in figs {
-            let _ = writeln!(html, "<figure><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>", fig.file, fig.file, escape(&fig.caption));
-        }
-    }
-    html.push_str("</body></html>\n");
-    fs::write(p.out("index.html"), html)?;
-    let captions: String = p.figures.iter().map(|x| format!("{}\t{}\n", x.file, x.caption)).collect();
-    fs::write(p.out("captions.tsv"), captions)?;
+    // The figure list with the surface behind each 2D figure, then the page built from it
+    // (values copied from the cache's CSV exports into data/).
+    let entries: Vec<crate::page::Entry> = FAMILIES
+        .iter()
+        .flat_map(|(fam, _)| p.figures.iter().filter(move |x| x.family == *fam))
+        .map(|x| crate::page::Entry { file: x.file.clone(), caption: x.caption.clone(), surface: x.surface.clone() })
+        .collect();
+    crate::page::write_captions(&p.out(""), &entries)?;
+    crate::page::build(&p.out(""), Some(&p.surfaces_dir()), Some(pre.clip))?;
     Ok(())
 }
 
@@ -474,10 +457,6 @@ fn yes_no_partly(a: bool, b: bool) -> &'static str {
         (false, false) => yes_no(false),
         _ => "partly",
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn machine() -> String {

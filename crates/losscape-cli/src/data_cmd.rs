@@ -1,5 +1,5 @@
-//! `losscape data info`: a data set's sizes, image shape, classes, class balance and per-channel
-//! pixel statistics. [`SourceArgs`] is the shared `--dataset | --cifar | --idx` choice that other
+//! `losscape data info`: a data set's sizes, example shape (images, features or token ids),
+//! classes, class balance and per-channel pixel (or per-feature) statistics. [`SourceArgs`] is the shared `--dataset | --cifar | --idx` choice that other
 //! subcommands can flatten into their own arguments.
 
 use std::fmt::Write as _;
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use losscape::data::{write_synthetic_npz, DataSource, Dataset, Normalization, Splits, SyntheticSpec};
+use losscape::data::{write_synthetic_npz, DataSource, Dataset, InputKind, Normalization, Splits, SyntheticSpec};
 
 /// `losscape data ...`
 #[derive(Args)]
@@ -64,7 +64,9 @@ struct InfoArgs {
 /// Without any of them, the embedded `fashion-mnist-mini`.
 #[derive(Args, Clone, Debug, Default)]
 pub struct SourceArgs {
-    /// Data set: fashion-mnist-mini (embedded, the default), idx:DIR or cifar10:DIR.
+    /// Data set: fashion-mnist-mini (embedded, the default), idx:DIR, cifar10:DIR, npz:FILE or
+    /// npy:DIR (NumPy arrays x_train, y_train, x_test, y_test: images, or for own TorchScript
+    /// models N x D float features or N x T integer token ids; see docs/formats.md).
     #[arg(long, value_name = "SOURCE", group = "data_source")]
     pub dataset: Option<DataSource>,
     /// A CIFAR-10 binary folder (data_batch_1.bin .. data_batch_5.bin, test_batch.bin).
@@ -110,13 +112,23 @@ fn report(source: &DataSource, splits: &Splits) -> Result<String> {
     let parts = [("train", &splits.train), ("test", &splits.test)];
     let mut out = String::new();
     writeln!(out, "data set {source}")?;
-    writeln!(out, "{:<6} {:>8}  {:<12} {:>7}", "split", "images", "image shape", "classes")?;
+    let kind = splits.train.input_kind();
+    let (count, shape) = match kind {
+        InputKind::Images => ("images", "image shape"),
+        InputKind::Features => ("examples", "features"),
+        InputKind::Tokens => ("examples", "token ids"),
+    };
+    writeln!(out, "{:<6} {:>8}  {:<12} {:>7}", "split", count, shape, "classes")?;
     for (split, d) in parts {
-        let [c, h, w] = d.image_shape();
-        writeln!(out, "{split:<6} {:>8}  {:<12} {:>7}", thousands(d.len()), format!("{c}x{h}x{w}"), d.num_classes)?;
+        let dims: Vec<String> = d.example_shape().iter().map(|n| n.to_string()).collect();
+        writeln!(out, "{split:<6} {:>8}  {:<12} {:>7}", thousands(d.len()), dims.join("x"), d.num_classes)?;
+    }
+    if d_is_regression(splits) {
+        writeln!(out, "\nregression targets: {} value(s) per example (no classes)", splits.train.num_classes)?;
+        return Ok(out);
     }
 
-    writeln!(out, "\nclass balance (images per class)")?;
+    writeln!(out, "\nclass balance ({count} per class)")?;
     let names = source.class_names();
     let counts = [splits.train.class_counts(), splits.test.class_counts()];
     let classes = counts[0].len().max(counts[1].len());
@@ -134,8 +146,23 @@ fn report(source: &DataSource, splits: &Splits) -> Result<String> {
         writeln!(out, "{split}: {}", balance(c))?;
     }
 
-    writeln!(out, "\npixel statistics per channel (as stored: 0..1 scale unless normalized)")?;
-    writeln!(out, "{:<6} {:<8} {:>8} {:>8} {:>8} {:>8}", "split", "channel", "mean", "std", "min", "max")?;
+    if kind == InputKind::Tokens {
+        writeln!(out, "\ntoken ids")?;
+        for (split, d) in parts {
+            if d.is_empty() {
+                continue;
+            }
+            let (lo, hi) = (d.images.f_min()?.f_int64_value(&[])?, d.images.f_max()?.f_int64_value(&[])?);
+            writeln!(out, "{split:<6} min {lo}  max {hi}  (an embedding needs at least {} rows)", hi + 1)?;
+        }
+        return Ok(out);
+    }
+    match kind {
+        InputKind::Images => writeln!(out, "\npixel statistics per channel (as stored: 0..1 scale unless normalized)")?,
+        _ => writeln!(out, "\nfeature statistics (as stored)")?,
+    }
+    let column = if kind == InputKind::Images { "channel" } else { "feature" };
+    writeln!(out, "{:<6} {:<8} {:>8} {:>8} {:>8} {:>8}", "split", column, "mean", "std", "min", "max")?;
     for (split, d) in parts {
         if d.is_empty() {
             writeln!(out, "{split:<6} (no images)")?;
@@ -144,24 +171,35 @@ fn report(source: &DataSource, splits: &Splits) -> Result<String> {
         let stats = Normalization::fit(d)?;
         let (lo, hi) = range(d)?;
         let channels = stats.channels();
-        for k in 0..channels {
+        // Many features: the first 16 stand for them.
+        let shown = if kind == InputKind::Images { channels } else { channels.min(16) };
+        for k in 0..shown {
+            let name = if kind == InputKind::Images { channel_name(k, channels) } else { k.to_string() };
             writeln!(
                 out,
                 "{split:<6} {:<8} {:>8.4} {:>8.4} {:>8.4} {:>8.4}",
-                channel_name(k, channels),
+                name,
                 stats.mean[k],
                 stats.std[k],
                 lo[k],
                 hi[k]
             )?;
         }
+        if shown < channels {
+            writeln!(out, "{split:<6} ... ({} more features)", channels - shown)?;
+        }
     }
     Ok(out)
 }
 
+/// Whether the labels are regression targets (floating point).
+fn d_is_regression(splits: &Splits) -> bool {
+    splits.train.labels.is_floating_point()
+}
+
 /// Per-channel minimum and maximum.
 fn range(d: &Dataset) -> Result<(Vec<f64>, Vec<f64>)> {
-    let dims = [0i64, 2, 3];
+    let dims: Vec<i64> = (0..d.images.dim() as i64).filter(|&k| k != 1).collect();
     let lo = d.images.f_amin(dims.as_slice(), false)?.f_to_kind(tch::Kind::Double)?;
     let hi = d.images.f_amax(dims.as_slice(), false)?.f_to_kind(tch::Kind::Double)?;
     Ok((Vec::<f64>::try_from(&lo)?, Vec::<f64>::try_from(&hi)?))

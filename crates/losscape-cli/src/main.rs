@@ -1,4 +1,5 @@
-//! `losscape`: the command-line front end, one subcommand per stage (today `data`). It owns
+//! `losscape`: the command-line front end, one subcommand per stage (data, direction, surface,
+//! export, merge, plot, hessian, train, trajectory; README.md lists them). It owns
 //! presentation: printing, progress and exit codes; the library crates only report.
 //!
 //! Adding a stage is one variant in [`Command`], one arm in [`run`] and a `<stage>_cmd.rs` module
@@ -27,6 +28,10 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "losscape", version, about = "Loss landscapes of neural networks (Li et al., 2018) on libtorch")]
 struct Cli {
+    /// When stderr is not a terminal (a log file, a batch job): write a progress line (done/total,
+    /// rate, ETA) every this many seconds; 0 turns them off. Also LOSSCAPE_PROGRESS_EVERY.
+    #[arg(long, global = true, value_name = "SECS", value_parser = losscape::core::progress_log::parse_interval)]
+    progress_every: Option<std::time::Duration>,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,7 +51,8 @@ enum Command {
     Export(landscape_cmd::ExportArgs),
     /// Merge the shard files of one surface.
     Merge(landscape_cmd::MergeArgs),
-    /// Draw figures (PNG/SVG) from surfaces, Hessian maps, trajectories and training runs.
+    /// Draw figures (PNG/SVG, or an interactive 3D view as .html) from surfaces, Hessian maps,
+    /// trajectories and training runs.
     Plot(plot_cmd::PlotArgs),
     /// Hessian eigenvalues (lambda_max, lambda_min, trace) at a checkpoint, or the
     /// |lambda_min/lambda_max| map over a 1D/2D grid (resumable; shardable with --shard i/n).
@@ -62,6 +68,7 @@ enum Command {
 
 /// Runs one parsed command.
 fn run(cli: Cli) -> anyhow::Result<()> {
+    progress::set_log_interval(log_interval(cli.progress_every)?);
     // Only grid runs are spread over MPI ranks; anything else would run once per rank.
     if !matches!(cli.command, Command::Surface(_) | Command::Hessian(_)) {
         mpi_run::require_one_rank("this command")?;
@@ -78,6 +85,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import_cmd::run(args),
         Command::Train(args) => train_cmd::run(args),
         Command::Trajectory(args) => trajectory_cmd::run(args),
+    }
+}
+
+/// The progress-line interval: the flag, else `LOSSCAPE_PROGRESS_EVERY`, else 30 s.
+fn log_interval(flag: Option<std::time::Duration>) -> anyhow::Result<std::time::Duration> {
+    use losscape::core::progress_log::{parse_interval, DEFAULT_INTERVAL, INTERVAL_ENV};
+    if let Some(every) = flag {
+        return Ok(every);
+    }
+    match std::env::var(INTERVAL_ENV) {
+        Ok(text) if !text.trim().is_empty() => parse_interval(&text).map_err(|e| anyhow::anyhow!("{INTERVAL_ENV}: {e}")),
+        _ => Ok(DEFAULT_INTERVAL),
     }
 }
 

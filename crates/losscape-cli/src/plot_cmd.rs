@@ -9,8 +9,8 @@ use clap::{Args, ValueEnum};
 use losscape::directions::{DirectionSet, Origin};
 use losscape::landscape::Surface;
 use losscape::plot::{
-    contour, heatmap_with, lines, surface3d, trajectory, ContourFigure, Curve, Grid, HeatmapFigure, HeatmapOverlay,
-    Levels, LinesFigure, SurfaceFigure, Trajectory, TrajectoryFigure, YAxis,
+    contour, heatmap_with, html, lines, surface3d, trajectory, ContourFigure, Curve, Grid, HeatmapFigure, HeatmapOverlay,
+    HtmlFigure, Levels, LinesFigure, SurfaceFigure, Trajectory, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
 use serde_json::Value;
@@ -26,6 +26,9 @@ pub enum Kind {
     Heatmap,
     /// 2D: 3D surface rendering.
     Surface3d,
+    /// 2D: an interactive 3D view in a self-contained .html file (rotate, zoom, hover for
+    /// values, log-scale toggle; no network needed). The default for an --out ending in .html.
+    Html,
 }
 
 /// How contour levels are chosen.
@@ -43,9 +46,29 @@ pub struct PlotArgs {
     /// The figure kind (default: line for 1D surfaces, contour for 2D).
     #[arg(long, value_enum)]
     kind: Option<Kind>,
-    /// Output file: .png or .svg.
+    /// Output file: .png or .svg (or .html with --kind html).
     #[arg(long)]
     out: PathBuf,
+    /// Figure width in pixels (text and lines scale with the smaller of width/800 and height/600).
+    #[arg(long, default_value_t = 800, value_parser = clap::value_parser!(u32).range(64..=8192))]
+    width: u32,
+    /// Figure height in pixels.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u32).range(64..=8192))]
+    height: u32,
+    /// PNG only: draw at this many times the width and height, everything scaled alike (like a
+    /// higher dpi); 1 to 4.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// 3D (surface3d, html): rotation about the vertical axis, in degrees (the original's azim).
+    #[arg(long, allow_hyphen_values = true)]
+    azimuth: Option<f64>,
+    /// 3D (surface3d, html): elevation of the viewpoint, in degrees (the original's elev).
+    #[arg(long, allow_hyphen_values = true)]
+    elevation: Option<f64>,
+    /// Contours: distance between levels, from --vmin (default 0.1) to below --vmax (default
+    /// 10, then decades above), as the original's arange(vmin, vmax, vlevel).
+    #[arg(long)]
+    vlevel: Option<f64>,
     /// Also write the figure as SVG beside a .png --out (X.png and X.svg, from the same drawing).
     #[arg(long)]
     svg: bool,
@@ -113,7 +136,8 @@ pub fn run(args: PlotArgs) -> Result<()> {
         .map(|p| Surface::load(p).with_context(|| format!("reading {}", p.display())))
         .collect::<Result<Vec<_>>>()?;
     let is_2d = surfaces[0].grid().is_2d();
-    let kind = args.kind.unwrap_or(if is_2d { Kind::Contour } else { Kind::Line });
+    let html_out = args.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("html"));
+    let kind = args.kind.unwrap_or(if html_out { Kind::Html } else if is_2d { Kind::Contour } else { Kind::Line });
     let outputs = outputs(&args)?;
     if kind != Kind::Line && surfaces.len() != 1 {
         bail!("a {kind:?} figure draws one surface, got {}", surfaces.len());
@@ -131,11 +155,35 @@ pub fn run(args: PlotArgs) -> Result<()> {
 /// The files to write: --out, and with --svg its .svg twin (drawn by the same code).
 fn outputs(args: &PlotArgs) -> Result<Vec<PathBuf>> {
     let ext = args.out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let html_kind = args.kind == Some(Kind::Html) || (args.kind.is_none() && ext.as_deref() == Some("html"));
+    if html_kind {
+        if ext.as_deref() != Some("html") || args.svg {
+            bail!("{}: an html view is written to a file ending in .html (and has no --svg twin)", args.out.display());
+        }
+        return Ok(vec![args.out.clone()]);
+    }
     match ext.as_deref() {
         Some("png") if args.svg => Ok(vec![args.out.clone(), args.out.with_extension("svg")]),
         Some("png") | Some("svg") => Ok(vec![args.out.clone()]),
-        _ => bail!("{}: the figure file name must end in .png or .svg", args.out.display()),
+        _ => bail!("{}: the figure file name must end in .png or .svg (or .html with --kind html)", args.out.display()),
     }
+}
+
+/// The pixel size of a figure written to `out`: --width x --height, times --scale for PNG.
+fn figure_size(args: &PlotArgs, out: &Path) -> Result<(u32, u32)> {
+    if !(1.0..=4.0).contains(&args.scale) {
+        bail!("--scale {} is out of range (1 to 4)", args.scale);
+    }
+    let png = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    let k = if png { args.scale } else { 1.0 };
+    let side = |v: u32| -> Result<u32> {
+        let scaled = (v as f64 * k).round();
+        if scaled > 8192.0 {
+            bail!("the figure would be {scaled} pixels wide or high with --scale {}; 8192 at most", args.scale);
+        }
+        Ok(scaled as u32)
+    };
+    Ok((side(args.width)?, side(args.height)?))
 }
 
 /// Names for a surface's directions, from its header: `filter-normalized direction 1` for
@@ -221,7 +269,8 @@ fn plot_lines(args: &PlotArgs, surfaces: &[Surface], out: &Path) -> Result<()> {
             if let Some(l) = loss {
                 masked.insert((i, split, "loss"), l.to_vec());
             }
-            if let Some(a) = s.array(&format!("{split}_acc")) {
+            // Regression targets have no accuracy (all NaN): no accuracy curve then.
+            if let Some(a) = s.array(&format!("{split}_acc")).filter(|a| !a.iter().all(|v| v.is_nan())) {
                 let a: Vec<f64> = a
                     .iter()
                     .enumerate()
@@ -266,7 +315,8 @@ fn plot_lines(args: &PlotArgs, surfaces: &[Surface], out: &Path) -> Result<()> {
             }
         }
     };
-    let figure = LinesFigure { title: args.title.clone(), log_loss: args.log, x_label, ..LinesFigure::default() };
+    let figure =
+        LinesFigure { title: args.title.clone(), log_loss: args.log, x_label, size: figure_size(args, out)?, ..LinesFigure::default() };
     lines(out, &curves, &figure)?;
     Ok(())
 }
@@ -303,14 +353,33 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
     let ([auto_x, auto_y], informative) = direction_names(surface, &args.inputs[0]);
     let x_label = args.xlabel.clone().unwrap_or_else(|| auto_x.clone());
     let y_label = args.ylabel.clone().unwrap_or_else(|| auto_y.clone());
-    let levels = match args.levels.unwrap_or(if name.contains("loss") { LevelChoice::Original } else { LevelChoice::Auto }) {
-        LevelChoice::Original => Levels::original(),
-        LevelChoice::Auto => Levels::default(),
+    let levels = match (args.vlevel, args.levels.unwrap_or(if name.contains("loss") { LevelChoice::Original } else { LevelChoice::Auto })) {
+        (Some(step), _) => {
+            if !(step > 0.0 && step.is_finite()) {
+                bail!("--vlevel {step} must be a positive number");
+            }
+            let (min, max) = (args.vmin.unwrap_or(0.1), args.vmax.unwrap_or(10.0));
+            if !(min < max) || (max - min) / step > 1000.0 {
+                bail!("--vlevel {step} from {min} to {max} gives no levels or over 1000 of them");
+            }
+            Levels::Linear { min, max, step, log_above: args.vmax.is_none() }
+        }
+        (None, LevelChoice::Original) => Levels::original(),
+        (None, LevelChoice::Auto) => Levels::default(),
     };
+    let size = figure_size(args, out)?;
+    if (args.azimuth.is_some() || args.elevation.is_some()) && !matches!(kind, Kind::Surface3d | Kind::Html) {
+        bail!("--azimuth and --elevation turn 3D figures (--kind surface3d or html)");
+    }
+    if args.vlevel.is_some() && !matches!(kind, Kind::Contour) {
+        bail!("--vlevel spaces contour levels (--kind contour)");
+    }
     let range = match (args.vmin, args.vmax) {
         (Some(a), Some(b)) if a < b && a.is_finite() && b.is_finite() => Some((a, b)),
         (Some(a), Some(b)) => bail!("--vmin {a} must be below --vmax {b}"),
         (None, None) => None,
+        // The html view takes --vmax alone as its initial cut-off.
+        (None, Some(_)) if kind == Kind::Html => None,
         _ => bail!("give both --vmin and --vmax, or neither"),
     };
     match kind {
@@ -330,13 +399,14 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
                     y_label: pick(&args.ylabel, &auto_y, &proj.y_label),
                     levels,
                     range,
+                    size,
                     ..TrajectoryFigure::default()
                 };
                 trajectory(out, Some(&g), &traj, &figure)?;
             }
             None => {
                 let figure =
-                    ContourFigure { title: args.title.clone(), levels, x_label, y_label, range, ..ContourFigure::default() };
+                    ContourFigure { title: args.title.clone(), levels, x_label, y_label, range, size, ..ContourFigure::default() };
                 contour(out, &g, &figure)?;
             }
         },
@@ -349,6 +419,7 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
                 colorbar_label: if name == "abs_ratio" { base.colorbar_label.clone() } else { name.replace('_', " ") },
                 range: range.or(base.range),
                 log_scale: args.log,
+                size,
                 ..base
             };
             // Contours of a loss surface over the map, from another file or this one.
@@ -380,15 +451,26 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
             heatmap_with(out, &g, &figure, &overlay)?;
         }
         Kind::Surface3d => {
+            let base = SurfaceFigure::default();
             let figure = SurfaceFigure {
                 title: args.title.clone(),
                 x_label,
                 y_label,
                 z_label: name.replace('_', " "),
                 z_range: range,
-                ..SurfaceFigure::default()
+                yaw: args.azimuth.map_or(base.yaw, f64::to_radians),
+                pitch: args.elevation.map_or(base.pitch, f64::to_radians),
+                size,
+                ..base
             };
             surface3d(out, &g, &figure)?;
+        }
+        Kind::Html => {
+            let title = if args.title.is_empty() { args.inputs[0].display().to_string() } else { args.title.clone() };
+            let view = (args.azimuth.is_some() || args.elevation.is_some())
+                .then(|| (args.azimuth.unwrap_or(35.0), args.elevation.unwrap_or(30.0)));
+            let figure = HtmlFigure { title, label: name.to_owned(), vmax: args.vmax, size, view };
+            html(out, &g, &figure)?;
         }
         Kind::Line => unreachable!("handled by plot_lines"),
     }

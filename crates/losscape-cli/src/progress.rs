@@ -1,19 +1,38 @@
-//! Terminal progress bars: an indicatif bar behind the libraries' `Progress` callback trait.
+//! Progress on stderr: an indicatif bar on a terminal, otherwise losscape-core's `LogProgress`
+//! (a line every `--progress-every` seconds), behind the libraries' `Progress` callback trait.
 
-use std::sync::Mutex;
+use std::io::IsTerminal;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use indicatif::{ProgressBar as Bar, ProgressDrawTarget, ProgressStyle};
-use losscape::core::Progress;
+use losscape::core::progress_log::DEFAULT_INTERVAL;
+use losscape::core::{LogProgress, Progress};
+
+/// The log interval set once from `--progress-every` / `LOSSCAPE_PROGRESS_EVERY` by `main`.
+static LOG_INTERVAL: OnceLock<Duration> = OnceLock::new();
+
+/// Sets the interval of log lines when stderr is not a terminal (first call wins).
+pub fn set_log_interval(every: Duration) {
+    let _ = LOG_INTERVAL.set(every);
+}
 
 /// Shows each task the libraries announce as a bar with its name, position, rate, time left and
-/// the latest status message. Draws on stderr, and nothing when stderr is not a terminal.
+/// the latest status message when stderr is a terminal; otherwise writes a log line (done/total,
+/// rate, ETA, message) every `--progress-every` seconds.
 pub struct ProgressBar {
     bar: Mutex<Option<Bar>>,
+    log: Option<LogProgress<std::io::Stderr>>,
 }
 
 impl ProgressBar {
     pub fn new() -> Self {
-        Self { bar: Mutex::new(None) }
+        let log = if std::io::stderr().is_terminal() {
+            None
+        } else {
+            Some(LogProgress::new(std::io::stderr(), LOG_INTERVAL.get().copied().unwrap_or(DEFAULT_INTERVAL)))
+        };
+        Self { bar: Mutex::new(None), log }
     }
 
     fn with(&self, f: impl FnOnce(&Bar)) {
@@ -33,6 +52,9 @@ impl Default for ProgressBar {
 
 impl Progress for ProgressBar {
     fn begin(&self, task: &str, total: u64) {
+        if let Some(log) = &self.log {
+            return log.begin(task, total);
+        }
         let bar = if total > 0 { Bar::new(total) } else { Bar::new_spinner() };
         bar.set_draw_target(ProgressDrawTarget::stderr());
         let template = if total > 0 {
@@ -52,15 +74,24 @@ impl Progress for ProgressBar {
     }
 
     fn advance(&self, steps: u64) {
+        if let Some(log) = &self.log {
+            return log.advance(steps);
+        }
         self.with(|b| b.inc(steps));
     }
 
     fn message(&self, message: &str) {
+        if let Some(log) = &self.log {
+            return log.message(message);
+        }
         let message = message.to_owned();
         self.with(|b| b.set_message(message));
     }
 
     fn end(&self) {
+        if let Some(log) = &self.log {
+            return log.end();
+        }
         if let Ok(mut guard) = self.bar.lock() {
             if let Some(bar) = guard.take() {
                 bar.finish_and_clear();

@@ -123,3 +123,68 @@ fn contours_and_surfaces_take_the_value_range() {
         assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "{err}");
     }
 }
+
+/// The pixel size of a PNG file (from its IHDR chunk).
+fn png_size(path: &Path) -> (u32, u32) {
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(&b[1..4], b"PNG", "{}", path.display());
+    (u32::from_be_bytes(b[16..20].try_into().unwrap()), u32::from_be_bytes(b[20..24].try_into().unwrap()))
+}
+
+#[test]
+fn html_views_sizes_angles_and_level_spacing() {
+    let dir = tempfile::tempdir().unwrap();
+    let surf = dir.path().join("s.surface");
+    let grid = Grid { x: Axis::new(-1.0, 1.0, 5).unwrap(), y: Some(Axis::new(-0.5, 0.5, 3).unwrap()) };
+    // Value at (a, b) = 1 + a + 10 b; one point diverged.
+    write_surface(&surf, grid, "random norm=filter ignore=biasbn scope=weights seed=1", &["train_loss"], |i| {
+        let (a, b) = ((i / 3) as f64 / 2.0 - 1.0, (i % 3) as f64 / 2.0 - 0.5);
+        vec![if i == 14 { f64::NAN } else { 1.0 + a + 10.0 * b }]
+    });
+
+    // The interactive view: one file with the viewer and the values, rows by b, gaps as null.
+    let page = dir.path().join("s.html");
+    plot(&[s(&surf), "--out", s(&page), "--vmax", "5", "--title", "plane"]);
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert!(text.contains("LosscapeViewer.mount(") && text.contains("function mount(el, data)"));
+    assert!(text.contains("\"x\":[-1,-0.5,0,0.5,1],\"y\":[-0.5,0,0.5]"), "{text}");
+    assert!(text.contains("\"z\":[[-5,-4.5,-4,-3.5,-3],[0,0.5,1,1.5,2],[5,5.5,6,6.5,null]]"), "{text}");
+    assert!(text.contains("\"label\":\"train_loss\",\"title\":\"plane\",\"vmax\":5}"));
+    plot(&[s(&surf), "--kind", "html", "--azimuth", "-60", "--out", s(&page)]);
+    assert!(std::fs::read_to_string(&page).unwrap().contains(",\"vmax\":null,\"view\":[-60,30]}"));
+    assert!(!text.contains("https://") && !text.contains("http://"), "no network");
+
+    // Width, height and scale of PNG figures; SVG takes width and height only.
+    let png = dir.path().join("c.png");
+    plot(&[s(&surf), "--width", "500", "--height", "400", "--scale", "2", "--out", s(&png), "--svg"]);
+    assert_eq!(png_size(&png), (1000, 800));
+    assert!(svg(&dir.path().join("c.svg")).contains("width=\"500\" height=\"400\""));
+
+    // Azimuth and elevation turn the 3D figure.
+    let (a, b) = (dir.path().join("a.svg"), dir.path().join("b.svg"));
+    plot(&[s(&surf), "--kind", "surface3d", "--out", s(&a)]);
+    plot(&[s(&surf), "--kind", "surface3d", "--azimuth", "-60", "--elevation", "10", "--out", s(&b)]);
+    assert_ne!(svg(&a), svg(&b));
+
+    // --vlevel spaces contour levels from --vmin: 0, 0.75, 1.5, ... below 6.
+    let c = dir.path().join("v.svg");
+    plot(&[s(&surf), "--kind", "contour", "--vmin", "0", "--vmax", "6", "--vlevel", "0.75", "--out", s(&c)]);
+    let text = svg(&c);
+    // Labelled in one format (one decimal): 3.75 and 5.25 read 3.8 and 5.2, which the default
+    // levels (0.1, 0.6, ..., 5.1, 5.6) do not have.
+    assert!(text.contains("\n3.8\n") && text.contains("\n5.2\n") && !text.contains("\n5.1\n"), "{text}");
+
+    // Misuse is a one-line error.
+    for args in [
+        vec!["--kind", "html", "--out", "x.png"],
+        vec!["--kind", "line", "--vlevel", "0.5", "--out", "x.png"],
+        vec!["--kind", "contour", "--azimuth", "30", "--out", "x.png"],
+        vec!["--scale", "9", "--out", "x.png"],
+        vec!["--kind", "contour", "--vlevel", "-1", "--out", "x.png"],
+    ] {
+        let o = losscape().arg("plot").arg(&surf).args(&args).current_dir(dir.path()).stderr(Stdio::piped()).output().unwrap();
+        assert!(!o.status.success(), "{args:?} was accepted");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.starts_with("error: ") && err.trim_end().lines().count() == 1, "{args:?}: {err}");
+    }
+}

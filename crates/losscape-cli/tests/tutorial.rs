@@ -39,8 +39,17 @@ fn the_tutorial_commands_run_as_written() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let markdown = std::fs::read_to_string(root.join("../../docs/tutorial-own-model.md")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    for name in ["net.pt", "net2.pt", "data.npz", "weights.safetensors"] {
-        std::fs::copy(root.join("tests/fixtures/own-model").join(name), dir.path().join(name)).unwrap();
+    let fixtures = root.join("tests/fixtures/own-model");
+    for name in ["net.pt", "net2.pt", "data.npz", "weights.safetensors", "mlp.pt", "seq.pt"] {
+        std::fs::copy(fixtures.join(name), dir.path().join(name)).unwrap();
+    }
+    // The tabular and token data sets are folders of .npy files.
+    for folder in ["tabular", "tokens"] {
+        std::fs::create_dir(dir.path().join(folder)).unwrap();
+        for entry in std::fs::read_dir(fixtures.join(folder)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(folder).join(entry.file_name())).unwrap();
+        }
     }
     let mut last_output: Option<String> = None;
     let (mut commands, mut checked) = (0, 0);
@@ -76,8 +85,32 @@ fn the_tutorial_commands_run_as_written() {
         }
     }
     assert!(commands >= 10 && checked >= 6, "{commands} commands, {checked} expected lines");
-    for made in ["line.png", "plane.png", "interp.png", "plane.csv", "line-weights.surf"] {
+    for made in ["line.png", "plane.png", "interp.png", "plane.csv", "line-weights.surf", "mlp-plane.png", "seq-line.png"] {
         assert!(dir.path().join(made).is_file(), "{made} was not made");
+    }
+
+    // The MLP's numbers are the fixture generator's independent ones: the centre of its plane
+    // is the loss at the saved weights, and the tutorial's eigenvalues are the exact Hessian's.
+    let reference = std::fs::read_to_string(fixtures.join("mlp-reference.txt")).unwrap();
+    let value = |key: &str| -> f64 {
+        let line = reference.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no {key} in the reference"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let plane = losscape::landscape::Surface::load(&dir.path().join("mlp-plane.surf")).unwrap();
+    let centre = plane.grid().index(5, 5);
+    assert_eq!(plane.grid().point(centre), (0.0, 0.0));
+    let values = plane.point_values(centre).unwrap();
+    let names = &plane.header().arrays;
+    let at = |name: &str| values[names.iter().position(|n| n == name).unwrap()];
+    let loss = at("train_loss");
+    assert!((loss - value("train_loss")).abs() <= 1e-5 * value("train_loss"), "centre loss {loss} vs {}", value("train_loss"));
+    assert!((at("train_acc") - value("train_acc")).abs() < 1e-3, "centre accuracy {}", at("train_acc"));
+    for key in ["lambda_max", "lambda_min"] {
+        let documented = markdown
+            .lines()
+            .find_map(|l| l.strip_prefix(key).filter(|_| markdown.contains("112 scalars")).and_then(|r| r.trim().parse::<f64>().ok())
+                .filter(|v| (v - value(key)).abs() <= 1e-6 * value(key).abs()));
+        assert!(documented.is_some(), "the tutorial does not show {key} = {:e} of mlp-reference.txt", value(key));
     }
 }
 

@@ -2,6 +2,8 @@
 //!
 //! - [`progress`]: the small callback trait through which libraries report long work
 //!   (they never print); the CLI turns it into progress bars.
+//! - [`progress_log`]: [`LogProgress`], the same events as a log line every N seconds, for runs
+//!   whose stderr is a file.
 //! - [`fsio`]: files written whole or not at all (temporary name, then rename).
 //! - [`hash`]: SHA-256 content hashes of files, bytes and tensors, used to tie results to inputs.
 //! - [`device`]: parsing of device and precision names, thread settings.
@@ -25,7 +27,9 @@ pub mod fsio;
 pub mod hash;
 pub mod machine;
 pub mod progress;
+pub mod progress_log;
 
 pub use device::{parse_device, Precision};
 pub use error::{Error, Result};
 pub use progress::{Progress, Silent};
+pub use progress_log::LogProgress;

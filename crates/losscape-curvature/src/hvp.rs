@@ -264,7 +264,8 @@ impl<'a> HessianOperator<'a> {
     }
 
     fn batch_loss(&self, xs: &Tensor, ys: &Tensor) -> Result<Tensor> {
-        let xs = if xs.kind() == self.model.kind() {
+        // Token ids (integer inputs) go to the model as they are.
+        let xs = if xs.kind() == self.model.kind() || !xs.is_floating_point() {
             xs.shallow_clone()
         } else {
             xs.f_to_kind(self.model.kind())?

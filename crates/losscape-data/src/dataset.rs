@@ -1,5 +1,10 @@
-//! The in-memory [`Dataset`]: all images and labels of a split as two tensors on one device,
+//! The in-memory [`Dataset`]: all inputs and labels of a split as two tensors on one device,
 //! with per-channel normalization and seeded batching. Nothing is decoded per batch.
+//!
+//! Inputs are images `[N, C, H, W]` (every built-in network and data set), or, for users' own
+//! (TorchScript) models, any other example shape: float features `[N, D]` (or `[N, D, ...]`,
+//! normalized per feature along dim 1) and integer token ids `[N, T]` (int64, never converted to
+//! floating point and never normalized). See [`Dataset::of_examples`] and [`InputKind`].
 
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -32,18 +37,23 @@ impl Normalization {
         if n == 0 {
             return Err(Error::Invalid(format!("{}: cannot fit a normalization to no images", data.name)));
         }
-        let [c, h, w] = data.image_shape();
-        let c = c as usize;
+        if data.input_kind() == InputKind::Tokens {
+            return Err(Error::Invalid(format!("{}: token ids have no per-channel statistics", data.name)));
+        }
+        let c = data.channels() as usize;
+        let dims = data.stat_dims();
+        // Values per channel in one example: the product of the dims after the channel dim.
+        let per_example: i64 = data.images.size()[2..].iter().product();
         let (mut count, mut mean, mut m2) = (0.0f64, vec![0.0f64; c], vec![0.0f64; c]);
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
             let x = data.images.f_narrow(0, start, len)?.f_to_kind(Kind::Double)?;
-            let chunk_mean = x.f_mean_dim([0i64, 2, 3].as_slice(), true, Kind::Double)?;
-            let chunk_m2 = x.f_sub(&chunk_mean)?.f_square()?.f_sum_dim_intlist([0i64, 2, 3].as_slice(), false, Kind::Double)?;
+            let chunk_mean = x.f_mean_dim(dims.as_slice(), true, Kind::Double)?;
+            let chunk_m2 = x.f_sub(&chunk_mean)?.f_square()?.f_sum_dim_intlist(dims.as_slice(), false, Kind::Double)?;
             let chunk_mean = Vec::<f64>::try_from(&chunk_mean.f_flatten(0, -1)?)?;
             let chunk_m2 = Vec::<f64>::try_from(&chunk_m2)?;
-            let chunk_count = (len * h * w) as f64;
+            let chunk_count = (len * per_example) as f64;
             let total = count + chunk_count;
             for k in 0..c {
                 let delta = chunk_mean[k] - mean[k];
@@ -62,10 +72,33 @@ impl Normalization {
     }
 }
 
+/// What a data set's inputs are (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// Floating-point images `[N, C, H, W]`.
+    Images,
+    /// Floating-point features `[N, D]` (or `[N, D, ...]` of another rank than 4).
+    Features,
+    /// Integer token ids `[N, T]` (int64), fed to the model as they are.
+    Tokens,
+}
+
+impl std::fmt::Display for InputKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InputKind::Images => "images",
+            InputKind::Features => "features",
+            InputKind::Tokens => "token ids",
+        })
+    }
+}
+
 /// One split of a data set, held in memory.
 #[derive(Debug)]
 pub struct Dataset {
-    /// `[N, C, H, W]` floating point; on the 0..1 scale unless `normalization` is set.
+    /// The inputs: `[N, C, H, W]` floating-point images (on the 0..1 scale unless
+    /// `normalization` is set), or for own models `[N, D, ...]` floating-point features or
+    /// `[N, T]` int64 token ids ([`Dataset::of_examples`]).
     pub images: Tensor,
     /// `[N]` int64 class indices in `0..num_classes`.
     pub labels: Tensor,
@@ -119,6 +152,70 @@ impl Dataset {
         Ok(Self { images, labels, num_classes, normalization: None, name })
     }
 
+    /// A data set of any example shape for users' own models: floating-point `inputs` of rank 2
+    /// or more (rank 4 is read as images, any other as features `[N, D, ...]`, stored as f32
+    /// unless already f64), or integer inputs `[N, T]` (token ids, stored as int64; negative ids
+    /// are refused). Labels as for [`Dataset::new`]: int64 class indices in `0..num_classes`, or
+    /// floating-point regression targets `[N]` / `[N, K]` with `num_classes` = K.
+    pub fn of_examples(inputs: Tensor, labels: Tensor, num_classes: i64, name: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        let (is, ls) = (inputs.size(), labels.size());
+        if is.len() < 2 {
+            return Err(Error::Invalid(format!("{name}: inputs must have an example dimension and at least one more, got {is:?}")));
+        }
+        let inputs = match inputs.kind() {
+            Kind::Float | Kind::Double => inputs,
+            Kind::Half | Kind::BFloat16 => inputs.f_to_kind(Kind::Float)?,
+            Kind::Uint8 | Kind::Int8 | Kind::Int16 | Kind::Int | Kind::Int64 if is.len() == 2 => {
+                let ids = inputs.f_to_kind(Kind::Int64)?;
+                if ids.numel() > 0 && ids.f_min()?.int64_value(&[]) < 0 {
+                    return Err(Error::Invalid(format!("{name}: token ids must not be negative")));
+                }
+                ids
+            }
+            k => {
+                return Err(Error::Invalid(format!(
+                    "{name}: inputs of {k:?} {is:?} are not supported: use floats (images, features) or integer token ids [N, T]"
+                )))
+            }
+        };
+        if labels.is_floating_point() {
+            if !(1..=2).contains(&ls.len()) || ls[0] != is[0] {
+                return Err(Error::Invalid(format!("{name}: {} examples but regression targets of shape {ls:?}", is[0])));
+            }
+            let outputs = ls.get(1).copied().unwrap_or(1);
+            let labels = labels.f_to_kind(Kind::Float)?;
+            return Ok(Self { images: inputs, labels, num_classes: outputs, normalization: None, name });
+        }
+        if is.len() == 4 && inputs.is_floating_point() {
+            return Self::new(inputs, labels, num_classes, name);
+        }
+        // Checked like images, with a placeholder of the right length.
+        let checked = Self::new(Tensor::f_zeros([is[0], 1, 1, 1], (Kind::Float, Device::Cpu))?, labels, num_classes, name)?;
+        Ok(Self { images: inputs.f_to_device(checked.labels.device())?, ..checked })
+    }
+
+    /// Whether the inputs are images, features or token ids.
+    pub fn input_kind(&self) -> InputKind {
+        if !self.images.is_floating_point() {
+            InputKind::Tokens
+        } else if self.images.dim() == 4 {
+            InputKind::Images
+        } else {
+            InputKind::Features
+        }
+    }
+
+    /// The shape of one example (`[C, H, W]` for images, `[D]` for features, `[T]` for tokens).
+    pub fn example_shape(&self) -> Vec<i64> {
+        self.images.size()[1..].to_vec()
+    }
+
+    /// The dims statistics reduce over: every dim but the channel (feature) dim 1.
+    fn stat_dims(&self) -> Vec<i64> {
+        (0..self.images.dim() as i64).filter(|&d| d != 1).collect()
+    }
+
     /// Number of examples.
     pub fn len(&self) -> usize {
         self.labels.size()[0] as usize
@@ -129,15 +226,17 @@ impl Dataset {
         self.len() == 0
     }
 
-    /// Number of image channels.
+    /// Number of image channels (of features for `[N, D]` inputs, of tokens for token ids).
     pub fn channels(&self) -> i64 {
         self.images.size()[1]
     }
 
-    /// `[C, H, W]` of one image.
+    /// `[C, H, W]` of one image. For other inputs (see [`input_kind`](Dataset::input_kind)) the
+    /// missing dims read as 1; use [`example_shape`](Dataset::example_shape) there.
     pub fn image_shape(&self) -> [i64; 3] {
         let s = self.images.size();
-        [s[1], s[2], s[3]]
+        let at = |k: usize| s.get(k).copied().unwrap_or(1);
+        [at(1), at(2), at(3)]
     }
 
     /// The device its tensors live on.
@@ -154,8 +253,12 @@ impl Dataset {
         })
     }
 
-    /// A copy with images of floating kind `kind` (e.g. `Kind::Double` for exact tests).
+    /// A copy with images (features) of floating kind `kind` (e.g. `Kind::Double` for exact
+    /// tests). Token ids stay int64.
     pub fn to_kind(&self, kind: Kind) -> Result<Self> {
+        if self.input_kind() == InputKind::Tokens {
+            return Ok(self.clone());
+        }
         Ok(Self { images: self.images.f_to_kind(kind)?, ..self.clone() })
     }
 
@@ -163,6 +266,9 @@ impl Dataset {
     pub fn normalized(&self, norm: &Normalization) -> Result<Self> {
         if self.normalization.is_some() {
             return Err(Error::Invalid(format!("{}: already normalized", self.name)));
+        }
+        if self.input_kind() == InputKind::Tokens {
+            return Err(Error::Invalid(format!("{}: token ids cannot be normalized (give no mean/std)", self.name)));
         }
         let c = self.channels();
         if norm.channels() as i64 != c || norm.std.iter().any(|s| *s <= 0.0) {
@@ -173,8 +279,11 @@ impl Dataset {
             )));
         }
         let kind = self.images.kind();
-        let mean = Tensor::from_slice(&norm.mean).to_kind(kind).to_device(self.device()).view([1, c, 1, 1]);
-        let std = Tensor::from_slice(&norm.std).to_kind(kind).to_device(self.device()).view([1, c, 1, 1]);
+        // [1, C, 1, 1] for images, [1, D] for features: broadcast along dim 1.
+        let mut shape = vec![1i64; self.images.dim()];
+        shape[1] = c;
+        let mean = Tensor::from_slice(&norm.mean).to_kind(kind).to_device(self.device()).view(shape.as_slice());
+        let std = Tensor::from_slice(&norm.std).to_kind(kind).to_device(self.device()).view(shape.as_slice());
         let images = self.images.f_sub(&mean)?.f_div(&std)?;
         Ok(Self { images, normalization: Some(norm.clone()), ..self.clone() })
     }
@@ -328,6 +437,40 @@ mod tests {
         let err = Dataset::new(images.shallow_clone(), Tensor::from_slice(&[0i64, 5]), 3, "x").unwrap_err();
         assert!(err.to_string().contains("label 5 out of range"));
         assert!(Dataset::new(images, Tensor::from_slice(&[0i64]), 3, "x").is_err());
+    }
+
+    #[test]
+    fn features_and_token_ids_are_examples_too() {
+        // Features [N, D]: normalized per feature, converted to f64 with the model.
+        let x = Tensor::from_slice(&[1.0f32, 10.0, 3.0, 30.0, 5.0, 50.0]).view([3, 2]);
+        let d = Dataset::of_examples(x, Tensor::from_slice(&[0i64, 1, 1]), 2, "feat").unwrap();
+        assert_eq!((d.input_kind(), d.example_shape(), d.channels()), (InputKind::Features, vec![2], 2));
+        let norm = Normalization::fit(&d).unwrap();
+        assert_eq!(norm.mean, [3.0, 30.0]);
+        let sd = (8.0f64 / 3.0).sqrt();
+        assert!((norm.std[0] - sd).abs() < 1e-12 && (norm.std[1] - 10.0 * sd).abs() < 1e-11, "{norm:?}");
+        let n = d.normalized(&norm).unwrap().to_kind(Kind::Double).unwrap();
+        assert_eq!(n.images.kind(), Kind::Double);
+        assert!((n.images.double_value(&[2, 1]) - 2.0 / sd).abs() < 1e-6);
+        assert_eq!(Vec::<i64>::try_from(&n.batches(2, None).unwrap().next().unwrap().1).unwrap(), [0, 1]);
+
+        // Token ids [N, T]: int64, left alone by to_kind, refused by normalization.
+        let ids = Tensor::from_slice(&[3i32, 1, 4, 1, 5, 9]).view([2, 3]);
+        let t = Dataset::of_examples(ids, Tensor::from_slice(&[1.5f32, -2.0]), 0, "tok").unwrap();
+        assert_eq!((t.input_kind(), t.num_classes, t.images.kind()), (InputKind::Tokens, 1, Kind::Int64));
+        assert_eq!(t.to_kind(Kind::Double).unwrap().images.kind(), Kind::Int64);
+        assert!(t.normalized(&Normalization::identity(3)).unwrap_err().to_string().contains("token ids cannot be normalized"));
+        assert!(Normalization::fit(&t).is_err());
+        let (xs, ys) = t.select(&[1], "one").unwrap().batches(5, None).unwrap().next().unwrap();
+        assert_eq!((Vec::<i64>::try_from(&xs.flatten(0, -1)).unwrap(), ys.double_value(&[0])), (vec![1, 5, 9], -2.0));
+
+        // Bad inputs are named.
+        let bad = |x: Tensor, y: Tensor| Dataset::of_examples(x, y, 3, "bad").unwrap_err().to_string();
+        assert!(bad(Tensor::from_slice(&[1.0f32, 2.0]), Tensor::from_slice(&[0i64, 1])).contains("example dimension"));
+        assert!(bad(Tensor::from_slice(&[-1i64, 2]).view([1, 2]), Tensor::from_slice(&[0i64])).contains("must not be negative"));
+        assert!(bad(Tensor::zeros([2, 2, 2], (Kind::Int64, Device::Cpu)), Tensor::from_slice(&[0i64, 1])).contains("not supported"));
+        assert!(bad(Tensor::zeros([2, 3], (Kind::Float, Device::Cpu)), Tensor::from_slice(&[0i64, 7])).contains("label 7 out of range"));
+        assert!(bad(Tensor::zeros([2, 3], (Kind::Float, Device::Cpu)), Tensor::from_slice(&[0.5f32])).contains("2 examples but regression targets"));
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub mod synthetic;
 
 pub use augment::Augmentation;
 pub use cifar::{read_cifar10_dir, read_cifar_file, CIFAR10_CLASSES};
-pub use dataset::{Batches, Dataset, Normalization};
+pub use dataset::{Batches, Dataset, InputKind, Normalization};
 pub use embedded::{fashion_mnist_mini, FASHION_MNIST_CLASSES};
 pub use error::{Error, Result};
 pub use idx::{read_idx_dir, read_idx_pair};

@@ -5,7 +5,10 @@
 //! Images are `N x C x H x W` or `N x H x W x C` (taken as channels-last when dim 1 is larger than
 //! the last dim, so `N x 32 x 32 x 3` and `N x 3 x 32 x 32` both work; ties read as channels-first)
 //! or `N x H x W` (one channel); `uint8` images are divided by 255, floating-point images are taken
-//! as they are (on the 0..1 scale if `mean`/`std` are given). Labels are integers in
+//! as they are (on the 0..1 scale if `mean`/`std` are given). For users' own (TorchScript) models
+//! the inputs may also be floating-point features `N x D` (normalized per feature by `mean`/`std`
+//! of length D) or integer token ids `N x T` (any integer dtype, stored as int64 and fed to the
+//! model as they are; no `mean`/`std`). Labels are integers in
 //! `0..num_classes`; `num_classes` defaults to the largest label plus one. Floating-point labels
 //! `[N]` or `[N, K]` are regression targets instead (for the `mse` loss; `num_classes` is then `K`,
 //! the number of outputs, and accuracy is undefined). When `mean` and `std`
@@ -179,8 +182,20 @@ pub fn splits_from_arrays(mut arrays: BTreeMap<String, Tensor>, origin: &Path, n
     }
     let mut take = |key: &str| arrays.remove(key).expect("checked above");
     let (x_train, y_train, x_test, y_test) = (take("x_train"), take("y_train"), take("x_test"), take("y_test"));
-    let x_train = images(x_train, origin, "x_train")?;
-    let x_test = images(x_test, origin, "x_test")?;
+    let x_train = inputs(x_train, origin, "x_train")?;
+    let x_test = inputs(x_test, origin, "x_test")?;
+    if x_train.size()[1..] != x_test.size()[1..] || x_train.kind() != x_test.kind() {
+        return Err(Error::format(
+            origin,
+            format!(
+                "x_train examples are {:?} {:?} but x_test examples are {:?} {:?}",
+                x_train.kind(),
+                &x_train.size()[1..],
+                x_test.kind(),
+                &x_test.size()[1..]
+            ),
+        ));
+    }
     if is_float(y_train.kind()) || is_float(y_test.kind()) {
         let train = regression(x_train, y_train, origin, "train", name)?;
         let test = regression(x_test, y_test, origin, "test", name)?;
@@ -191,12 +206,6 @@ pub fn splits_from_arrays(mut arrays: BTreeMap<String, Tensor>, origin: &Path, n
     }
     let y_train = labels(y_train, origin, "y_train")?;
     let y_test = labels(y_test, origin, "y_test")?;
-    if x_train.size()[1..] != x_test.size()[1..] {
-        return Err(Error::format(
-            origin,
-            format!("x_train images are {:?} but x_test images are {:?}", &x_train.size()[1..], &x_test.size()[1..]),
-        ));
-    }
     let num_classes = match arrays.remove("num_classes") {
         Some(t) if t.numel() == 1 && !is_float(t.kind()) => t.f_reshape([1])?.f_int64_value(&[0])?,
         Some(t) => return Err(Error::format(origin, format!("num_classes must be one integer, got {:?} {:?}", t.kind(), t.size()))),
@@ -205,8 +214,8 @@ pub fn splits_from_arrays(mut arrays: BTreeMap<String, Tensor>, origin: &Path, n
             max(&y_train)?.max(max(&y_test)?) + 1
         }
     };
-    let train = Dataset::new(x_train, y_train, num_classes, format!("{name}/train"))?;
-    let test = Dataset::new(x_test, y_test, num_classes, format!("{name}/test"))?;
+    let train = Dataset::of_examples(x_train, y_train, num_classes, format!("{name}/train"))?;
+    let test = Dataset::of_examples(x_test, y_test, num_classes, format!("{name}/test"))?;
     normalize(Splits { train, test }, &mut arrays, origin)
 }
 
@@ -233,13 +242,35 @@ fn values(t: &Tensor) -> Result<Vec<f64>> {
     Ok(Vec::<f64>::try_from(&flat)?)
 }
 
+/// The inputs: images (see [`images`]), float features `[N, D]` as f32, or integer token ids
+/// `[N, T]` as int64 (not negative).
+fn inputs(t: Tensor, origin: &Path, key: &str) -> Result<Tensor> {
+    match (t.kind(), t.dim()) {
+        (k, 2) if is_float(k) => Ok(t.f_to_kind(Kind::Float)?),
+        (Kind::Bool, _) => Err(Error::format(origin, format!("{key} is Bool: inputs must be numbers"))),
+        (k, 2) if !is_float(k) => {
+            let ids = t.f_to_kind(Kind::Int64)?;
+            if ids.numel() > 0 && ids.f_min()?.int64_value(&[]) < 0 {
+                return Err(Error::format(origin, format!("{key} holds negative values: integer N x T inputs are token ids (0 or more)")));
+            }
+            Ok(ids)
+        }
+        _ => images(t, origin, key),
+    }
+}
+
 /// Images as float `[N, C, H, W]`: uint8 divided by 255, floats as they are, channels-last moved
 /// to channels-first.
 fn images(t: Tensor, origin: &Path, key: &str) -> Result<Tensor> {
     let t = match t.kind() {
         Kind::Uint8 => t.f_to_kind(Kind::Float)?.f_div_scalar(255.0)?,
         k if is_float(k) => t.f_to_kind(Kind::Float)?,
-        k => return Err(Error::format(origin, format!("{key} is {k:?}: images must be uint8 or floating point"))),
+        k => {
+            return Err(Error::format(
+                origin,
+                format!("{key} is {k:?} {:?}: images must be uint8 or floating point (integer inputs must be N x T token ids)", t.size()),
+            ))
+        }
     };
     let s = t.size();
     match s.len() {
@@ -248,7 +279,7 @@ fn images(t: Tensor, origin: &Path, key: &str) -> Result<Tensor> {
         4 => Ok(t),
         _ => Err(Error::format(
             origin,
-            format!("{key} has shape {s:?}: images must be N x C x H x W, N x H x W x C or N x H x W"),
+            format!("{key} has shape {s:?}: inputs must be images N x C x H x W, N x H x W x C or N x H x W, features N x D, or token ids N x T"),
         )),
     }
 }
@@ -266,9 +297,7 @@ fn regression(images: Tensor, targets: Tensor, origin: &Path, split: &str, name:
             ),
         ));
     }
-    let outputs = ts.get(1).copied().unwrap_or(1);
-    let labels = targets.f_to_kind(Kind::Float)?;
-    Ok(Dataset { images, labels, num_classes: outputs, normalization: None, name: format!("{name}/{split}") })
+    Dataset::of_examples(images, targets, 0, format!("{name}/{split}"))
 }
 
 /// Labels as int64 `[N]`.
@@ -361,6 +390,65 @@ mod tests {
         ];
         let err = read_npz(&write_npz(dir.path(), &one)).unwrap_err().to_string();
         assert!(err.contains("y_test") && err.contains("for the 3 images"), "{err}");
+    }
+
+    #[test]
+    fn features_and_token_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        // N x D float64 features with int64 labels and per-feature statistics.
+        let x = Tensor::from_slice(&[0.0f64, 10.0, 1.0, 20.0, 2.0, 30.0]).view([3, 2]);
+        let arrays = [
+            ("x_train", x.shallow_clone()),
+            ("y_train", Tensor::from_slice(&[0i64, 1, 2])),
+            ("x_test", x.narrow(0, 0, 2)),
+            ("y_test", Tensor::from_slice(&[2i64, 0])),
+            ("mean", Tensor::from_slice(&[1.0f32, 20.0])),
+            ("std", Tensor::from_slice(&[0.5f32, 10.0])),
+        ];
+        let splits = read_npz(&write_npz(dir.path(), &arrays)).unwrap();
+        assert_eq!((splits.train.input_kind(), splits.train.example_shape()), (crate::InputKind::Features, vec![2]));
+        assert_eq!((splits.train.images.kind(), splits.train.num_classes), (Kind::Float, 3));
+        assert_eq!(splits.train.images.double_value(&[2, 0]), 2.0);
+        assert_eq!(splits.train.images.double_value(&[0, 1]), -1.0);
+        // N x T int32 token ids with float regression targets.
+        let ids = Tensor::from_slice(&[1i32, 2, 3, 0, 0, 7]).view([2, 3]);
+        let arrays = [
+            ("x_train", ids.shallow_clone()),
+            ("y_train", Tensor::from_slice(&[0.5f32, 1.5])),
+            ("x_test", ids.shallow_clone()),
+            ("y_test", Tensor::from_slice(&[0.5f32, 1.5])),
+        ];
+        let splits = read_npz(&write_npz(dir.path(), &arrays)).unwrap();
+        assert_eq!((splits.test.input_kind(), splits.test.images.kind()), (crate::InputKind::Tokens, Kind::Int64));
+        assert_eq!(Vec::<i64>::try_from(&splits.test.images.flatten(0, -1)).unwrap(), [1, 2, 3, 0, 0, 7]);
+        assert_eq!((splits.test.num_classes, splits.test.labels.double_value(&[1])), (1, 1.5));
+        // Token ids with statistics, negative ids, and splits of different shapes are refused.
+        let with_stats = [
+            ("x_train", ids.shallow_clone()),
+            ("y_train", Tensor::from_slice(&[0i64, 1])),
+            ("x_test", ids.shallow_clone()),
+            ("y_test", Tensor::from_slice(&[0i64, 1])),
+            ("mean", Tensor::from_slice(&[0.0f32, 0.0, 0.0])),
+            ("std", Tensor::from_slice(&[1.0f32, 1.0, 1.0])),
+        ];
+        let err = read_npz(&write_npz(dir.path(), &with_stats)).unwrap_err().to_string();
+        assert!(err.contains("token ids cannot be normalized"), "{err}");
+        let negative = [
+            ("x_train", Tensor::from_slice(&[1i64, -2]).view([1, 2])),
+            ("y_train", Tensor::from_slice(&[0i64])),
+            ("x_test", Tensor::from_slice(&[1i64, 2]).view([1, 2])),
+            ("y_test", Tensor::from_slice(&[0i64])),
+        ];
+        let err = read_npz(&write_npz(dir.path(), &negative)).unwrap_err().to_string();
+        assert!(err.contains("x_train holds negative values"), "{err}");
+        let mixed = [
+            ("x_train", x.to_kind(Kind::Float)),
+            ("y_train", Tensor::from_slice(&[0i64, 1, 2])),
+            ("x_test", Tensor::from_slice(&[1i64, 2]).view([1, 2])),
+            ("y_test", Tensor::from_slice(&[0i64])),
+        ];
+        let err = read_npz(&write_npz(dir.path(), &mixed)).unwrap_err().to_string();
+        assert!(err.contains("x_train examples are Float [2] but x_test examples are Int64 [2]"), "{err}");
     }
 
     #[test]

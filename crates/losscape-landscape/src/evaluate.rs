@@ -199,7 +199,8 @@ impl Evaluator {
         // Regression targets (float labels) have no accuracy: it is NaN.
         let regression = data.labels.f_is_floating_point()?;
         for (xs, ys) in data.batches(self.batch_size, None)? {
-            let xs = if xs.kind() == kind { xs } else { xs.f_to_kind(kind)? };
+            // Token ids (integer inputs) go to the model as they are.
+            let xs = if xs.kind() == kind || !xs.is_floating_point() { xs } else { xs.f_to_kind(kind)? };
             let out = forward(&xs)?;
             loss_sum += self.loss.batch_sum(&out, &ys)?;
             if regression {

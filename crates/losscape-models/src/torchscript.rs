@@ -271,7 +271,7 @@ impl Model for TorchScriptModel {
             }
             *training = want_train;
         }
-        let needs = "losscape calls forward(x) with one tensor [N, C, H, W] and needs one tensor of outputs [N, K] back";
+        let needs = "losscape calls forward(x) with one tensor (images [N, C, H, W], features [N, D] or token ids [N, T]) and needs one tensor of outputs [N, K] back";
         let out = module.forward_is(&[IValue::Tensor(xs.shallow_clone())]).map_err(|e| {
             let message = e.to_string();
             let first = message.lines().next().unwrap_or_default();

@@ -21,6 +21,8 @@
 //!   another grid's contour lines and marked points ([`HeatmapOverlay`]).
 //! - [`surface3d`]: the grid as a smooth 3D surface (bicubic refinement, lit facets) coloured by
 //!   height, cut off above its range, with a colour bar.
+//! - [`html`]: the grid as an interactive 3D view in a self-contained HTML page (rotate, zoom,
+//!   hover for values, log-scale toggle; its own small canvas viewer, no library, no network).
 //! - [`trajectory`]: an optimization path over contour lines, a dot per checkpoint, learning-rate
 //!   decays in red, axes labelled with [`explained_variance_label`].
 //!
@@ -69,6 +71,7 @@ mod error;
 mod frame;
 mod grid;
 mod heatmap;
+pub mod html;
 mod levels;
 mod lines;
 mod marching;
@@ -83,6 +86,7 @@ pub use contour::{
 pub use error::{Error, Result};
 pub use grid::Grid;
 pub use heatmap::{heatmap, heatmap_with, HeatmapFigure, HeatmapOverlay, Shading};
+pub use html::{html, HtmlFigure};
 pub use levels::{LevelSet, Levels};
 pub use lines::{lines, Curve, LinesFigure, YAxis};
 pub use output::Format;

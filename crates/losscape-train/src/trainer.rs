@@ -175,6 +175,14 @@ fn train_in(config: &TrainConfig, run_dir: &Path, options: &RunOptions, progress
     // The data and the model are checked before anything is written, so a run refused for bad
     // data leaves no config.json that would refuse the corrected rerun.
     let data = prepare_data(config, options.device)?;
+    let kind = data.train.input_kind();
+    if kind != losscape_data::InputKind::Images {
+        return Err(Error::Config(format!(
+            "{}: the built-in networks train on images [N, C, H, W], and this data set holds {kind} {:?}",
+            data.train.name,
+            data.train.example_shape()
+        )));
+    }
     let [channels, height, width] = data.train.image_shape();
     let num_classes = data.train.num_classes;
     let model = losscape_models::build(
