@@ -7,6 +7,7 @@
 mod data_cmd;
 mod guard;
 mod hessian_cmd;
+mod hints;
 mod landscape_cmd;
 mod model_load;
 mod mpi_run;
@@ -108,7 +109,7 @@ fn main() -> ExitCode {
     let (code, error) = match panic::catch_unwind(AssertUnwindSafe(|| run(cli))) {
         Ok(Ok(())) => (ExitCode::SUCCESS, None),
         Ok(Err(err)) => {
-            let line = one_line(&err);
+            let line = hints::with_flags(&err, one_line(&err));
             eprintln!("error: {}{line}", mpi_run::rank_prefix());
             (ExitCode::FAILURE, Some(line))
         }

@@ -59,6 +59,18 @@ pub enum Error {
     /// An error reported by libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// An input a job refuses because of what its model can do.
+    #[error("{0}")]
+    Refused(#[from] crate::job::Refusal),
+    /// What was being done when `source` happened (e.g. "loading data cifar10:...").
+    #[error("{context}")]
+    Context {
+        /// What was being done.
+        context: String,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 /// Result with the landscape [`Error`].
@@ -77,6 +89,11 @@ impl Error {
             path: path.into(),
             message: message.into(),
         }
+    }
+
+    /// This error as the cause of `context`.
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Error::Context { context: context.into(), source: Box::new(self) }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {

@@ -48,6 +48,7 @@ pub mod evaluate;
 pub mod export;
 pub mod fast;
 pub mod grid;
+pub mod job;
 pub mod run;
 pub mod surface;
 
@@ -55,5 +56,6 @@ pub use error::{Error, Result};
 pub use evaluate::{EvalPath, Evaluator, LossKind, Metrics};
 pub use fast::{FastForward, FoldedForward, Layout};
 pub use grid::{Axis, Grid, Shard};
+pub use job::{DirectionSource, GridRequest, PreparedSurface, Refusal, SurfaceRequest};
 pub use run::{run_grid, run_surface, GridJob, LossMetrics, PointMetrics, RunReport, SurfaceJob};
 pub use surface::{RunRecord, Surface, SurfaceHeader};
