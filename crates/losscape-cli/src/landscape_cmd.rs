@@ -10,7 +10,7 @@ use losscape::core::parse_device;
 use losscape::data::DataSource;
 use losscape::directions::{Direction, Ignore, Norm, RandomSpec, Scope};
 use losscape::landscape::evaluate::LossKind;
-use losscape::landscape::export::{write_csv, write_npz, write_vtp, VtpOptions};
+use losscape::landscape::export::{write_csv, write_npz, write_vtp, ExportFormat, VtpOptions};
 use losscape::landscape::job::{self, DirectionSource, GridRequest, SplitChoice, SurfaceRequest};
 use losscape::landscape::{Axis, Grid, Shard, Surface};
 
@@ -148,21 +148,14 @@ enum Splits_ {
     Both,
 }
 
-/// Export formats.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Format {
-    Npz,
-    Csv,
-    Vtp,
-}
-
 /// `losscape export`: write a surface as .npz, .csv or .vtp.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// The surface file.
     surface: PathBuf,
-    #[arg(long, value_enum)]
-    format: Format,
+    /// npz | csv | vtp.
+    #[arg(long)]
+    format: ExportFormat,
     /// Output file (default: the surface's path with the format's extension).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -285,17 +278,12 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
 
 pub fn export(args: ExportArgs) -> Result<()> {
     let surface = Surface::load(&args.surface)?;
-    let ext = match args.format {
-        Format::Npz => "npz",
-        Format::Csv => "csv",
-        Format::Vtp => "vtp",
-    };
-    let out = args.out.clone().unwrap_or_else(|| args.surface.with_extension(ext));
+    let out = args.out.clone().unwrap_or_else(|| args.surface.with_extension(args.format.extension()));
     crate::guard::refuse_overwrite(&out, [args.surface.as_path()])?;
     match args.format {
-        Format::Npz => write_npz(&surface, &out)?,
-        Format::Csv => write_csv(&surface, &out)?,
-        Format::Vtp => {
+        ExportFormat::Npz => write_npz(&surface, &out)?,
+        ExportFormat::Csv => write_csv(&surface, &out)?,
+        ExportFormat::Vtp => {
             let opts = VtpOptions { array: args.array.clone(), log: args.log, clip: args.clip, z_scale: args.z_scale };
             write_vtp(&surface, &opts, &out)?
         }

@@ -53,16 +53,6 @@ pub(crate) fn load_model(
     Ok(args.source(path).load(device, precision)?)
 }
 
-/// The model's identity hash, the one every command records and compares: [`ModelSource::identity_hash`].
-pub(crate) fn model_hash(path: &Path, args: &ModelArgs) -> Result<String> {
-    Ok(args.source(path).identity_hash()?)
-}
-
-/// The hash `losscape surface --checkpoint MODEL --weights WEIGHTS` records for its model.
-pub(crate) fn weights_model_hash(model: &Path, weights: &Path) -> Result<String> {
-    model_hash(model, &ModelArgs { weights: Some(weights.to_path_buf()), ..ModelArgs::default() })
-}
-
 /// A path from a folder of safetensors weight files (state dicts of `model`'s tensors, one per
 /// epoch, in file-name order: epochs 0, 1, ...) and the model that holds the last of them.
 pub(crate) fn weights_trajectory(model: &Path, dir: &Path) -> Result<(Trajectory, Box<dyn Model>)> {

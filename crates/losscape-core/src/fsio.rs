@@ -53,6 +53,29 @@ where
     Ok(())
 }
 
+/// Writes `path` atomically with a closure that writes a whole file at the temporary path it is
+/// given (for writers that take a path, such as libtorch's module saving). The file is then
+/// flushed to disk and renamed over `path`; on any error the temporary file is removed and
+/// `path` keeps its previous content. Missing parent folders are created.
+pub fn write_atomic_via<F>(path: &Path, write: F) -> Result<()>
+where
+    F: FnOnce(&Path) -> std::io::Result<()>,
+{
+    let resolved = resolve_target(path)?;
+    let path = resolved.as_path();
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    remove_stale_temporaries(path);
+    let temp = temp_path(path);
+    let result = write(&temp).and_then(|()| fs::File::open(&temp)?.sync_all()).and_then(|()| fs::rename(&temp, path));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
 /// Where a write of `path` goes: `path` itself, or the file a symbolic link at `path` points to
 /// (followed through chains of links). Refuses a target that exists and is not a regular file.
 pub fn resolve_target(path: &Path) -> Result<PathBuf> {
@@ -173,7 +196,7 @@ impl FileLock {
                     Err(_) => "another process".to_string(),
                 };
                 return Err(Error::Locked(format!(
-                    "{} is being written by {holder} (lock {}); wait for it to finish, or pass --wait",
+                    "{} is being written by {holder} (lock {}); wait for it to finish",
                     target.display(),
                     path.display()
                 )));
@@ -227,6 +250,24 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_via_a_path_are_whole_or_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sub/m.bin");
+        write_atomic_via(&target, |temp| fs::write(temp, b"one")).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"one");
+        let err = write_atomic_via(&target, |temp| {
+            fs::write(temp, b"half")?;
+            Err(std::io::Error::other("writer failed"))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.ends_with("writer failed"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"one", "the old content stays");
+        let names: Vec<_> = fs::read_dir(dir.path().join("sub")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["m.bin"], "no temporary left behind");
+    }
 
     #[test]
     fn symlinks_are_followed_and_special_files_refused() {

@@ -16,12 +16,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "torch")]
 pub mod device;
 pub mod error;
 pub mod fsio;
 pub mod hash;
 pub mod progress;
 
+#[cfg(feature = "torch")]
 pub use device::{parse_device, Precision};
 pub use error::{Error, Result};
 pub use progress::{Progress, Silent};

@@ -112,7 +112,7 @@ impl HessianMapRequest {
         let base = match &self.grid {
             MapGrid::Under(path) => Some((
                 path,
-                Surface::load(path).map_err(|e| e.context(format!("reading surface {}", path.display())))?,
+                Surface::load(path).map_err(|e| losscape_landscape::Error::from(e).context(format!("reading surface {}", path.display())))?,
             )),
             MapGrid::Axes(_) => None,
         };
@@ -190,7 +190,7 @@ impl PreparedMap {
     /// The Hessian-vector products spent by the run `run_id` over the map in `path` (the map
     /// records them per point, wherever the points were computed).
     pub fn products_of_run(path: &Path, run_id: u32) -> Result<u64> {
-        let written = Surface::load(path)?;
+        let written = Surface::load(path).map_err(losscape_landscape::Error::from)?;
         let hvps: f64 = written
             .array("hvps")
             .unwrap_or_default()

@@ -44,13 +44,12 @@
 //! ```
 
 pub mod error;
+// The libtorch-free surface files, at their old paths (`losscape_landscape::grid::Grid`, ...).
+pub use losscape_surface::{export, grid, masked, surface};
 pub mod evaluate;
-pub mod export;
 pub mod fast;
-pub mod grid;
 pub mod job;
 pub mod run;
-pub mod surface;
 
 pub use error::{Error, Result};
 pub use evaluate::{EvalPath, Evaluator, LossKind, Metrics};

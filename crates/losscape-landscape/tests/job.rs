@@ -12,7 +12,7 @@ use losscape_landscape::{Error, Grid, Surface};
 use losscape_models::{checkpoint, CheckpointMeta, ModelSource, ModelSpec};
 use tch::Device;
 
-fn save_model(path: &std::path::Path, seed: i64) {
+fn save_model(path: &std::path::Path, seed: u64) {
     let spec: ModelSpec = "resnet8".parse().unwrap();
     let model = losscape_models::build(&spec, 1, 10, [28, 28], Precision::F32, Device::Cpu, seed).unwrap();
     let meta = CheckpointMeta::with_spec("resnet8".into(), 1, 10, [28, 28], Precision::F32);

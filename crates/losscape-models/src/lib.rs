@@ -56,6 +56,7 @@ pub mod role;
 pub mod source;
 pub mod spec;
 pub mod state_dict;
+pub mod tensor_file;
 pub mod torchscript;
 mod vgg;
 mod zoo;
