@@ -6,6 +6,8 @@ mod data;
 mod families;
 mod figures;
 mod findings;
+#[cfg(test)]
+mod layers;
 mod libtorch;
 mod measures;
 mod report;
