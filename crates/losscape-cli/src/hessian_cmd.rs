@@ -4,7 +4,7 @@
 //! `|lambda_min / lambda_max|` map, in a resumable, shardable surface file).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -16,11 +16,11 @@ use losscape::curvature::{
 };
 use losscape::data::{DataSource, Dataset};
 use losscape::landscape::evaluate::{LossKind, CUDA_BATCH_SIZE};
-use losscape::landscape::job::{DirectionSource, GridRequest};
+use losscape::landscape::job::DirectionSource;
 use losscape::landscape::{Axis, Grid, Shard};
 use losscape::models::{CheckpointMeta, Model};
 
-use crate::landscape_cmd::RandomArgs;
+use crate::landscape_cmd::{grid_request, RandomArgs};
 use crate::model_load::ModelArgs;
 use crate::progress::ProgressBar;
 
@@ -239,14 +239,7 @@ fn map(args: &HessianArgs, device: tch::Device, hvp: HvpOptions, lanczos: Lanczo
         None => DirectionSource::Random(args.random.spec()),
     };
     let request = HessianMapRequest {
-        job: GridRequest {
-            model: args.model.source(&args.checkpoint),
-            directions,
-            data: args.dataset.clone(),
-            device,
-            shard: args.shard,
-            save_interval: Duration::from_secs_f64(args.save_every.max(0.0)),
-        },
+        job: grid_request(args.model.source(&args.checkpoint), directions, args.dataset.clone(), device, args.shard, args.save_every),
         grid,
         samples: args.samples,
         hvp,

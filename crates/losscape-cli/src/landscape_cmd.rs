@@ -13,6 +13,7 @@ use losscape::landscape::evaluate::LossKind;
 use losscape::landscape::export::{write_csv, write_npz, write_vtp, ExportFormat, VtpOptions};
 use losscape::landscape::job::{self, DirectionSource, GridRequest, SplitChoice, SurfaceRequest};
 use losscape::landscape::{Axis, Grid, Shard, Surface};
+use losscape::models::ModelSource;
 
 use crate::model_load::ModelArgs;
 use crate::progress::ProgressBar;
@@ -148,6 +149,18 @@ enum Splits_ {
     Both,
 }
 
+/// The part of a grid job that `surface` and `hessian`'s map mode share, from their flags.
+pub(crate) fn grid_request(
+    model: ModelSource,
+    directions: DirectionSource,
+    data: Option<DataSource>,
+    device: tch::Device,
+    shard: Shard,
+    save_every: f64,
+) -> GridRequest {
+    GridRequest { data, device, shard, save_interval: Duration::from_secs_f64(save_every.max(0.0)), ..GridRequest::new(model, directions) }
+}
+
 /// `losscape export`: write a surface as .npz, .csv or .vtp.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -232,14 +245,7 @@ pub fn surface(args: SurfaceArgs) -> Result<()> {
         (None, None) => DirectionSource::Random(args.random.spec()),
     };
     let request = SurfaceRequest {
-        job: GridRequest {
-            model: args.model.source(&args.checkpoint),
-            directions,
-            data: args.dataset.clone(),
-            device,
-            shard: args.shard,
-            save_interval: Duration::from_secs_f64(args.save_every.max(0.0)),
-        },
+        job: grid_request(args.model.source(&args.checkpoint), directions, args.dataset.clone(), device, args.shard, args.save_every),
         grid: Grid::new(args.x.clone(), args.y.clone())?,
         splits: match args.splits {
             Splits_::Train => SplitChoice::Train,

@@ -31,6 +31,16 @@ pub fn write_atomic_with<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&mut BufWriter<fs::File>) -> std::io::Result<()>,
 {
+    write_through_temporary(path, |temp| {
+        let mut writer = BufWriter::new(fs::File::create(temp)?);
+        write(&mut writer)?;
+        writer.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })
+}
+
+/// The one atomic write: `write` fills (and syncs) the temporary file beside the resolved
+/// target, which is then renamed over it; on any error the temporary is removed.
+fn write_through_temporary(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<()> {
     let resolved = resolve_target(path)?;
     let path = resolved.as_path();
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -38,15 +48,7 @@ where
     }
     remove_stale_temporaries(path);
     let temp = temp_path(path);
-    let result = (|| {
-        let file = fs::File::create(&temp)?;
-        let mut writer = BufWriter::new(file);
-        write(&mut writer)?;
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if let Err(e) = result {
+    if let Err(e) = write(&temp).and_then(|()| fs::rename(&temp, path)) {
         let _ = fs::remove_file(&temp);
         return Err(Error::io(path, e));
     }
@@ -61,19 +63,10 @@ pub fn write_atomic_via<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&Path) -> std::io::Result<()>,
 {
-    let resolved = resolve_target(path)?;
-    let path = resolved.as_path();
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    remove_stale_temporaries(path);
-    let temp = temp_path(path);
-    let result = write(&temp).and_then(|()| fs::File::open(&temp)?.sync_all()).and_then(|()| fs::rename(&temp, path));
-    if let Err(e) = result {
-        let _ = fs::remove_file(&temp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
+    write_through_temporary(path, |temp| {
+        write(temp)?;
+        fs::File::open(temp)?.sync_all()
+    })
 }
 
 /// Where a write of `path` goes: `path` itself, or the file a symbolic link at `path` points to

@@ -435,7 +435,7 @@ impl PreparedSurface {
 
     /// The loss metrics over the prepared splits.
     pub fn metrics(&self) -> LossMetrics<'_> {
-        LossMetrics { evaluator: self.evaluator.clone(), train: self.train.as_ref(), test: self.test.as_ref() }
+        LossMetrics::new(self.model.as_ref(), self.evaluator.clone(), self.train.as_ref(), self.test.as_ref())
     }
 
     /// Computes the pending points of the shard into the surface file at `path` in this process.

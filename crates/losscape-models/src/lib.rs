@@ -49,6 +49,7 @@
 
 pub mod checkpoint;
 pub mod error;
+pub mod inference;
 mod layers;
 pub mod model;
 mod resnet;
@@ -66,6 +67,7 @@ pub use checkpoint::{
     CheckpointMeta, TensorsAndMetadata,
 };
 pub use error::{Error, Result};
+pub use inference::{FastForward, FoldedForward, Layout};
 pub use layers::{BN_EPS, BN_MOMENTUM, LINEAR_INIT_STD};
 pub use model::{Model, NamedTensor};
 pub use role::Role;
