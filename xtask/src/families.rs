@@ -479,7 +479,7 @@ fn plane(p: &mut Pipeline, run: &Run, per_class: Option<usize>, f: &mut Findings
     let spec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class, extra: vec![] };
     let subset = per_class.map_or(String::new(), |k| format!("-pc{k}"));
     let surf = surface(p, &format!("plane{subset}-{}", run.name), run, &spec)?;
-    if let Some(g) = Table::read(&surf.with_extension("csv")).ok().and_then(|t| GridValues::from_table(&t, "train_loss")) {
+    if let Some(g) = GridValues::from_surface(&surf, "train_loss") {
         f.convexity.insert(run.name.clone(), convexity(&g, 1.0));
     }
     Ok(surf)

@@ -8,6 +8,8 @@ mod families;
 mod figures;
 mod findings;
 mod install;
+#[cfg(test)]
+mod layers;
 mod libtorch;
 mod measures;
 mod page;

@@ -17,7 +17,9 @@
 //! `max(0, -lambda_min) / |lambda_max|` over the same points is the surface analogue of the
 //! Hessian map's `|lambda_min / lambda_max|`.
 
-use crate::figures::Table;
+use std::path::Path;
+
+use losscape_surface::Surface;
 
 /// Relative tolerance on the smaller eigenvalue (see the module documentation).
 pub const REL_TOL: f64 = 0.01;
@@ -56,25 +58,18 @@ pub struct GridValues {
 }
 
 impl GridValues {
-    /// The `column` of a CSV export (rows of x, y and the metrics) as a grid; None when the
-    /// export is not a complete 2D grid.
-    pub fn from_table(t: &Table, column: &str) -> Option<Self> {
-        let (x, y, v) = (t.column("x")?, t.column("y")?, t.column(column)?);
-        let mut xs: Vec<f64> = x.clone();
-        let mut ys: Vec<f64> = y.clone();
-        for axis in [&mut xs, &mut ys] {
-            axis.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-            axis.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
-        }
-        if xs.len() < 3 || ys.len() < 3 || xs.len() * ys.len() != v.len() {
+    /// The array `name` of the surface file `path` (read with losscape-surface, no libtorch) as a
+    /// grid, points not computed as NaN; None when the file cannot be read, lacks the array or
+    /// is not a 2D grid of at least 3 x 3 points.
+    pub fn from_surface(path: &Path, name: &str) -> Option<Self> {
+        let m = Surface::load(path).ok()?.masked(name)?;
+        let (nx, ny) = m.shape();
+        if nx < 3 || ny < 3 || m.done.len() != nx * ny {
             return None;
         }
-        let index = |axis: &[f64], value: f64| axis.iter().position(|a| (a - value).abs() < 1e-12);
-        let mut values = vec![vec![f64::NAN; ys.len()]; xs.len()];
-        for k in 0..v.len() {
-            values[index(&xs, x[k])?][index(&ys, y[k])?] = v[k];
-        }
-        Some(Self { xs, ys, values })
+        let filled = m.filled(f64::NAN);
+        let values = filled.chunks(ny).map(<[f64]>::to_vec).collect();
+        Some(Self { xs: m.x, ys: m.y, values })
     }
 
     /// Samples `f` on an `n x n` grid over `[-half, half]^2` (for tests).
@@ -148,6 +143,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_surface_file_reads_as_the_grid_it_samples() {
+        use losscape_surface::{Grid, Shard, SurfaceHeader};
+        let f = |a: f64, b: f64| 0.3 + a * a - 2.0 * b * b + 0.5 * a * b;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.surface");
+        let grid = Grid::new("-1:1:5".parse().unwrap(), Some("-1:1:5".parse().unwrap())).unwrap();
+        let mut s = Surface::new(SurfaceHeader::new(grid, vec!["train_loss".into()])).unwrap();
+        let run = s.begin_run(Shard::all());
+        for i in 0..24 {
+            let (a, b) = s.grid().point(i);
+            s.set_point(i, &[f(a, b)], run).unwrap();
+        }
+        s.save(&path).unwrap();
+        let g = GridValues::from_surface(&path, "train_loss").unwrap();
+        let want = GridValues::sample(5, 1.0, f);
+        assert_eq!((&g.xs, &g.ys), (&want.xs, &want.ys));
+        for ix in 0..5 {
+            for iy in 0..5 {
+                if (ix, iy) == (4, 4) {
+                    assert!(g.values[ix][iy].is_nan(), "the point not computed");
+                } else {
+                    assert_eq!(g.values[ix][iy], want.values[ix][iy], "({ix}, {iy})");
+                }
+            }
+        }
+        assert!(GridValues::from_surface(&path, "test_loss").is_none());
+    }
+
+    #[test]
     fn a_bowl_is_convex_everywhere() {
         let g = GridValues::sample(25, 1.0, |a, b| 0.3 + a * a + 2.0 * b * b + 0.5 * a * b);
         let c = convexity(&g, 1.0);
@@ -201,23 +225,12 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_neighbourhoods_are_skipped_and_tables_round_trip() {
+    fn non_finite_neighbourhoods_are_skipped() {
         let mut g = GridValues::sample(5, 1.0, |a, b| a * a + b * b);
         g.values[2][2] = f64::NAN;
         let c = convexity(&g, 1.0);
         // Every interior point of a 5x5 grid touches the centre.
         assert_eq!(c.points, 0);
         assert!(c.share().is_nan());
-
-        let g = GridValues::sample(5, 1.0, |a, b| a + 10.0 * b);
-        let columns = ["x", "y", "train_loss"].map(str::to_owned).to_vec();
-        let mut rows = Vec::new();
-        for (i, a) in g.xs.iter().enumerate() {
-            for (j, b) in g.ys.iter().enumerate() {
-                rows.push(vec![*a, *b, g.values[i][j]]);
-            }
-        }
-        let back = GridValues::from_table(&Table { columns, rows }, "train_loss").unwrap();
-        assert_eq!(back.values, g.values);
     }
 }

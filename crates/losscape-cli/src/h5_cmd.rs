@@ -8,35 +8,25 @@ use std::path::Path;
 use anyhow::Result;
 #[cfg(feature = "hdf5")]
 use anyhow::Context;
-use losscape::directions::DirectionSet;
 use losscape::landscape::h5::is_hdf5_file;
 use losscape::landscape::{Axis, Surface};
-use losscape::models::Model;
 
-use crate::model_load::{check_input_file, load_directions, ModelArgs};
+use losscape::models::check_input_file;
 
 /// What to do without the feature.
 #[cfg(not(feature = "hdf5"))]
 const NO_HDF5: &str = "this losscape was built without HDF5 support: build it with `cargo build --release -p losscape-cli \
      --features hdf5` (needs the system HDF5 library, e.g. Debian's libhdf5-dev)";
 
-/// A direction file: losscape's own (safetensors), or the original code's (HDF5, told by its
-/// signature), whose positional tensors are matched to `model`'s parameters or state dict.
-pub(crate) fn load_directions_for(file: &Path, model: &dyn Model, args: &ModelArgs) -> Result<DirectionSet> {
-    check_input_file(file, "direction file")?;
-    if !is_hdf5_file(file) {
-        return load_directions(file, args);
-    }
-    #[cfg(feature = "hdf5")]
-    {
-        losscape::landscape::h5::read_directions(file, model)
-            .with_context(|| format!("reading the original loss-landscape direction file {}", file.display()))
-    }
+/// Refuses an HDF5 direction file (the original code's) when this build has no HDF5 support,
+/// saying how to build it; the libraries read such files when it has.
+pub(crate) fn check_supported(file: &Path) -> Result<()> {
     #[cfg(not(feature = "hdf5"))]
-    {
-        let _ = model;
-        anyhow::bail!("{} is an HDF5 file, but {NO_HDF5}", file.display())
+    if is_hdf5_file(file) {
+        anyhow::bail!("{} is an HDF5 file, but {NO_HDF5}", file.display());
     }
+    let _ = file;
+    Ok(())
 }
 
 /// The x and y axes of the original code's surface file `file` (`xcoordinates`, `ycoordinates`).

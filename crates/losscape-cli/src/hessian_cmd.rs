@@ -3,25 +3,25 @@
 //! and fresh residual checks) or at every point of a 1D/2D grid over directions (the paper's
 //! `|lambda_min / lambda_max|` map, in a resumable, shardable surface file).
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use losscape::core::Precision;
+use losscape::curvature::job::load_model_and_subset;
 use losscape::curvature::{
-    extremes_by_power, hutchinson, lanczos, residual_check, EigenMetrics, HessianOperator, HvpOptions, LanczosOptions,
-    ParamSet, PowerOptions,
+    extremes_by_power, hutchinson, lanczos, residual_check, HessianMapRequest, HessianOperator, HvpOptions, LanczosOptions,
+    MapGrid, ParamSet, PowerOptions, PreparedMap,
 };
 use losscape::data::{DataSource, Dataset};
-use losscape::directions::{Direction, DirectionSet};
 use losscape::landscape::evaluate::{LossKind, CUDA_BATCH_SIZE};
-use losscape::landscape::run::GridJob;
-use losscape::landscape::{Axis, Grid, Shard, Surface};
+use losscape::landscape::job::DirectionSource;
+use losscape::landscape::{Axis, Grid, Shard};
 use losscape::models::{CheckpointMeta, Model};
 
-use crate::landscape_cmd::{load_data, prepare, RandomArgs};
-use crate::model_load::{load_model, model_hash, ModelArgs};
+use crate::landscape_cmd::{grid_request, RandomArgs};
+use crate::model_load::ModelArgs;
 use crate::progress::ProgressBar;
 
 /// `losscape hessian`: Hessian eigenvalues at a checkpoint or over a grid.
@@ -125,8 +125,6 @@ pub fn run(args: HessianArgs) -> Result<()> {
     } else if args.out.is_none() {
         bail!("map mode needs --out FILE for the map's surface file");
     }
-    let (model, meta) = load_model(&args.checkpoint, device, args.precision, &args.model)?;
-    let (data, data_name) = training_subset(&args, &meta, model.kind(), device)?;
     let hvp = HvpOptions {
         params: args.params,
         loss: args.loss,
@@ -136,29 +134,14 @@ pub fn run(args: HessianArgs) -> Result<()> {
     };
     let lanczos_options =
         LanczosOptions { tol: args.tol, atol: args.atol, max_iter: args.max_iter, seed: args.lanczos_seed, ritz_vectors: false };
-    lanczos_options.check()?;
     if map_mode {
-        map(&args, model.as_ref(), data, data_name, hvp, lanczos_options)
-    } else {
-        single_point(&args, model.as_ref(), &meta, &data, &data_name, hvp, lanczos_options)
+        return map(&args, device, hvp, lanczos_options);
     }
-}
-
-/// The first ceil(samples / classes) examples of each class of the training split, normalized as
-/// the checkpoint's training did, on the device in the model's kind; and a description of it.
-fn training_subset(args: &HessianArgs, meta: &CheckpointMeta, kind: tch::Kind, device: tch::Device) -> Result<(Dataset, String)> {
-    if args.samples == 0 {
-        bail!("--samples must be at least 1");
-    }
-    let (source, splits) = load_data(args.dataset.as_ref(), meta)?;
-    let per_class = args.samples.div_ceil(meta.num_classes.max(1) as usize);
-    let (train, _) = prepare(&splits, meta, Some(per_class), kind, device)?;
-    let name = if train.labels.is_floating_point() {
-        format!("{source} train, first {} examples (regression targets)", train.len())
-    } else {
-        format!("{source} train, first {per_class} per class ({} examples)", train.len())
-    };
-    Ok((train, name))
+    let source = args.model.source(&args.checkpoint);
+    let (model, meta, data, data_name) =
+        load_model_and_subset(&source, device, args.precision, args.dataset.as_ref(), args.samples)?;
+    lanczos_options.check()?;
+    single_point(&args, model.as_ref(), &meta, &data, &data_name, hvp, lanczos_options)
 }
 
 fn single_point(
@@ -236,14 +219,7 @@ fn single_point(
     Ok(())
 }
 
-fn map(
-    args: &HessianArgs,
-    model: &dyn Model,
-    data: Dataset,
-    data_name: String,
-    hvp: HvpOptions,
-    options: LanczosOptions,
-) -> Result<()> {
+fn map(args: &HessianArgs, device: tch::Device, hvp: HvpOptions, lanczos: LanczosOptions) -> Result<()> {
     let out = args.out.as_deref().context("map mode needs --out")?;
     let inputs = [Some(&args.checkpoint), args.direction_file.as_ref(), args.surface.as_ref(), args.model.weights()];
     crate::guard::refuse_overwrite(out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
@@ -253,64 +229,38 @@ fn map(
         0 => Some(crate::guard::lock(out, args.wait)?),
         _ => None,
     };
-    // The model's identity as `losscape surface` records it (checkpoint and --weights).
-    let checkpoint_hash = model_hash(&args.checkpoint, &args.model)?;
-    let base_surface = match &args.surface {
-        Some(path) => Some(Surface::load(path).with_context(|| format!("reading surface {}", path.display()))?),
-        None => None,
-    };
-    let grid = match (&base_surface, &args.x) {
-        (Some(s), _) => s.grid().clone(),
-        (None, Some(x)) => Grid::new(x.clone(), args.y.clone())?,
+    let grid = match (&args.surface, &args.x) {
+        (Some(path), _) => MapGrid::Under(path.clone()),
+        (None, Some(x)) => MapGrid::Axes(Grid::new(x.clone(), args.y.clone())?),
         (None, None) => bail!("map mode needs --x or --surface"),
     };
-    let dims = if grid.is_2d() { 2 } else { 1 };
-    let (directions, directions_hash, method) = directions(args, model, &checkpoint_hash, dims)?;
-    if let (Some(s), Some(path)) = (&base_surface, &args.surface) {
-        let h = s.header();
-        if h.checkpoint_hash != checkpoint_hash {
-            bail!("{} was made from another checkpoint (hash {}), not {}", path.display(), h.checkpoint_hash, args.checkpoint.display());
+    let directions = match &args.direction_file {
+        Some(file) => {
+            crate::h5_cmd::check_supported(file)?;
+            DirectionSource::File(file.clone())
         }
-        if h.directions_hash != directions_hash {
-            bail!(
-                "{} was made over other directions (hash {}, these are {directions_hash}): pass the same --direction-file or random-direction options as for the surface",
-                path.display(),
-                h.directions_hash
-            );
-        }
-    }
-
-    let mut metrics = EigenMetrics::new(&data, hvp, options);
-    let mut header = metrics.header(grid, Precision::from_kind(model.kind()));
-    header.checkpoint = args.checkpoint.display().to_string();
-    header.checkpoint_hash = checkpoint_hash;
-    header.directions_hash = directions_hash;
-    header.method = method;
-    header.data = data_name;
-    header.threads = tch::get_num_threads().max(1) as usize;
-    let job = GridJob {
-        model,
-        directions: &directions,
-        shard: args.shard,
-        save_interval: Duration::from_secs_f64(args.save_every.max(0.0)),
+        None => DirectionSource::Random(args.random.spec()),
     };
+    let request = HessianMapRequest {
+        job: grid_request(args.model.source(&args.checkpoint), directions, args.dataset.clone(), device, args.shard, args.save_every),
+        grid,
+        samples: args.samples,
+        hvp,
+        lanczos,
+        precision: args.precision,
+    };
+    let prepared = request.prepare()?;
+    for note in &prepared.notes {
+        eprintln!("note: {note}");
+    }
     let bar = ProgressBar::new();
     // Spread over the ranks of an MPI job, if any; only rank 0 writes and reports.
-    let Some(report) = crate::mpi_run::run_grid(&job, &mut metrics, out, header, &bar)? else {
+    let report = crate::mpi_run::run_grid(&prepared.job(), &mut prepared.metrics(), out, prepared.header.clone(), &bar)?;
+    let Some(report) = report else {
         return Ok(());
     };
     drop(bar);
-    // The products of this run's points, wherever they were computed (the map records them).
-    let written = Surface::load(out)?;
-    let hvps: f64 = written
-        .array("hvps")
-        .unwrap_or_default()
-        .iter()
-        .zip(written.computed_by())
-        .filter(|&(_, &run)| run == report.run_id)
-        .map(|(&n, _)| n)
-        .sum();
-    let hvps = hvps as u64;
+    let hvps = PreparedMap::products_of_run(out, report.run_id)?;
     eprintln!(
         "{}: computed {} point(s) in {:.1} s ({} Hessian-vector products, {:.2} s per product), {} already done",
         out.display(),
@@ -321,34 +271,4 @@ fn map(
         report.skipped
     );
     Ok(())
-}
-
-/// The map's directions (from a file or drawn as `losscape surface` draws them), their hash as a
-/// surface records it, and the method text.
-fn directions(args: &HessianArgs, model: &dyn Model, checkpoint_hash: &str, dims: usize) -> Result<(Vec<Direction>, String, String)> {
-    let (set, method) = match &args.direction_file {
-        Some(file) => {
-            let set = crate::h5_cmd::load_directions_for(file, model, &args.model)?;
-            (set, format!("direction file {}", file.display()))
-        }
-        None => {
-            // Drawn from the model in the checkpoint's stored precision, so the hash equals that
-            // of a surface over the same random directions even when --precision differs.
-            let stored = checkpoint_model(&args.checkpoint, &args.model)?;
-            (DirectionSet::random(stored.as_ref(), &args.random.spec(), dims, checkpoint_hash)?, args.random.spec().to_string())
-        }
-    };
-    set.check_fits(model)?;
-    if set.directions.len() < dims {
-        bail!("a {dims}D map needs {dims} directions but only {} are available", set.directions.len());
-    }
-    let hash = set.hash()?;
-    let directions = set.to(model.device(), model.kind())?.into_iter().take(dims).collect();
-    Ok((directions, hash, method))
-}
-
-/// The checkpoint's model in its stored precision on the CPU, with the same `--weights` and
-/// `--roles` as the model of the products, so random directions match `losscape surface`'s.
-fn checkpoint_model(path: &Path, model: &ModelArgs) -> Result<Box<dyn Model>> {
-    Ok(load_model(path, tch::Device::Cpu, None, model)?.0)
 }

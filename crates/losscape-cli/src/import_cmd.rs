@@ -9,7 +9,7 @@ use losscape::core::Precision;
 use losscape::data::{DataSource, Normalization};
 use losscape::models::{checkpoint, import_state_dict, ImportOptions, ModelSpec, CIFAR10_MEAN, CIFAR10_STD};
 
-use crate::model_load::check_input_file;
+use losscape::models::check_input_file;
 
 /// `losscape import`: turn a state dict into a self-describing checkpoint.
 #[derive(Args, Debug)]

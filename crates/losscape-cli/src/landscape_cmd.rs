@@ -1,21 +1,20 @@
 //! `losscape direction`, `losscape surface`, `losscape export` and `losscape merge`: directions
 //! for a checkpoint, 1D/2D loss surfaces over them (resumable, shardable), and their exports.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use losscape::core::{hash, Precision};
-use losscape::data::{DataSource, Dataset, Splits};
-use losscape::directions::{Direction, DirectionSet, Ignore, Norm, Origin, RandomSpec, Scope, BN_VAR_FLOORED, BN_VAR_KEY, BN_VAR_UNDEFINED};
-use losscape::landscape::evaluate::{Evaluator, LossKind};
-use losscape::landscape::export::{write_csv, write_npz, write_vtp, VtpOptions};
-use losscape::landscape::run::{metric_names, GridJob, LossMetrics};
-use losscape::landscape::{Axis, Grid, Shard, Surface, SurfaceHeader};
-use losscape::models::{CheckpointMeta, Model};
+use losscape::data::DataSource;
+use losscape::directions::{Direction, Ignore, Norm, RandomSpec, Scope};
+use losscape::landscape::evaluate::LossKind;
+use losscape::landscape::export::{write_csv, write_npz, write_vtp, ExportFormat, VtpOptions};
+use losscape::landscape::job::{self, DirectionSource, GridRequest, SplitChoice, SurfaceRequest};
+use losscape::landscape::{Axis, Grid, Shard, Surface};
+use losscape::models::ModelSource;
 
-use crate::model_load::{check_scope, load_model, model_hash, require_dataset, target_scope, ModelArgs};
+use crate::model_load::ModelArgs;
 use crate::progress::ProgressBar;
 
 /// How random directions are made (shared by `direction` and `surface`).
@@ -152,23 +151,26 @@ enum Splits_ {
     Both,
 }
 
-/// Export formats.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Format {
-    Npz,
-    Csv,
-    Vtp,
-    /// The original loss-landscape code's surface .h5 (needs the `hdf5` feature).
-    H5,
+/// The part of a grid job that `surface` and `hessian`'s map mode share, from their flags.
+pub(crate) fn grid_request(
+    model: ModelSource,
+    directions: DirectionSource,
+    data: Option<DataSource>,
+    device: tch::Device,
+    shard: Shard,
+    save_every: f64,
+) -> GridRequest {
+    GridRequest { data, device, shard, save_interval: Duration::from_secs_f64(save_every.max(0.0)), ..GridRequest::new(model, directions) }
 }
 
-/// `losscape export`: write a surface as .npz, .csv or .vtp.
+/// `losscape export`: write a surface as .npz, .csv, .vtp or the original code's .h5.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// The surface file.
     surface: PathBuf,
-    #[arg(long, value_enum)]
-    format: Format,
+    /// npz | csv | vtp | h5 (the original loss-landscape code's surface file; needs the `hdf5` feature).
+    #[arg(long)]
+    format: ExportFormat,
     /// Output file (default: the surface's path with the format's extension).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -199,35 +201,21 @@ pub struct MergeArgs {
 pub fn direction(args: DirectionArgs) -> Result<()> {
     let inputs = [Some(&args.checkpoint), args.target.as_ref(), args.target2.as_ref(), args.model.weights()];
     crate::guard::refuse_overwrite(&args.out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
-    let (model, meta) = load_model(&args.checkpoint, tch::Device::Cpu, None, &args.model)?;
-    let checkpoint_hash = model_hash(&args.checkpoint, &args.model)?;
-    let mut set = match &args.target {
-        Some(target) => {
-            let mut dirs = vec![target_direction(model.as_ref(), target, &args.model)?];
-            if let Some(t2) = &args.target2 {
-                dirs.push(target_direction(model.as_ref(), t2, &args.model)?);
-            }
-            let mut targets = Vec::new();
-            for t in [Some(target), args.target2.as_ref()].into_iter().flatten() {
-                targets.push(hash::sha256_file(t)?);
-            }
-            if args.two && dirs.len() == 1 {
-                // Target plus one random direction (the init->final + random figure).
-                let spec = RandomSpec { scope: dirs[0].scope, ..args.random.spec() };
-                dirs.push(Direction::random(model.as_ref(), &spec)?);
-            }
-            let mut set = DirectionSet::new(dirs, meta.spec.clone(), checkpoint_hash, Origin::Target { targets })?;
-            // Between models whose running statistics stay behind, only batch statistics are
-            // right along the path: the file says so, and surfaces check it.
-            set.meta.batch_stats = model.unlisted_state().is_some() && args.model.batch_stats();
-            set
-        }
-        None => {
-            check_scope(model.as_ref(), args.random.scope)?;
-            let count = if args.two { 2 } else { 1 };
-            DirectionSet::random(model.as_ref(), &args.random.spec(), count, &checkpoint_hash)?
-        }
+    let source = args.model.source(&args.checkpoint);
+    let (model, meta) = source.load(tch::Device::Cpu, None)?;
+    let checkpoint_hash = source.identity_hash()?;
+    let count = if args.two { 2 } else { 1 };
+    let directions = match (&args.target, &args.target2) {
+        (Some(t), Some(t2)) => DirectionSource::Plane(t.clone(), t2.clone()),
+        (Some(t), None) => DirectionSource::Interpolation(t.clone()),
+        (None, _) => DirectionSource::Random(args.random.spec()),
     };
+    let mut set = directions.direction_set(model.as_ref(), &meta, &source, &checkpoint_hash, count)?;
+    if args.target.is_some() && args.target2.is_none() && args.two {
+        // Target plus one random direction (the init->final + random figure).
+        let spec = RandomSpec { scope: set.directions[0].scope, ..args.random.spec() };
+        set.directions.push(Direction::random(model.as_ref(), &spec)?);
+    }
     if args.orthogonalize {
         set.orthogonalize()?;
     }
@@ -242,16 +230,12 @@ pub fn direction(args: DirectionArgs) -> Result<()> {
     Ok(())
 }
 
-fn target_direction(model: &dyn Model, target: &Path, args: &ModelArgs) -> Result<Direction> {
-    let scope = target_scope(model, args)?;
-    let (other, _) = load_model(target, model.device(), Some(Precision::from_kind(model.kind())), args)?;
-    Direction::between(model, other.as_ref(), scope)
-        .with_context(|| format!("making the direction towards {}", target.display()))
-}
-
 pub fn surface(mut args: SurfaceArgs) -> Result<()> {
     if let Some(file) = &args.grid_from {
         (args.x, args.y) = crate::h5_cmd::read_axes(file)?;
+    }
+    if let Some(file) = &args.direction_file {
+        crate::h5_cmd::check_supported(file)?;
     }
     let device = crate::device_cmd::resolve(&args.device)?;
     let inputs = [Some(&args.checkpoint), args.direction_file.as_ref(), args.interpolate_to.as_ref(), args.model.weights(), args.grid_from.as_ref()];
@@ -263,80 +247,35 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
         _ => None,
     };
     crate::mpi_run::set_threads(args.threads);
-    let threads = tch::get_num_threads().max(1) as usize;
-    let (model, meta) = load_model(&args.checkpoint, device, None, &args.model)?;
-    let checkpoint_hash = model_hash(&args.checkpoint, &args.model)?;
-
-    let (directions, directions_hash, method) = if let Some(target) = &args.interpolate_to {
-        let d = target_direction(model.as_ref(), target, &args.model)?;
-        let h = format!("interpolation to {}", hash::sha256_file(target)?);
-        (vec![d], h, format!("interpolate to {}", target.display()))
-    } else if let Some(file) = &args.direction_file {
-        let set = crate::h5_cmd::load_directions_for(file, model.as_ref(), &args.model)?;
-        set.check_fits(model.as_ref())?;
-        if !set.meta.checkpoint_hash.is_empty() && set.meta.checkpoint_hash != checkpoint_hash {
-            eprintln!("note: {} was made for another checkpoint (hash differs); using it anyway", file.display());
-        }
-        let h = set.hash()?;
-        (set.to(device, model.kind())?, h, format!("direction file {}", file.display()))
-    } else {
-        let count = if args.y.is_some() { 2 } else { 1 };
-        check_scope(model.as_ref(), args.random.scope)?;
-        let set = DirectionSet::random(model.as_ref(), &args.random.spec(), count, &checkpoint_hash)?;
-        let h = set.hash()?;
-        (set.directions, h, args.random.spec().to_string())
+    let directions = match (&args.interpolate_to, &args.direction_file) {
+        (Some(target), _) => DirectionSource::Interpolation(target.clone()),
+        (None, Some(file)) => DirectionSource::File(file.clone()),
+        (None, None) => DirectionSource::Random(args.random.spec()),
     };
-    let dims = if args.y.is_some() { 2 } else { 1 };
-    if directions.len() < dims {
-        bail!("a {dims}D surface needs {dims} directions but only {} are available", directions.len());
+    let request = SurfaceRequest {
+        job: grid_request(args.model.source(&args.checkpoint), directions, args.dataset.clone(), device, args.shard, args.save_every),
+        grid: Grid::new(args.x.clone(), args.y.clone())?,
+        splits: match args.splits {
+            Splits_::Train => SplitChoice::Train,
+            Splits_::Test => SplitChoice::Test,
+            Splits_::Both => SplitChoice::Both,
+        },
+        per_class: args.per_class,
+        loss: args.loss,
+        batch_size: args.batch_size,
+        bn_extrapolation: match args.bn_extrapolation {
+            BnExtrapolation::Undefined => job::BnExtrapolation::Undefined,
+            BnExtrapolation::Floor => job::BnExtrapolation::Floor,
+        },
+    };
+    let prepared = request.prepare()?;
+    for note in &prepared.notes {
+        eprintln!("note: {note}");
     }
-    let directions: Vec<Direction> = directions.into_iter().take(dims).collect();
-
-    let (source, splits) = load_data(args.dataset.as_ref(), &meta)?;
-    let (train, test) = prepare(&splits, &meta, args.per_class, model.kind(), device)?;
-    let (train, test) = match args.splits {
-        Splits_::Train => (Some(train), None),
-        Splits_::Test => (None, Some(test)),
-        Splits_::Both => (Some(train), Some(test)),
-    };
-    let mut evaluator = Evaluator::new(device, args.loss);
-    if let Some(b) = args.batch_size {
-        evaluator.batch_size = b;
-    }
-    let grid = Grid::new(args.x.clone(), args.y.clone())?;
-    let mut header = SurfaceHeader::new(grid, metric_names(train.is_some(), test.is_some()));
-    header.checkpoint = args.checkpoint.display().to_string();
-    header.checkpoint_hash = checkpoint_hash;
-    header.directions_hash = directions_hash;
-    header.method = method;
-    header.data = match args.per_class {
-        Some(k) => format!("{source} (first {k} per class)"),
-        None => source.to_string(),
-    };
-    header.loss = args.loss.to_string();
-    header.batch_size = evaluator.batch_size;
-    header.threads = threads;
-    header.dtype = Precision::from_kind(model.kind()).to_string();
-    if directions.iter().any(|d| d.scope == Scope::States) {
-        // Where an extrapolated BN running variance would be negative the point is no network on
-        // the line: undefined (NaN) by default, or evaluated with the variance floored at 0.
-        let policy = match args.bn_extrapolation {
-            BnExtrapolation::Undefined => BN_VAR_UNDEFINED,
-            BnExtrapolation::Floor => BN_VAR_FLOORED,
-        };
-        header.extra.insert(BN_VAR_KEY.into(), policy.into());
-    }
-
-    let job = GridJob {
-        model: model.as_ref(),
-        directions: &directions,
-        shard: args.shard,
-        save_interval: Duration::from_secs_f64(args.save_every.max(0.0)),
-    };
-    let mut metrics = LossMetrics { evaluator, train: train.as_ref(), test: test.as_ref() };
     let bar = ProgressBar::new();
     // Spread over the ranks of an MPI job, if any; only rank 0 writes and reports.
-    let Some(report) = crate::mpi_run::run_grid(&job, &mut metrics, &args.out, header, &bar)? else {
+    let report = crate::mpi_run::run_grid(&prepared.job(), &mut prepared.metrics(), &args.out, prepared.header.clone(), &bar)?;
+    let Some(report) = report else {
         return Ok(());
     };
     drop(bar);
@@ -351,79 +290,18 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
     Ok(())
 }
 
-/// The data source given on the command line, else the one the checkpoint records (the embedded
-/// set when it records none), and its splits.
-pub(crate) fn load_data(given: Option<&DataSource>, meta: &CheckpointMeta) -> Result<(DataSource, Splits)> {
-    require_dataset(meta, given.is_some())?;
-    let source = match given {
-        Some(s) => s.clone(),
-        None => meta
-            .data
-            .as_deref()
-            .unwrap_or("fashion-mnist-mini")
-            .parse()
-            .context("the checkpoint's recorded data source")?,
-    };
-    let splits = source.load().with_context(|| format!("loading data {source}"))?;
-    Ok((source, splits))
-}
-
-/// Normalizes both splits as the checkpoint's training did, optionally subsets them, and moves
-/// them to the device in the model's kind, once for the whole run.
-pub(crate) fn prepare(
-    splits: &Splits,
-    meta: &CheckpointMeta,
-    per_class: Option<usize>,
-    kind: tch::Kind,
-    device: tch::Device,
-) -> Result<(Dataset, Dataset)> {
-    let mut out = Vec::new();
-    for d in [&splits.train, &splits.test] {
-        let d = match per_class {
-            Some(k) => d.first_per_class(k)?,
-            None => d.clone(),
-        };
-        let d = match &meta.normalization {
-            Some(n) => d.normalized(n)?,
-            None => d,
-        };
-        // 0 = unknown (a TorchScript module without a convolution or linear layer to read it off).
-        let fits = |have: i64, want: i64| want == 0 || have == want;
-        if !fits(d.channels(), meta.in_channels) || !fits(d.num_classes, meta.num_classes) {
-            bail!(
-                "{} has {} channel(s) and {} classes, but the checkpoint's model expects {} and {}",
-                d.name,
-                d.channels(),
-                d.num_classes,
-                meta.in_channels,
-                meta.num_classes
-            );
-        }
-        out.push(d.to_kind(kind)?.to_device(device)?);
-    }
-    let test = out.pop().expect("two splits");
-    let train = out.pop().expect("two splits");
-    Ok((train, test))
-}
-
 pub fn export(args: ExportArgs) -> Result<()> {
     let surface = Surface::load(&args.surface)?;
-    let ext = match args.format {
-        Format::Npz => "npz",
-        Format::Csv => "csv",
-        Format::Vtp => "vtp",
-        Format::H5 => "h5",
-    };
-    let out = args.out.clone().unwrap_or_else(|| args.surface.with_extension(ext));
+    let out = args.out.clone().unwrap_or_else(|| args.surface.with_extension(args.format.extension()));
     crate::guard::refuse_overwrite(&out, [args.surface.as_path()])?;
     match args.format {
-        Format::Npz => write_npz(&surface, &out)?,
-        Format::Csv => write_csv(&surface, &out)?,
-        Format::Vtp => {
+        ExportFormat::Npz => write_npz(&surface, &out)?,
+        ExportFormat::Csv => write_csv(&surface, &out)?,
+        ExportFormat::Vtp => {
             let opts = VtpOptions { array: args.array.clone(), log: args.log, clip: args.clip, z_scale: args.z_scale };
             write_vtp(&surface, &opts, &out)?
         }
-        Format::H5 => crate::h5_cmd::export(&surface, &out)?,
+        ExportFormat::H5 => crate::h5_cmd::export(&surface, &out)?,
     }
     if !surface.is_complete() {
         eprintln!("note: {} of {} points are not computed yet", surface.len() - surface.done_count(), surface.len());

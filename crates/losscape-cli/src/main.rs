@@ -10,6 +10,7 @@ mod device_cmd;
 mod guard;
 mod h5_cmd;
 mod hessian_cmd;
+mod hints;
 mod import_cmd;
 mod landscape_cmd;
 mod model_load;
@@ -137,7 +138,7 @@ fn main() -> ExitCode {
     let (code, error) = match panic::catch_unwind(AssertUnwindSafe(|| run(cli))) {
         Ok(Ok(())) => (ExitCode::SUCCESS, None),
         Ok(Err(err)) => {
-            let line = one_line(&err);
+            let line = hints::with_flags(&err, one_line(&err));
             eprintln!("error: {}{line}", mpi_run::rank_prefix());
             (ExitCode::FAILURE, Some(line))
         }

@@ -323,23 +323,11 @@ fn plot_lines(args: &PlotArgs, surfaces: &[Surface], out: &Path) -> Result<()> {
 
 /// The values of a 2D surface's array as a (nx, ny) array; points not computed yet are NaN.
 fn grid_values(surface: &Surface, name: &str) -> Result<(Vec<f64>, Vec<f64>, Array2<f64>)> {
-    let grid = surface.grid();
-    let Some(y_axis) = grid.y.as_ref() else {
+    if !surface.grid().is_2d() {
         bail!("a 2D figure needs a 2D surface; use --kind line for 1D ones");
-    };
-    let values = surface.array(name).with_context(|| {
-        format!("the surface has no array '{name}' (it has {})", surface.header().arrays.join(", "))
-    })?;
-    let (x, y) = (grid.x.coordinates(), y_axis.coordinates());
-    let z = Array2::from_shape_fn((x.len(), y.len()), |(ix, iy)| {
-        let i = ix * y.len() + iy;
-        if surface.done()[i] {
-            values[i]
-        } else {
-            f64::NAN
-        }
-    });
-    Ok((x, y, z))
+    }
+    let v = losscape::plot::surface_values(surface, name)?;
+    Ok((v.x, v.y, v.z))
 }
 
 fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result<()> {

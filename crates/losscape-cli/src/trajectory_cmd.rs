@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use losscape::directions::{Ignore, Scope};
+use losscape::models::ModelSource;
 use losscape::trajectory::{analyze, analyze_run, report, Options, DEFAULT_CHUNK_ELEMENTS};
 
 use crate::progress::ProgressBar;
@@ -82,9 +83,8 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
             crate::model_load::check_scope(loaded.as_ref(), args.scope)?;
             let mut analysis = analyze(&trajectory, loaded.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the weights in {}", dir.display()))?;
-            let last = &trajectory.final_point().file;
-            let load = format!("--checkpoint {} --weights {}", model.display(), last.display());
-            analysis.set_final_model(load, crate::model_load::weights_model_hash(model, last)?);
+            let last = trajectory.final_point().file.clone();
+            analysis.set_final_model(ModelSource { weights: Some(last), ..ModelSource::new(model) })?;
             (analysis, dir)
         }
         (None, None, _, Some(dir)) => {
@@ -92,13 +92,13 @@ pub fn run(args: TrajectoryArgs) -> Result<()> {
             let (trajectory, model, last) = crate::model_load::modules_trajectory(dir, &weights, args.scope)?;
             let mut analysis = analyze(&trajectory, model.as_ref(), &options, &bar)
                 .with_context(|| format!("analysing the path of the modules in {}", dir.display()))?;
-            analysis.set_final_model(format!("--checkpoint {}", last.display()), crate::model_load::model_hash(&last, &Default::default())?);
+            analysis.set_final_model(ModelSource::new(last))?;
             (analysis, dir)
         }
         _ => bail!("give a run folder, --weights-dir with --model, or --modules-dir"),
     };
     drop(bar);
-    let (report, written) = report::save(&analysis, &args.out, args.grid_points)?;
+    let (report, written) = report::save_with_command(&analysis, &args.out, args.grid_points, &surface_command)?;
     if !report.run_finished {
         eprintln!("note: the run has not finished; its last checkpoint (epoch {}) plays the final model", last_epoch(&report));
     }
@@ -165,4 +165,13 @@ fn percent(share: f64) -> String {
     } else {
         format!("{p:.2e}%")
     }
+}
+
+/// The `losscape surface` command line of a trajectory's suggested surface.
+fn surface_command(s: &report::SurfaceSuggestion) -> String {
+    let weights = s.weights.as_ref().map(|w| format!(" --weights {w}")).unwrap_or_default();
+    format!(
+        "losscape surface --checkpoint {}{weights} --direction-file {} --x {} --y {} --out {}",
+        s.checkpoint, s.direction_file, s.x, s.y, s.out
+    )
 }

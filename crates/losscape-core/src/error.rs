@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Errors from the plumbing layer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A file could not be read or written; the path says which.
     #[error("{path}: {source}")]
@@ -13,6 +14,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// An error reported by libtorch.
+    #[cfg(feature = "torch")]
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     /// A file is locked by another process (a second writer).

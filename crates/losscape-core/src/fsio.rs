@@ -31,6 +31,16 @@ pub fn write_atomic_with<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&mut BufWriter<fs::File>) -> std::io::Result<()>,
 {
+    write_through_temporary(path, |temp| {
+        let mut writer = BufWriter::new(fs::File::create(temp)?);
+        write(&mut writer)?;
+        writer.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })
+}
+
+/// The one atomic write: `write` fills (and syncs) the temporary file beside the resolved
+/// target, which is then renamed over it; on any error the temporary is removed.
+fn write_through_temporary(path: &Path, write: impl FnOnce(&Path) -> std::io::Result<()>) -> Result<()> {
     let resolved = resolve_target(path)?;
     let path = resolved.as_path();
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -38,19 +48,25 @@ where
     }
     remove_stale_temporaries(path);
     let temp = temp_path(path);
-    let result = (|| {
-        let file = fs::File::create(&temp)?;
-        let mut writer = BufWriter::new(file);
-        write(&mut writer)?;
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if let Err(e) = result {
+    if let Err(e) = write(&temp).and_then(|()| fs::rename(&temp, path)) {
         let _ = fs::remove_file(&temp);
         return Err(Error::io(path, e));
     }
     Ok(())
+}
+
+/// Writes `path` atomically with a closure that writes a whole file at the temporary path it is
+/// given (for writers that take a path, such as libtorch's module saving). The file is then
+/// flushed to disk and renamed over `path`; on any error the temporary file is removed and
+/// `path` keeps its previous content. Missing parent folders are created.
+pub fn write_atomic_via<F>(path: &Path, write: F) -> Result<()>
+where
+    F: FnOnce(&Path) -> std::io::Result<()>,
+{
+    write_through_temporary(path, |temp| {
+        write(temp)?;
+        fs::File::open(temp)?.sync_all()
+    })
 }
 
 /// Where a write of `path` goes: `path` itself, or the file a symbolic link at `path` points to
@@ -173,7 +189,7 @@ impl FileLock {
                     Err(_) => "another process".to_string(),
                 };
                 return Err(Error::Locked(format!(
-                    "{} is being written by {holder} (lock {}); wait for it to finish, or pass --wait",
+                    "{} is being written by {holder} (lock {}); wait for it to finish",
                     target.display(),
                     path.display()
                 )));
@@ -227,6 +243,24 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_via_a_path_are_whole_or_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("sub/m.bin");
+        write_atomic_via(&target, |temp| fs::write(temp, b"one")).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"one");
+        let err = write_atomic_via(&target, |temp| {
+            fs::write(temp, b"half")?;
+            Err(std::io::Error::other("writer failed"))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.ends_with("writer failed"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"one", "the old content stays");
+        let names: Vec<_> = fs::read_dir(dir.path().join("sub")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["m.bin"], "no temporary left behind");
+    }
 
     #[test]
     fn symlinks_are_followed_and_special_files_refused() {

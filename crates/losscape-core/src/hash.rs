@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
+#[cfg(feature = "torch")]
 use tch::Tensor;
 
 use crate::error::{Error, Result};
@@ -29,6 +30,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
+#[cfg(feature = "torch")]
 /// Incremental hash over named tensors: each tensor contributes its name, dtype, shape and the
 /// bytes of its values (copied to the CPU, contiguous), so equal hashes mean equal tensors.
 #[derive(Default)]
@@ -36,6 +38,7 @@ pub struct TensorHasher {
     inner: Sha256,
 }
 
+#[cfg(feature = "torch")]
 impl TensorHasher {
     pub fn new() -> Self {
         Self::default()
@@ -70,6 +73,7 @@ impl TensorHasher {
 /// assert_ne!(h, losscape_core::hash::hash_tensors([("w", &(&w * 2))])?);
 /// # Ok::<(), losscape_core::Error>(())
 /// ```
+#[cfg(feature = "torch")]
 pub fn hash_tensors<'a>(tensors: impl IntoIterator<Item = (&'a str, &'a Tensor)>) -> Result<String> {
     let mut hasher = TensorHasher::new();
     for (name, tensor) in tensors {
@@ -94,6 +98,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "torch")]
     #[test]
     fn tensor_hash_sees_values_names_and_shapes() {
         let a = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0]);

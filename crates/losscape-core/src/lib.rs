@@ -20,15 +20,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "torch")]
 pub mod cuda;
+#[cfg(feature = "torch")]
 pub mod device;
 pub mod error;
 pub mod fsio;
 pub mod hash;
+#[cfg(feature = "torch")]
 pub mod machine;
 pub mod progress;
 pub mod progress_log;
 
+#[cfg(feature = "torch")]
 pub use device::{parse_device, Precision};
 pub use error::{Error, Result};
 pub use progress::{Progress, Silent};

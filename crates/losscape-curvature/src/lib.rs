@@ -56,6 +56,7 @@
 
 pub mod error;
 pub mod hvp;
+pub mod job;
 pub mod lanczos;
 pub mod map;
 pub mod operator;
@@ -64,6 +65,7 @@ pub mod trace;
 
 pub use error::{Error, Result};
 pub use hvp::{HessianOperator, HvpOptions, ParamSet};
+pub use job::{HessianMapRequest, MapGrid, PreparedMap};
 pub use lanczos::{lanczos, residual_check, LanczosOptions, LanczosResult, RitzPair};
 pub use map::{extreme_eigenvalues, EigenMetrics, MAP_ARRAYS};
 pub use operator::{DenseOperator, Shifted, SymmetricOperator};

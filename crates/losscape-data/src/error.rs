@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 /// Errors from reading or preparing data sets.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A file or folder could not be read.
     #[error("{path}: {source}")]

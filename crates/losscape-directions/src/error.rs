@@ -2,6 +2,7 @@
 
 /// Errors from making, combining, saving and loading directions.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A direction does not fit a model (names, shapes or scope differ).
     #[error("{0}")]

@@ -159,6 +159,34 @@ impl Evaluator {
     /// [`evaluate`](Evaluator::evaluate) through the given forward pass. The fast path's loss
     /// equals the plain one's to f32 rounding (relative differences around 1e-9 on ResNet-20; tested at 1e-5).
     pub fn evaluate_with(&self, model: &dyn Model, data: &Dataset, path: EvalPath) -> Result<Metrics> {
+        let (fold, layout) = match path {
+            EvalPath::Auto => (true, Layout::ChannelsLast),
+            EvalPath::Plain => (false, Layout::Contiguous),
+            EvalPath::PlainLayout(layout) => (false, layout),
+            EvalPath::Folded(layout) => (true, layout),
+        };
+        let plan = fold.then(|| FastForward::new(model, layout)).flatten();
+        // The fallback of a folded path is the plain forward as it is.
+        let plain_layout = if fold { Layout::Contiguous } else { layout };
+        self.evaluate_planned(model, plan.as_ref(), plain_layout, data)
+    }
+
+    /// [`evaluate`](Evaluator::evaluate) with an inference plan built beforehand from `model`
+    /// (once per job: [`FastForward::new`]), folded here at the model's current weights; without
+    /// one, the model's own forward on inputs in `plain_layout`.
+    pub fn evaluate_planned(&self, model: &dyn Model, plan: Option<&FastForward>, plain_layout: Layout, data: &Dataset) -> Result<Metrics> {
+        self.check(model, data)?;
+        tch::no_grad(|| match plan {
+            Some(fast) => {
+                let folded = fast.fold()?;
+                self.evaluate_fn(model.kind(), data, |xs| Ok(folded.forward(xs)?))
+            }
+            None => self.evaluate_fn(model.kind(), data, |xs| Ok(model.f_forward_t(&plain_layout.apply(xs)?, false)?)),
+        })
+    }
+
+    /// Refuses an empty data set or one on another device than the model.
+    fn check(&self, model: &dyn Model, data: &Dataset) -> Result<()> {
         if data.is_empty() {
             return Err(Error::Invalid(format!(
                 "{}: cannot evaluate on an empty data set",
@@ -173,23 +201,7 @@ impl Evaluator {
                 model.device()
             )));
         }
-        let (fold, layout) = match path {
-            EvalPath::Auto => (true, Layout::ChannelsLast),
-            EvalPath::Plain => (false, Layout::Contiguous),
-            EvalPath::PlainLayout(layout) => (false, layout),
-            EvalPath::Folded(layout) => (true, layout),
-        };
-        tch::no_grad(|| match fold.then(|| FastForward::new(model, layout)).flatten() {
-            Some(fast) => {
-                let folded = fast.fold()?;
-                self.evaluate_fn(model.kind(), data, |xs| folded.forward(xs))
-            }
-            None => {
-                // The fallback of a folded path is the plain forward as it is.
-                let layout = if fold { Layout::Contiguous } else { layout };
-                self.evaluate_fn(model.kind(), data, |xs| Ok(model.f_forward_t(&layout.apply(xs)?, false)?))
-            }
-        })
+        Ok(())
     }
 
     /// The evaluation loop over batches of `data` (converted to `kind`) with any forward pass.

@@ -46,17 +46,18 @@
 //! ```
 
 pub mod error;
+// The libtorch-free surface files, at their old paths (`losscape_landscape::grid::Grid`, ...).
+pub use losscape_surface::{export, grid, masked, surface};
 pub mod evaluate;
-pub mod export;
 pub mod fast;
-pub mod grid;
 pub mod h5;
+pub mod job;
 pub mod run;
-pub mod surface;
 
 pub use error::{Error, Result};
 pub use evaluate::{EvalPath, Evaluator, LossKind, Metrics};
 pub use fast::{FastForward, FoldedForward, Layout};
 pub use grid::{Axis, Grid, Shard};
+pub use job::{DirectionSource, GridRequest, PreparedSurface, Refusal, SurfaceRequest};
 pub use run::{run_grid, run_surface, GridJob, LossMetrics, PointMetrics, RunReport, SurfaceJob};
 pub use surface::{RunRecord, Surface, SurfaceHeader};

@@ -20,6 +20,7 @@ use losscape_models::Model;
 
 use crate::error::{Error, Result};
 use crate::evaluate::Evaluator;
+use crate::fast::{FastForward, Layout};
 use crate::grid::{Grid, Shard};
 use crate::surface::{Surface, SurfaceHeader};
 
@@ -50,6 +51,16 @@ pub struct LossMetrics<'a> {
     pub evaluator: Evaluator,
     pub train: Option<&'a Dataset>,
     pub test: Option<&'a Dataset>,
+    /// The inference plan of the job's model, built once per job ([`LossMetrics::new`]) and
+    /// folded at every point; `None` evaluates through [`crate::EvalPath::Auto`] at each call.
+    pub plan: Option<FastForward>,
+}
+
+impl<'a> LossMetrics<'a> {
+    /// Metrics for `model` (the model the grid moves), with its inference plan built once here.
+    pub fn new(model: &dyn Model, evaluator: Evaluator, train: Option<&'a Dataset>, test: Option<&'a Dataset>) -> Self {
+        LossMetrics { evaluator, train, test, plan: FastForward::new(model, Layout::ChannelsLast) }
+    }
 }
 
 impl PointMetrics for LossMetrics<'_> {
@@ -60,7 +71,10 @@ impl PointMetrics for LossMetrics<'_> {
     fn compute(&mut self, model: &dyn Model) -> Result<Vec<f64>> {
         let mut values = Vec::with_capacity(4);
         for split in [self.train, self.test].into_iter().flatten() {
-            let m = self.evaluator.evaluate(model, split)?;
+            let m = match &self.plan {
+                Some(plan) => self.evaluator.evaluate_planned(model, Some(plan), Layout::Contiguous, split)?,
+                None => self.evaluator.evaluate(model, split)?,
+            };
             values.push(m.loss);
             values.push(m.accuracy);
         }
@@ -117,7 +131,7 @@ impl RunReport {
 /// Loss and accuracy over the grid: [`run_grid`] with [`LossMetrics`].
 pub fn run_surface(job: &SurfaceJob<'_>, path: &Path, header: SurfaceHeader, progress: &dyn Progress) -> Result<RunReport> {
     let grid_job = GridJob { model: job.model, directions: job.directions, shard: job.shard, save_interval: job.save_interval };
-    let mut metrics = LossMetrics { evaluator: job.evaluator.clone(), train: job.train, test: job.test };
+    let mut metrics = LossMetrics::new(job.model, job.evaluator.clone(), job.train, job.test);
     run_grid(&grid_job, &mut metrics, path, header, progress)
 }
 

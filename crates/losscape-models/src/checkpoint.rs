@@ -7,8 +7,6 @@
 //! metadata, in a stable order) that other file kinds such as directions reuse.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -37,9 +35,6 @@ pub const META_KEY: &str = "losscape";
 /// Metadata key, written by [`save_tensors`], holding the tensor names in their canonical order
 /// as a JSON array (safetensors itself stores tensors sorted by dtype and name).
 pub const ORDER_KEY: &str = "tensor_order";
-
-/// Largest header accepted when reading (safetensors' own limit is 100 MB).
-const MAX_HEADER: u64 = 100_000_000;
 
 /// What a checkpoint records besides its tensors: enough to rebuild the model (spec, input shape,
 /// classes, precision), the data normalization it was trained with, and training facts.
@@ -477,30 +472,10 @@ fn kind_of(dtype: Dtype) -> Option<Kind> {
     })
 }
 
-/// The `__metadata__` map of a safetensors header, reading only the header.
+/// The `__metadata__` map of a safetensors header, reading only the header (the one parser,
+/// [`crate::tensor_file::read_header`]).
 fn read_header_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut prefix = [0u8; 8];
-    file.read_exact(&mut prefix)
-        .map_err(|_| Error::format(path, "not a safetensors file (shorter than its 8-byte header length)"))?;
-    let len = u64::from_le_bytes(prefix);
-    if len > MAX_HEADER {
-        return Err(Error::format(
-            path,
-            format!("not a safetensors file (header length {len} is implausible)"),
-        ));
-    }
-    let mut header = vec![0u8; len as usize];
-    file.read_exact(&mut header)
-        .map_err(|_| Error::format(path, "truncated safetensors header"))?;
-    #[derive(Deserialize)]
-    struct Header {
-        #[serde(rename = "__metadata__", default)]
-        metadata: Option<BTreeMap<String, String>>,
-    }
-    let header: Header = serde_json::from_slice(&header)
-        .map_err(|e| Error::format(path, format!("not a safetensors file (bad header JSON: {e})")))?;
-    Ok(header.metadata.unwrap_or_default())
+    Ok(crate::tensor_file::read_header(path)?.metadata)
 }
 
 /// The [`CheckpointMeta`] in a file's metadata, after checking the format name and version.

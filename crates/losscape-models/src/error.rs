@@ -29,6 +29,13 @@ pub enum Error {
     /// An error reported by libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// What was being done when `source` happened (e.g. "loading checkpoint a.safetensors").
+    #[error("{context}")]
+    Context {
+        context: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// An error from the plumbing layer (atomic writes, ...).
     #[error(transparent)]
     Core(#[from] losscape_core::Error),
@@ -38,6 +45,10 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// This error as the cause of `context`.
+    pub fn context(self, context: impl Into<String>) -> Self {
+        Error::Context { context: context.into(), source: Box::new(self) }
+    }
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

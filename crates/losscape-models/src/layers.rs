@@ -10,6 +10,7 @@ use tch::{Device, Kind, Tensor};
 use losscape_data::rng::{derive_seed, SplitMix64};
 
 use crate::error::{Error, Result};
+use crate::inference::{AffineBn, Bn, FastForward, Graph, Layout};
 use crate::model::{Model, NamedTensor};
 use crate::role::Role;
 use crate::spec::ModelSpec;
@@ -188,6 +189,17 @@ pub(crate) struct Conv2d {
 }
 
 impl Conv2d {
+    /// This convolution followed by `bn`, for the inference plan.
+    pub(crate) fn then_bn(&self, bn: &BatchNorm) -> AffineBn {
+        AffineBn {
+            weight: self.weight.shallow_clone(),
+            bias: self.bias.as_ref().map(Tensor::shallow_clone),
+            bn: bn.plan(),
+            stride: self.stride,
+            padding: self.padding,
+        }
+    }
+
     pub(crate) fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let s = self.stride;
         let p = self.padding;
@@ -206,6 +218,16 @@ pub(crate) struct BatchNorm {
 }
 
 impl BatchNorm {
+    /// Its tensors for the inference plan (shared storage).
+    fn plan(&self) -> Bn {
+        Bn {
+            weight: self.weight.shallow_clone(),
+            bias: self.bias.shallow_clone(),
+            mean: self.running_mean.shallow_clone(),
+            var: self.running_var.shallow_clone(),
+        }
+    }
+
     /// In train mode: normalizes with batch statistics, updates the running statistics in place
     /// (momentum 0.1) and adds one to the counter. In eval mode: uses the running statistics.
     pub(crate) fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
@@ -235,6 +257,16 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
+    /// This layer followed by `bn` (a 1D BN), for the inference plan.
+    pub(crate) fn then_bn(&self, bn: &BatchNorm) -> AffineBn {
+        AffineBn { weight: self.weight.shallow_clone(), bias: Some(self.bias.shallow_clone()), bn: bn.plan(), stride: 0, padding: 0 }
+    }
+
+    /// Weight and bias for the inference plan (shared storage).
+    pub(crate) fn plan(&self) -> (Tensor, Tensor) {
+        (self.weight.shallow_clone(), self.bias.shallow_clone())
+    }
+
     pub(crate) fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         Ok(xs.f_linear(&self.weight, Some(&self.bias))?)
     }
@@ -243,6 +275,11 @@ impl Linear {
 /// The layer graph of one architecture: its forward pass over already validated inputs.
 pub(crate) trait Architecture: Send {
     fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor>;
+
+    /// The layer graph for the fast inference plan (see [`crate::inference`]).
+    fn inference_graph(&self) -> Option<Graph<AffineBn>> {
+        None
+    }
 }
 
 /// A built network: the architecture's layers plus the canonical tensor list and what the
@@ -320,6 +357,14 @@ impl<A: Architecture> Model for Network<A> {
 
     fn kind(&self) -> Kind {
         self.kind
+    }
+
+    fn inference_plan(&self, layout: Layout) -> Option<FastForward> {
+        // f64 networks keep the plain forward (they serve exact checks).
+        if self.kind != Kind::Float {
+            return None;
+        }
+        self.arch.inference_graph().map(|graph| FastForward::from_graph(graph, layout))
     }
 }
 

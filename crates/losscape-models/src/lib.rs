@@ -52,12 +52,15 @@
 pub mod checkpoint;
 pub mod error;
 pub mod import;
+pub mod inference;
 mod layers;
 pub mod model;
 mod resnet;
 pub mod role;
+pub mod source;
 pub mod spec;
 pub mod state_dict;
+pub mod tensor_file;
 pub mod torchscript;
 mod vgg;
 mod zoo;
@@ -68,9 +71,11 @@ pub use checkpoint::{
 };
 pub use error::{Error, Result};
 pub use import::{import_state_dict, ImportOptions, Imported, CIFAR10_MEAN, CIFAR10_STD};
+pub use inference::{FastForward, FoldedForward, Layout};
 pub use layers::{BN_EPS, BN_MOMENTUM, LINEAR_INIT_STD};
 pub use model::{Model, NamedTensor};
 pub use role::Role;
+pub use source::{check_input_file, ModelSource};
 pub use spec::{Family, ModelSpec};
 pub use state_dict::load_state_dict;
 pub use torchscript::{BnMode, TorchScriptModel, TorchScriptOptions};

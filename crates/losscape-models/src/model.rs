@@ -55,6 +55,15 @@ pub trait Model: Send {
     /// The floating-point kind of the model's parameters (`Kind::Float` or `Kind::Double`).
     fn kind(&self) -> Kind;
 
+    /// The fast inference plan of this model with activations in `layout` (BN folded into the
+    /// layer before it, see [`crate::inference`]), built from the model's own layers and sharing
+    /// its tensors, or `None` when the model has none (the default: TorchScript modules, wrappers,
+    /// f64 models). Built-in f32 networks have one.
+    fn inference_plan(&self, layout: crate::inference::Layout) -> Option<crate::inference::FastForward> {
+        let _ = layout;
+        None
+    }
+
     /// Why some of the model's state is missing from [`named_tensors`](Model::named_tensors)
     /// (buffers that cannot be reached, such as the batch-norm statistics of a TorchScript
     /// module), or `None` when the list is complete. Callers refuse the `states` scope when it is

@@ -11,6 +11,7 @@
 use tch::Tensor;
 
 use crate::error::Result;
+use crate::inference::{self, AffineBn, Graph};
 use crate::layers::{Architecture, BatchNorm, Builder, Conv2d, Linear};
 use crate::spec::ModelSpec;
 
@@ -114,5 +115,23 @@ impl Architecture for ResNet {
         // Global average pooling: the original's avg_pool2d(8) on 32x32 inputs, for any size.
         let pooled = out.f_mean_dim([2i64, 3].as_slice(), false, None)?;
         self.linear.forward(&pooled)
+    }
+
+    /// The same layers as an inference graph: each convolution with the BN after it.
+    fn inference_graph(&self) -> Option<Graph<AffineBn>> {
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| inference::Block {
+                conv1: b.conv1.then_bn(&b.bn1),
+                conv2: b.conv2.then_bn(&b.bn2),
+                shortcut: match &b.shortcut {
+                    Shortcut::None => inference::Shortcut::None,
+                    Shortcut::Identity => inference::Shortcut::Identity,
+                    Shortcut::Projection(conv, bn) => inference::Shortcut::Projection(conv.then_bn(bn)),
+                },
+            })
+            .collect();
+        Some(Graph::ResNet { stem: self.conv1.then_bn(&self.bn1), blocks, linear: self.linear.plan() })
     }
 }

@@ -125,29 +125,17 @@ impl TorchScriptModel {
     /// mode or with [`BnMode::BatchStats`] have updated them. Written whole or not at all: to a
     /// temporary file beside `path`, flushed to disk, then renamed over it.
     pub fn save(&self, path: &Path) -> Result<()> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
-        let temp = losscape_core::fsio::temp_path(path);
-        let saved = {
+        let mut restore = Ok(());
+        losscape_core::fsio::write_atomic_via(path, |temp| {
             let mut guard = self.module.lock().unwrap_or_else(|e| e.into_inner());
             let (module, training) = &mut *guard;
-            let result = module.f_set_eval().and_then(|()| module.save(&temp));
+            let result = module.f_set_eval().and_then(|()| module.save(temp));
             if *training {
-                module.f_set_train()?;
+                restore = module.f_set_train();
             }
-            result
-        };
-        let written = saved
-            .map_err(|e| Error::format(path, format!("could not save the TorchScript module: {e}")))
-            .and_then(|()| {
-                std::fs::File::open(&temp).and_then(|f| f.sync_all()).map_err(|e| Error::io(path, e))?;
-                std::fs::rename(&temp, path).map_err(|e| Error::io(path, e))
-            });
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        written
+            result.map_err(|e| std::io::Error::other(format!("could not save the TorchScript module: {e}")))
+        })?;
+        Ok(restore?)
     }
 
     /// The file the module was loaded from.

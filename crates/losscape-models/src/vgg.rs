@@ -11,6 +11,7 @@
 use tch::Tensor;
 
 use crate::error::{Error, Result};
+use crate::inference::{AffineBn, Graph};
 use crate::layers::{Architecture, BatchNorm, Builder, Conv2d, Linear};
 
 /// The feature configuration: channel counts, `None` for a max pooling.
@@ -112,6 +113,19 @@ impl Architecture for Vgg9 {
         let flat = out.f_flatten(1, -1)?;
         let hidden = self.fc_bn.forward(&self.fc.forward(&flat)?, train)?.f_relu()?;
         self.classifier.forward(&hidden)
+    }
+
+    /// The same layers as an inference graph: each convolution with its BN and whether a pooling
+    /// follows it, then the hidden layer with its BN.
+    fn inference_graph(&self) -> Option<Graph<AffineBn>> {
+        let mut features: Vec<(AffineBn, bool)> = Vec::new();
+        for step in &self.features {
+            match step {
+                Step::Conv(conv, bn) => features.push((conv.then_bn(bn), false)),
+                Step::Pool => features.last_mut()?.1 = true,
+            }
+        }
+        Some(Graph::Vgg { features, fc: self.fc.then_bn(&self.fc_bn), classifier: self.classifier.plan() })
     }
 }
 

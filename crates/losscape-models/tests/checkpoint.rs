@@ -270,9 +270,10 @@ fn damaged_or_foreign_files_are_clear_errors() {
 
     let truncated = dir.path().join("truncated.safetensors");
     write(&truncated, &content[..content.len() - 100]);
+    // The header parser (shared with the ranged reader) finds the last tensor past the end.
     let err = checkpoint::load(&truncated, Device::Cpu).unwrap_err().to_string();
     assert!(
-        err.contains("truncated.safetensors") && err.contains("not a valid safetensors file"),
+        err.contains("truncated.safetensors") && err.contains("do not fit its shape or the file"),
         "{err}"
     );
 

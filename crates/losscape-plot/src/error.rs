@@ -16,15 +16,9 @@ pub enum Error {
     /// not increasing, an empty level range, a figure size out of bounds, ...).
     #[error("{0}")]
     Invalid(String),
-    /// The figure file could not be written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file concerned.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// An error of the plumbing layer (the atomic write of the figure file).
+    #[error(transparent)]
+    Core(#[from] losscape_core::Error),
     /// The drawing library reported an error while drawing.
     #[error("drawing failed: {0}")]
     Draw(String),
@@ -45,14 +39,6 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Wraps an I/O error with the path it concerns.
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
-    }
-
     /// An invalid-input error with the given message.
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Error::Invalid(message.into())

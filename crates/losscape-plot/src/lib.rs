@@ -69,6 +69,7 @@
 mod contour;
 mod error;
 mod frame;
+mod from_surface;
 mod grid;
 mod heatmap;
 pub mod html;
@@ -84,7 +85,10 @@ pub use contour::{
     contour, explained_variance_label, trajectory, ContourFigure, Trajectory, TrajectoryFigure,
 };
 pub use error::{Error, Result};
+pub use from_surface::{surface_values, SurfaceValues};
 pub use grid::Grid;
+/// The surface files the figures read (losscape-surface, no libtorch).
+pub use losscape_surface;
 pub use heatmap::{heatmap, heatmap_with, HeatmapFigure, HeatmapOverlay, Shading};
 pub use html::{html, HtmlFigure};
 pub use levels::{LevelSet, Levels};

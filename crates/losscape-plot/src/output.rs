@@ -1,9 +1,7 @@
 //! Output: the format chosen by the file extension, rendering in memory with the embedded font,
 //! and writing the finished file whole (temporary name, then rename).
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
@@ -184,32 +182,8 @@ fn encode_png(rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it over `path`, so a reader
-/// sees either the old file or the whole new one.
+/// Writes `bytes` whole or not at all (losscape-core's atomic write: a temporary file beside
+/// `path`, flushed, renamed over it), so a reader sees either the old file or the whole new one.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid(format!("{}: not a file name", path.display())))?;
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}-{n}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
+    Ok(losscape_core::fsio::write_atomic(path, bytes)?)
 }

@@ -444,14 +444,18 @@ fn bad_inputs_are_errors_and_write_nothing() {
     // Nothing was written, not even a temporary file.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
-    // A missing folder is an I/O error naming the file, and leaves nothing behind either.
+    // A missing folder is created, as by every atomic write of the project (losscape-core's
+    // fsio), and only the figure is left in it.
     let missing = dir.path().join("no/such/dir/f.png");
-    let e = contour(&missing, &g, &ContourFigure::default()).unwrap_err();
-    assert!(
-        matches!(e, Error::Io { .. }) && e.to_string().contains("f.png"),
-        "{e}"
-    );
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    contour(&missing, &g, &ContourFigure::default()).unwrap();
+    let left: Vec<_> = std::fs::read_dir(missing.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["f.png"]);
+    // A folder where the file should go is an error naming it, and nothing is written.
+    let folder = dir.path().join("g.png");
+    std::fs::create_dir(&folder).unwrap();
+    let e = contour(&folder, &g, &ContourFigure::default()).unwrap_err();
+    assert!(e.to_string().contains("g.png"), "{e}");
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 0);
 }
 
 #[test]

@@ -12,9 +12,12 @@ pub enum Error {
     Config(String),
     /// The run folder holds a run with another configuration; the message lists what differs.
     #[error(
-        "{path} holds a run with a different configuration ({differences}); use a new folder or start over (--fresh)"
+        "{path} holds a run with a different configuration ({differences}); use a new folder or start over"
     )]
     ConfigMismatch { path: PathBuf, differences: String },
+    /// The run folder holds run files but no configuration (an incomplete or foreign run).
+    #[error("{path}: holds run files but no config.json (an incomplete or foreign run): use a new folder or start over")]
+    IncompleteRun { path: PathBuf },
     /// A run folder file (config, run record, metrics log, resume state) is not what it must be.
     #[error("{path}: {message}")]
     RunFolder { path: PathBuf, message: String },

@@ -167,10 +167,7 @@ fn train_in(config: &TrainConfig, run_dir: &Path, options: &RunOptions, progress
             });
         }
     } else if folder.has_run_files() {
-        return Err(Error::run_folder(
-            run_dir,
-            "holds run files but no config.json (an incomplete or foreign run): use a new folder or start over (--fresh)",
-        ));
+        return Err(Error::IncompleteRun { path: run_dir.to_path_buf() });
     }
     // The data and the model are checked before anything is written, so a run refused for bad
     // data leaves no config.json that would refuse the corrected rerun.

@@ -30,7 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for p in &report.points {
         println!("{:5}  {:8}  {:9.4}  {:9.4}", p.epoch, p.lr_decay, p.x, p.y);
     }
-    println!("surface under the path: {}", report.surface.command);
+    let s = &report.surface;
+    println!("surface under the path: {} with {} over x {} and y {}", s.checkpoint, s.direction_file, s.x, s.y);
     println!("wrote {}", written.report.display());
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use losscape_core::{hash, Progress};
 use losscape_directions::{Direction, DirectionSet, Ignore, Norm, Origin, RandomSpec, Scope};
-use losscape_models::Model;
+use losscape_models::{Model, ModelSource};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -89,9 +89,9 @@ pub struct Analysis {
     /// SHA-256 of the final checkpoint file (recorded in the direction files), or the hash set
     /// by [`Analysis::set_final_model`].
     pub final_checkpoint_hash: String,
-    /// How `losscape surface` loads the final model, when not by `--checkpoint <final file>`
-    /// (see [`Analysis::set_final_model`]).
-    pub final_model_args: Option<String>,
+    /// Where the final model comes from, when not from the final checkpoint file alone (see
+    /// [`Analysis::set_final_model`]).
+    pub final_model: Option<ModelSource>,
     /// Entries of one row (elements of the analysed tensors).
     pub parameters: usize,
     /// Explained-variance ratio of every principal component, descending (`n - 1` for `n`
@@ -119,16 +119,18 @@ impl Analysis {
     }
 
     /// For a path whose checkpoint files are bare state dicts (a folder of weight files, or of
-    /// parameters taken from TorchScript modules): the final model is loaded with `args` (e.g.
-    /// `--checkpoint net.pt --weights last.safetensors`), which the suggested surface command
-    /// uses, and `hash` is the hash `losscape surface` computes for it, which the report and the
-    /// three planes' direction files record (so the surface finds its directions made for it).
-    pub fn set_final_model(&mut self, args: String, hash: String) {
+    /// parameters taken from TorchScript modules): the final model is `model` (e.g. a module
+    /// with the last weight file loaded over it), which the suggested surface uses; its identity
+    /// hash ([`ModelSource::identity_hash`], the one every surface records) goes into the report
+    /// and the three planes' direction files (so a surface finds its directions made for it).
+    pub fn set_final_model(&mut self, model: ModelSource) -> Result<()> {
+        let hash = model.identity_hash()?;
         for plane in [&mut self.pca, &mut self.random, &mut self.init_random] {
             plane.directions.meta.checkpoint_hash = hash.clone();
         }
         self.final_checkpoint_hash = hash;
-        self.final_model_args = Some(args);
+        self.final_model = Some(model);
+        Ok(())
     }
 
     /// The three planes: PCA first, then the two baselines.
@@ -269,7 +271,7 @@ pub fn analyze(trajectory: &Trajectory, model: &dyn Model, options: &Options, pr
         options: *options,
         model_spec,
         final_checkpoint_hash,
-        final_model_args: None,
+        final_model: None,
         parameters: layout.active_elements(),
         explained_variance_ratio: ratios,
         explained_variance: pca.explained_variance(),

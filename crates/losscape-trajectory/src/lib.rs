@@ -60,7 +60,7 @@
 //! assert_eq!(analysis.pca.coords[7], [0.0, 0.0]); // the final model is the origin
 //! let (report, _) = losscape_trajectory::report::save(&analysis, dir.path(), 51)?;
 //! assert!(report.points[4].lr_decay);
-//! println!("{}", report.surface.command);
+//! println!("surface under the path: {} over {} (x {}, y {})", report.surface.checkpoint, report.surface.direction_file, report.surface.x, report.surface.y);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -69,7 +69,11 @@ pub mod error;
 pub mod path;
 pub mod pca;
 pub mod plane;
-pub mod reader;
+/// Ranged safetensors reads, at their old path (they live in losscape-models, beside the
+/// checkpoint reader that shares their header parser).
+pub mod reader {
+    pub use losscape_models::tensor_file::{read_header, Header, TensorEntry, TensorFile};
+}
 pub mod report;
 pub mod stream;
 

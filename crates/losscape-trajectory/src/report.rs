@@ -174,15 +174,23 @@ pub struct ProjectedPoint {
 /// The suggested surface under the projected path.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SurfaceSuggestion {
-    /// The base checkpoint (the final model).
+    /// The base checkpoint (the final model), or the model file a state dict is loaded into.
     pub checkpoint: String,
+    /// The state dict loaded into `checkpoint` to make the final model, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
     /// The PCA direction file.
     pub direction_file: String,
     /// `min:max:num` of the x axis (pc1).
     pub x: String,
     /// `min:max:num` of the y axis (pc2).
     pub y: String,
-    /// The whole `losscape surface` command line.
+    /// Where the suggested surface file goes (`pca.surface` beside the report).
+    #[serde(default)]
+    pub out: String,
+    /// The same as a command line of the program that wrote the report, if it gave one (see
+    /// [`save_with_command`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub command: String,
 }
 
@@ -299,11 +307,19 @@ pub fn report(analysis: &Analysis, out: &Path, grid_points: usize) -> Report {
     let (x, y) = (planes.pca.suggested_x.clone(), planes.pca.suggested_y.clone());
     let checkpoint = t.final_point().file.display().to_string();
     let direction_file = out.join(&planes.pca.directions).display().to_string();
-    let model_args = analysis.final_model_args.clone().unwrap_or_else(|| format!("--checkpoint {checkpoint}"));
-    let command = format!(
-        "losscape surface {model_args} --direction-file {direction_file} --x {x} --y {y} --out {}",
-        out.join("pca.surface").display()
-    );
+    let (model, weights) = match &analysis.final_model {
+        Some(m) => (m.checkpoint.display().to_string(), m.weights.as_ref().map(|w| w.display().to_string())),
+        None => (checkpoint.clone(), None),
+    };
+    let surface = SurfaceSuggestion {
+        checkpoint: model,
+        weights,
+        direction_file,
+        x,
+        y,
+        out: out.join("pca.surface").display().to_string(),
+        command: String::new(),
+    };
     Report {
         format: FORMAT.into(),
         version: VERSION,
@@ -324,7 +340,7 @@ pub fn report(analysis: &Analysis, out: &Path, grid_points: usize) -> Report {
         y_label: planes.pca.y_label.clone(),
         planes,
         points,
-        surface: SurfaceSuggestion { checkpoint, direction_file, x, y, command },
+        surface,
         streaming: analysis.stats,
     }
 }
@@ -362,6 +378,18 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 /// all) and returns the report. `grid_points` is the number of points per axis of the suggested
 /// surfaces.
 pub fn save(analysis: &Analysis, out: &Path, grid_points: usize) -> Result<(Report, Written)> {
+    save_with_command(analysis, out, grid_points, &|_| String::new())
+}
+
+/// [`save`], with the suggested surface also stored as a command line of the calling program:
+/// `command` turns the suggestion into it (the `losscape` binary writes its `losscape surface
+/// ...` line), and the report records it in `surface.command`.
+pub fn save_with_command(
+    analysis: &Analysis,
+    out: &Path,
+    grid_points: usize,
+    command: &dyn Fn(&SurfaceSuggestion) -> String,
+) -> Result<(Report, Written)> {
     if grid_points == 0 {
         return Err(Error::Invalid("the suggested grid needs at least one point per axis".into()));
     }
@@ -376,7 +404,8 @@ pub fn save(analysis: &Analysis, out: &Path, grid_points: usize) -> Result<(Repo
         write_json(&path, &projection(analysis, plane))?;
         projections.push(path);
     }
-    let report = report(analysis, out, grid_points);
+    let mut report = report(analysis, out, grid_points);
+    report.surface.command = command(&report.surface);
     let csv = out.join(PROJECTION_FILE);
     fsio::write_atomic(&csv, projection_csv(&report).as_bytes())?;
     let report_path = out.join(REPORT_FILE);

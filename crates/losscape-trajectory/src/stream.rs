@@ -121,7 +121,7 @@ impl<'a> Streamer<'a> {
         if paths.is_empty() {
             return Err(Error::Invalid("no checkpoints to read".into()));
         }
-        let files = paths.iter().map(|p| TensorFile::open(p)).collect::<Result<Vec<_>>>()?;
+        let files = paths.iter().map(|p| TensorFile::open(p)).collect::<losscape_models::Result<Vec<_>>>()?;
         let known: std::collections::HashSet<&str> = layout.model_tensors.iter().map(String::as_str).collect();
         for file in &files {
             if let Some(extra) = file.names().find(|n| !known.contains(n)) {

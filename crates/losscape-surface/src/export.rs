@@ -30,6 +30,9 @@ pub enum ExportFormat {
     Csv,
     /// ParaView PolyData XML ([`write_vtp`]).
     Vtp,
+    /// The original loss-landscape code's surface file (HDF5). Written by losscape-landscape's
+    /// `h5` module (its cargo feature `hdf5` links the HDF5 library), not by this crate.
+    H5,
 }
 
 impl ExportFormat {
@@ -39,6 +42,7 @@ impl ExportFormat {
             ExportFormat::Npz => "npz",
             ExportFormat::Csv => "csv",
             ExportFormat::Vtp => "vtp",
+            ExportFormat::H5 => "h5",
         }
     }
 }
@@ -46,14 +50,15 @@ impl ExportFormat {
 impl FromStr for ExportFormat {
     type Err = Error;
 
-    /// Parses `npz`, `csv` or `vtp` (any case).
+    /// Parses `npz`, `csv`, `vtp` or `h5` (any case).
     fn from_str(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
             "npz" => Ok(ExportFormat::Npz),
             "csv" => Ok(ExportFormat::Csv),
             "vtp" => Ok(ExportFormat::Vtp),
+            "h5" => Ok(ExportFormat::H5),
             _ => Err(Error::invalid(format!(
-                "unknown export format '{s}': use npz, csv or vtp"
+                "unknown export format '{s}': use npz, csv, vtp or h5"
             ))),
         }
     }
@@ -472,6 +477,6 @@ mod tests {
             .parse::<ExportFormat>()
             .unwrap_err()
             .to_string()
-            .contains("use npz, csv or vtp"));
+            .contains("use npz, csv, vtp or h5"));
     }
 }

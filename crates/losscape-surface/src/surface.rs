@@ -12,8 +12,8 @@
 //! little-endian integers), and the SHA-256 of the body (32 bytes).
 //!
 //! ```
-//! use losscape_landscape::export::write_csv;
-//! use losscape_landscape::{Grid, Shard, Surface, SurfaceHeader};
+//! use losscape_surface::export::write_csv;
+//! use losscape_surface::{Grid, Shard, Surface, SurfaceHeader};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("bowl.surface");
@@ -295,7 +295,7 @@ impl Surface {
                     path.display()
                 ),
                 details,
-                hint: "use another --out, or delete the file to start over".into(),
+                hint: "write to another file, or delete this one to start over".into(),
             });
         }
         surface.header.checkpoint = header.checkpoint;
@@ -450,7 +450,7 @@ impl Surface {
             return Err(Error::Mismatch {
                 subject: "cannot merge surfaces: they were made with different inputs".into(),
                 details,
-                hint: "merge only shards of one job (the same command apart from --shard)".into(),
+                hint: "merge only shards of one job (the same inputs apart from the shard)".into(),
             });
         }
         let mut conflicts = Vec::new();

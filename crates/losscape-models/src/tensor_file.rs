@@ -1,7 +1,9 @@
-//! Reading slices of tensors from safetensors files without reading the files whole: the header is
+//! The one reader of safetensors headers ([`read_header`]: the metadata and where each tensor
+//! lies, checked against the file), and ranged reads on top of it ([`TensorFile`]): the header is
 //! parsed once, then any element range of any tensor is read with one seek and one read. This is
-//! what bounds the memory of the streaming PCA: a pass over `n` checkpoints holds `n` slices of
-//! one tensor at a time, never whole checkpoints.
+//! what bounds the memory of the streaming PCA (losscape-trajectory): a pass over `n` checkpoints
+//! holds `n` slices of one tensor at a time, never whole checkpoints. Checkpoints read their
+//! metadata through the same parser.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -11,10 +13,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use tch::{Kind, Tensor};
 
+
 use crate::error::{Error, Result};
 
 /// Largest header accepted (safetensors' own limit is 100 MB).
-const MAX_HEADER: u64 = 100_000_000;
+pub const MAX_HEADER: u64 = 100_000_000;
 
 /// Where one tensor lies in its file.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,55 +47,74 @@ struct RawEntry {
     data_offsets: [u64; 2],
 }
 
-impl TensorFile {
-    /// Reads and checks the header of `path`: every tensor's dtype is known, its byte length
-    /// matches its shape, and its data lies inside the file.
-    pub fn open(path: &Path) -> Result<Self> {
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-        let mut prefix = [0u8; 8];
-        file.read_exact(&mut prefix)
-            .map_err(|_| Error::format(path, "not a safetensors file (shorter than its 8-byte header length)"))?;
-        let header_len = u64::from_le_bytes(prefix);
-        if header_len > MAX_HEADER || 8 + header_len > file_len {
-            return Err(Error::format(
-                path,
-                format!("not a safetensors file (header length {header_len} does not fit a file of {file_len} bytes)"),
-            ));
-        }
-        let mut header = vec![0u8; header_len as usize];
-        file.read_exact(&mut header).map_err(|e| Error::io(path, e))?;
-        let mut raw: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&header)
-            .map_err(|e| Error::format(path, format!("not a safetensors file (bad header JSON: {e})")))?;
-        raw.remove("__metadata__");
-        let data_start = 8 + header_len;
-        let data_len = file_len - data_start;
-        let mut tensors = BTreeMap::new();
-        for (name, value) in raw {
-            let entry: RawEntry = serde_json::from_value(value)
-                .map_err(|e| Error::format(path, format!("tensor '{name}': bad header entry: {e}")))?;
-            let kind = kind_of(&entry.dtype)
-                .ok_or_else(|| Error::format(path, format!("tensor '{name}' has unsupported dtype {}", entry.dtype)))?;
-            let numel = entry.shape.iter().try_fold(1u64, |n, &s| n.checked_mul(s));
-            let bytes = numel.and_then(|n| n.checked_mul(kind.elt_size_in_bytes() as u64));
-            let [begin, end] = entry.data_offsets;
-            match bytes {
-                Some(b) if end >= begin && end - begin == b && end <= data_len => {}
-                _ => {
-                    return Err(Error::format(
-                        path,
-                        format!(
-                            "tensor '{name}' ({} {:?}) has data offsets {begin}..{end} that do not fit its shape or the file ({data_len} data bytes)",
-                            entry.dtype, entry.shape
-                        ),
-                    ))
-                }
+/// A safetensors header as read and checked by [`read_header`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Header {
+    /// The `__metadata__` map (empty when the file has none).
+    pub metadata: BTreeMap<String, String>,
+    /// Where each tensor lies, by name.
+    pub tensors: BTreeMap<String, TensorEntry>,
+}
+
+/// Reads and checks the header of the safetensors file `path` (reading the header only): its
+/// length fits the file, it is JSON, every tensor's dtype is known, its byte length matches its
+/// shape, and its data lies inside the file.
+pub fn read_header(path: &Path) -> Result<Header> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut prefix = [0u8; 8];
+    file.read_exact(&mut prefix)
+        .map_err(|_| Error::format(path, "not a safetensors file (shorter than its 8-byte header length)"))?;
+    let header_len = u64::from_le_bytes(prefix);
+    if header_len > MAX_HEADER || 8 + header_len > file_len {
+        return Err(Error::format(
+            path,
+            format!("not a safetensors file (header length {header_len} is implausible: it does not fit a file of {file_len} bytes)"),
+        ));
+    }
+    let mut header = vec![0u8; header_len as usize];
+    file.read_exact(&mut header).map_err(|e| Error::io(path, e))?;
+    let mut raw: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| Error::format(path, format!("not a safetensors file (bad header JSON: {e})")))?;
+    let metadata = match raw.remove("__metadata__") {
+        None | Some(serde_json::Value::Null) => BTreeMap::new(),
+        Some(m) => serde_json::from_value(m)
+            .map_err(|e| Error::format(path, format!("not a safetensors file (bad __metadata__: {e})")))?,
+    };
+    let data_start = 8 + header_len;
+    let data_len = file_len - data_start;
+    let mut tensors = BTreeMap::new();
+    for (name, value) in raw {
+        let entry: RawEntry = serde_json::from_value(value)
+            .map_err(|e| Error::format(path, format!("tensor '{name}': bad header entry: {e}")))?;
+        let kind = kind_of(&entry.dtype)
+            .ok_or_else(|| Error::format(path, format!("tensor '{name}' has unsupported dtype {}", entry.dtype)))?;
+        let numel = entry.shape.iter().try_fold(1u64, |n, &s| n.checked_mul(s));
+        let bytes = numel.and_then(|n| n.checked_mul(kind.elt_size_in_bytes() as u64));
+        let [begin, end] = entry.data_offsets;
+        match bytes {
+            Some(b) if end >= begin && end - begin == b && end <= data_len => {}
+            _ => {
+                return Err(Error::format(
+                    path,
+                    format!(
+                        "tensor '{name}' ({} {:?}) has data offsets {begin}..{end} that do not fit its shape or the file ({data_len} data bytes)",
+                        entry.dtype, entry.shape
+                    ),
+                ))
             }
-            let shape = entry.shape.iter().map(|&s| s as i64).collect();
-            let numel = numel.unwrap_or(0) as usize;
-            tensors.insert(name, TensorEntry { kind, shape, numel, offset: data_start + begin });
         }
-        Ok(Self { path: path.to_path_buf(), tensors })
+        let shape = entry.shape.iter().map(|&s| s as i64).collect();
+        let numel = numel.unwrap_or(0) as usize;
+        tensors.insert(name, TensorEntry { kind, shape, numel, offset: data_start + begin });
+    }
+    Ok(Header { metadata, tensors })
+}
+
+impl TensorFile {
+    /// Reads and checks the header of `path` ([`read_header`]) for ranged reads.
+    pub fn open(path: &Path) -> Result<Self> {
+        Ok(Self { path: path.to_path_buf(), tensors: read_header(path)?.tensors })
     }
 
     /// The file's path.
@@ -154,7 +176,7 @@ fn kind_of(dtype: &str) -> Option<Kind> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use losscape_models::checkpoint::save_tensors;
+    use crate::checkpoint::save_tensors;
 
     use super::*;
 

@@ -6,8 +6,8 @@ mod common;
 use std::fs;
 
 use common::{assert_same_values, compute, grid1, grid2, header, metrics};
-use losscape_landscape::surface::{MAGIC, VERSION};
-use losscape_landscape::{Error, Shard, Surface};
+use losscape_surface::surface::{MAGIC, VERSION};
+use losscape_surface::{Error, Shard, Surface};
 
 #[test]
 fn save_and_load_round_trip_exactly_with_nan_results_done() {
@@ -148,7 +148,7 @@ fn resume_with_different_inputs_is_refused_naming_each_field() {
         "this run has \"beef\"",
         "extra.device: file has \"cpu\", this run has \"cuda\"",
         "extra.note: file has (absent), this run has \"x\"",
-        "use another --out, or delete the file",
+        "write to another file, or delete this one",
     ] {
         assert!(message.contains(needle), "missing {needle:?} in: {message}");
     }
