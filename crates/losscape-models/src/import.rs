@@ -298,7 +298,7 @@ mod tests {
         let model = build(&spec, 3, 10, [32, 32], Precision::F32, Device::Cpu, 1).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sd.safetensors");
-        let mut tensors = state_dict(model.as_ref(), "", |_| false);
+        let tensors = state_dict(model.as_ref(), "", |_| false);
         let _ = tensors[0].1.get(0).get(0).get(0).get(0).fill_(f64::NAN);
         save_tensors(&tensors, &BTreeMap::new(), &file).unwrap();
         let err = import_state_dict(&file, &ImportOptions::cifar10(spec), Device::Cpu).unwrap_err().to_string();

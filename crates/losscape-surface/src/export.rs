@@ -473,7 +473,9 @@ mod tests {
     fn export_format_parses() {
         assert_eq!("NPZ".parse::<ExportFormat>().unwrap(), ExportFormat::Npz);
         assert_eq!(ExportFormat::Vtp.to_string(), "vtp");
-        assert!("h5"
+        assert_eq!("h5".parse::<ExportFormat>().unwrap(), ExportFormat::H5);
+        assert_eq!(ExportFormat::H5.extension(), "h5");
+        assert!("mat"
             .parse::<ExportFormat>()
             .unwrap_err()
             .to_string()
