@@ -49,7 +49,7 @@ impl Default for SlqOptions {
 }
 
 /// One start's Gauss quadrature: nodes ascending, weights summing to 1.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Quadrature {
     /// The seed its start vector was drawn with.
     pub seed: u64,

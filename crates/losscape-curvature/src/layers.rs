@@ -15,7 +15,7 @@ use crate::hvp::{HessianOperator, HvpOptions};
 use crate::lanczos::{lanczos, LanczosOptions};
 
 /// The curvature of one tensor's diagonal block.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TensorCurvature {
     /// The tensor's canonical name.
     pub name: String,

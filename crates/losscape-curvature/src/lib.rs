@@ -59,6 +59,7 @@
 //! ```
 
 pub mod density;
+pub mod eigendirections;
 pub mod eigenpairs;
 pub mod error;
 pub mod hutchpp;
@@ -69,9 +70,11 @@ pub mod map;
 pub mod operator;
 pub mod power;
 pub mod repeats;
+pub mod spectrum_file;
 pub mod trace;
 
 pub use density::{spectral_density, Broadened, Quadrature, SlqOptions, SpectralDensity};
+pub use eigendirections::{eigendirections, DirectionEigenpair, EigenDirections, Which};
 pub use eigenpairs::{eigenpairs, fresh_residual, EigenOptions, Eigenpair, Eigenpairs};
 pub use error::{Error, Result};
 pub use hutchpp::{hutch_plus_plus, HutchPlusPlus, Trace, TraceMethod, TraceOptions};
@@ -84,4 +87,5 @@ pub use power::{
     extremes_by_power, power_iteration, PowerExtremes, PowerOptions, PowerResult, SHIFT_FACTOR,
 };
 pub use repeats::{disjoint_subsets, repeats, Repeats, Spread, SubsetCurvature};
+pub use spectrum_file::SpectrumReport;
 pub use trace::{hutchinson, rademacher_variance, TraceEstimate};

@@ -55,7 +55,7 @@ pub fn disjoint_subsets(data: &Dataset, r: usize) -> Result<Vec<Dataset>> {
 }
 
 /// One subset's measurements.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SubsetCurvature {
     /// Examples in the subset.
     pub samples: usize,
@@ -72,7 +72,7 @@ pub struct SubsetCurvature {
 }
 
 /// Mean and spread of one quantity over the subsets.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Spread {
     /// The mean.
     pub mean: f64,
@@ -97,7 +97,7 @@ impl Spread {
 }
 
 /// The outcome of [`repeats`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Repeats {
     /// One entry per subset, in order.
     pub subsets: Vec<SubsetCurvature>,

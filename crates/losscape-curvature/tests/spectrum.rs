@@ -390,3 +390,195 @@ fn repeats_over_disjoint_subsets_match_each_subsets_exact_hessian() {
     assert!(rel(r.lambda_max.mean, m) < 1e-6 && rel(r.lambda_max.std, sd) < 1e-4);
     assert!(r.lambda_max.min <= r.lambda_max.mean && r.lambda_max.mean <= r.lambda_max.max);
 }
+
+#[test]
+fn eigenvector_directions_are_the_exact_eigenvectors_and_save_as_direction_files() {
+    use losscape_curvature::{eigendirections, Which};
+    use losscape_directions::{DirectionSet, Ignore, Norm};
+    use losscape_models::Model;
+    common::one_thread();
+    let (model, data) = setup();
+    // The Hessian over the weight banks (conv.weight, fc.weight): the directions are zero on
+    // the BN parameters and biases.
+    let hvp = HvpOptions {
+        params: ParamSet::Weights,
+        ..options()
+    };
+    let mut op = HessianOperator::new(&model, &data, hvp).unwrap();
+    let h = exact_hessian(&mut op);
+    let (values, vectors) = symmetric_eigh(&((&h + h.tr()) / 2.0)).unwrap();
+    let n = values.len();
+    let eig = EigenOptions {
+        tol: 1e-10,
+        max_iter: 192,
+        seed: 3,
+        ..Default::default()
+    };
+    let made = eigendirections(
+        &model,
+        &data,
+        hvp,
+        Which::Extremes,
+        &eig,
+        None,
+        "abc",
+        &Silent,
+    )
+    .unwrap();
+    assert!(made.converged);
+    assert_eq!(made.set.directions.len(), 2);
+    for (k, (pair, idx)) in made.pairs.iter().zip([n - 1, 0]).enumerate() {
+        assert!(
+            rel(pair.value, values[idx]) < 1e-6,
+            "{} vs {}",
+            pair.value,
+            values[idx]
+        );
+        assert!(pair.residual < 1e-6 * pair.value.abs());
+        let d = &made.set.directions[k];
+        let names: Vec<&str> = d.tensors.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "conv.weight",
+                "bn.weight",
+                "bn.bias",
+                "fc.weight",
+                "fc.bias"
+            ]
+        );
+        let flat = Tensor::cat(
+            &[d.tensors[0].1.flatten(0, -1), d.tensors[3].1.flatten(0, -1)],
+            0,
+        );
+        let cos = flat.dot(&vectors.select(1, idx as i64)).double_value(&[]);
+        assert!(cos.abs() > 0.9999, "|cos| {cos}");
+        for i in [1, 2, 4] {
+            assert_eq!(
+                d.tensors[i].1.abs().sum(Kind::Double).double_value(&[]),
+                0.0
+            );
+        }
+    }
+    assert!(
+        made.set.directions[0]
+            .dot(&made.set.directions[1])
+            .unwrap()
+            .abs()
+            < 1e-6
+    );
+    // Saved and read back as any direction file, and the same seed gives the same bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        dir.path().join("a.safetensors"),
+        dir.path().join("b.safetensors"),
+    );
+    made.set.save(&a).unwrap();
+    let again = eigendirections(
+        &model,
+        &data,
+        hvp,
+        Which::Extremes,
+        &eig,
+        None,
+        "abc",
+        &Silent,
+    )
+    .unwrap();
+    again.set.save(&b).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let loaded = DirectionSet::load(&a).unwrap();
+    loaded.check_fits(&model).unwrap();
+
+    // Filter-normalized: every conv filter has its weight filter's norm.
+    let top = eigendirections(
+        &model,
+        &data,
+        hvp,
+        Which::Top(2),
+        &eig,
+        Some((Norm::Filter, Ignore::BiasBn)),
+        "abc",
+        &Silent,
+    )
+    .unwrap();
+    assert!(rel(top.pairs[1].value, values[n - 2]) < 1e-6);
+    let conv = &top.set.directions[0].tensors[0].1;
+    let theta = model
+        .named_tensors()
+        .into_iter()
+        .find(|t| t.name == "conv.weight")
+        .unwrap()
+        .tensor;
+    let norms = |t: &Tensor| {
+        Vec::<f64>::try_from(t.detach().flatten(1, -1).norm_scalaropt_dim(
+            2,
+            [1i64].as_slice(),
+            false,
+        ))
+        .unwrap()
+    };
+    for (x, y) in norms(conv).iter().zip(norms(&theta)) {
+        assert!(rel(*x, y) < 1e-6, "{x} vs {y}");
+    }
+    assert!(eigendirections(
+        &model,
+        &data,
+        hvp,
+        Which::Top(3),
+        &eig,
+        None,
+        "abc",
+        &Silent
+    )
+    .is_err());
+}
+
+#[test]
+fn the_spectrum_report_writes_json_and_npz() {
+    use losscape_curvature::spectrum_file::{DensitySection, Subject};
+    use losscape_curvature::SpectrumReport;
+    common::one_thread();
+    let (model, data) = setup();
+    let mut op = HessianOperator::new(&model, &data, options()).unwrap();
+    let opts = SlqOptions {
+        starts: 2,
+        steps: 10,
+        seed: 0,
+        orthogonal: false,
+    };
+    let d = spectral_density(&mut op, &opts, &Silent).unwrap();
+    let b = d.broadened(50, None).unwrap();
+    let report = SpectrumReport {
+        format: losscape_curvature::spectrum_file::FORMAT.into(),
+        version: 1,
+        subject: Subject {
+            checkpoint: "c".into(),
+            checkpoint_hash: "h".into(),
+            model: "tinynet".into(),
+            data: data.name.clone(),
+            samples: data.len(),
+            params: "all".into(),
+            dimension: 203,
+            loss: "cross_entropy".into(),
+            precision: "f64".into(),
+        },
+        density: Some(DensitySection::new(&d, 10, 0, &b)),
+        eigenpairs: None,
+        trace: None,
+        per_layer: None,
+        repeats: None,
+        broadened: Some(b),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (json, npz) = report.write(&dir.path().join("spec.json")).unwrap();
+    assert_eq!(json, dir.path().join("spec.json"));
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(value["density"]["starts"], 2);
+    assert!((value["density"]["moments"][0].as_f64().unwrap() - d.moment(1)).abs() < 1e-15);
+    let bytes = std::fs::read(&npz).unwrap();
+    assert!(bytes.starts_with(b"PK"));
+    let first = bytes.clone();
+    report.write(&dir.path().join("spec")).unwrap();
+    assert_eq!(std::fs::read(&npz).unwrap(), first);
+}
