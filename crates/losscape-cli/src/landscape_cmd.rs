@@ -66,6 +66,8 @@ pub struct DirectionArgs {
     /// Output direction file (.safetensors).
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    hessian: crate::spectrum_cmd::HessianDirectionArgs,
 }
 
 /// `losscape surface`: loss and accuracy over a 1D or 2D grid.
@@ -194,6 +196,10 @@ pub struct MergeArgs {
 pub fn direction(args: DirectionArgs) -> Result<()> {
     let inputs = [Some(&args.checkpoint), args.target.as_ref(), args.target2.as_ref(), args.model.weights()];
     crate::guard::refuse_overwrite(&args.out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
+    if args.hessian.requested() {
+        let spec = args.random.spec();
+        return crate::spectrum_cmd::hessian_direction(&args.checkpoint, &args.model, spec.norm, spec.ignore, &args.hessian, &args.out);
+    }
     let (model, meta) = load_model(&args.checkpoint, tch::Device::Cpu, None, &args.model)?;
     let checkpoint_hash = model_hash(&args.checkpoint, &args.model)?;
     let mut set = match &args.target {

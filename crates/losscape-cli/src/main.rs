@@ -12,6 +12,7 @@ mod model_load;
 mod mpi_run;
 mod plot_cmd;
 mod progress;
+mod spectrum_cmd;
 mod train_cmd;
 mod trajectory_cmd;
 
@@ -46,6 +47,9 @@ enum Command {
     /// Hessian eigenvalues (lambda_max, lambda_min, trace) at a checkpoint, or the
     /// |lambda_min/lambda_max| map over a 1D/2D grid (resumable; shardable with --shard i/n).
     Hessian(hessian_cmd::HessianArgs),
+    /// The whole Hessian spectrum at a checkpoint: SLQ density, top/bottom eigenpairs with
+    /// residuals, Hutchinson/Hutch++ trace, per-layer curvature, repeats over disjoint subsets.
+    Spectrum(spectrum_cmd::SpectrumArgs),
     /// Train a network with SGD into a run folder (checkpoints, metrics; rerun to resume).
     Train(train_cmd::TrainArgs),
     /// PCA of a run's optimization path: PCA directions, projected path, random baselines.
@@ -66,6 +70,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => landscape_cmd::merge(args),
         Command::Plot(args) => plot_cmd::run(args),
         Command::Hessian(args) => hessian_cmd::run(args),
+        Command::Spectrum(args) => spectrum_cmd::run(args),
         Command::Train(args) => train_cmd::run(args),
         Command::Trajectory(args) => trajectory_cmd::run(args),
     }

@@ -26,6 +26,10 @@ pub enum Kind {
     Heatmap,
     /// 2D: 3D surface rendering.
     Surface3d,
+    /// Spectral densities on a log scale, from `losscape spectrum --density` reports (.json).
+    Density,
+    /// Per-layer lambda_max (and trace) bars, from a `losscape spectrum --per-layer` report.
+    Layers,
 }
 
 /// How contour levels are chosen.
@@ -106,6 +110,10 @@ pub fn run(args: PlotArgs) -> Result<()> {
     }
     if args.runs {
         return plot_runs(&args);
+    }
+    if let Some(kind @ (Kind::Density | Kind::Layers)) = args.kind {
+        let labels = args.labels.as_ref().map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>());
+        return crate::spectrum_cmd::plot(&args.inputs, kind == Kind::Density, &outputs(&args)?, &args.title, labels);
     }
     let surfaces = args
         .inputs
@@ -390,7 +398,7 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
             };
             surface3d(out, &g, &figure)?;
         }
-        Kind::Line => unreachable!("handled by plot_lines"),
+        Kind::Line | Kind::Density | Kind::Layers => unreachable!("handled before"),
     }
     Ok(())
 }

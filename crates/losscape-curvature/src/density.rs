@@ -82,7 +82,7 @@ pub struct SpectralDensity {
 }
 
 /// A Gaussian-broadened density on an even grid.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Broadened {
     /// The grid points, ascending and evenly spaced.
     pub grid: Vec<f64>,

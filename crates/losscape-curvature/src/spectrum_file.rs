@@ -1,5 +1,6 @@
 //! The spectrum report: what `losscape spectrum` measured, as `PREFIX.json` (every number, with
-//! the settings that produced it) and `PREFIX.npz` (the arrays for numpy and plots), both written
+//! the settings that produced it, and the broadened density that `losscape plot --kind density`
+//! draws) and `PREFIX.npz` (the arrays for numpy and plots), both written
 //! atomically. No timings are stored, so the same inputs and seeds give the same bytes.
 //!
 //! npz arrays (float64): `nodes` and `weights` `(starts, steps)` (NaN where a start's Lanczos run
@@ -62,7 +63,8 @@ pub struct DensitySection {
     pub moments: Vec<f64>,
     /// Standard errors of `moments`.
     pub moment_std_errors: Vec<f64>,
-    /// Fraction of the spectrum below 0 (nodes < 0).
+    /// Fraction of the spectrum clearly below 0: at nodes below `-0.01 max |node|` (the bulk
+    /// near 0 is left out, since its nodes fall on either side of 0 by chance).
     pub negative_mass: f64,
     /// Per start: nodes and weights.
     pub quadratures: Vec<crate::density::Quadrature>,
@@ -128,8 +130,7 @@ pub struct SpectrumReport {
     pub per_layer: Option<Vec<TensorCurvature>>,
     /// Repeats over disjoint subsets, if asked for.
     pub repeats: Option<Repeats>,
-    /// The broadened density (stored in the npz only).
-    #[serde(skip)]
+    /// The broadened density (`grid`, `density`, `sigma`), if a density was computed.
     pub broadened: Option<Broadened>,
 }
 
@@ -145,7 +146,10 @@ impl DensitySection {
             node_range: d.range(),
             moments: (1..=4).map(|k| d.moment(k)).collect(),
             moment_std_errors: (1..=4).map(|k| d.moment_std_error(k)).collect(),
-            negative_mass: d.mass(f64::NEG_INFINITY, 0.0),
+            negative_mass: {
+                let (lo, hi) = d.range();
+                d.mass(f64::NEG_INFINITY, -0.01 * lo.abs().max(hi.abs()))
+            },
             quadratures: d.starts.clone(),
         }
     }

@@ -106,7 +106,10 @@ pub fn write_npz_arrays(path: &Path, arrays: &[(&str, Vec<usize>, &[f64])]) -> R
 fn write_members(path: &Path, members: &[(String, Vec<u8>)]) -> Result<()> {
     losscape_core::fsio::write_atomic_with(path, |w| {
         let mut zip = ZipWriter::new(w);
-        let options = FileOptions::default().compression_method(CompressionMethod::Stored);
+        // A fixed time stamp (1980-01-01), so the same arrays give the same bytes.
+        let options = FileOptions::default()
+            .compression_method(CompressionMethod::Stored)
+            .last_modified_time(zip::DateTime::default());
         for (name, bytes) in members {
             zip.start_file(format!("{name}.npy"), options)
                 .map_err(zip_error)?;

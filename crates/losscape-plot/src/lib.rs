@@ -73,6 +73,7 @@ mod levels;
 mod lines;
 mod marching;
 mod output;
+mod spectrum;
 mod style;
 mod surface;
 mod ticks;
@@ -86,6 +87,7 @@ pub use heatmap::{heatmap, heatmap_with, HeatmapFigure, HeatmapOverlay, Shading}
 pub use levels::{LevelSet, Levels};
 pub use lines::{lines, Curve, LinesFigure, YAxis};
 pub use output::Format;
+pub use spectrum::{bars, density, Density};
 pub use style::{Colormap, Rgb};
 pub use surface::{surface3d, SurfaceFigure};
 
