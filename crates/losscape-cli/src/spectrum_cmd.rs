@@ -224,6 +224,7 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
             atol: 0.0,
             max_iter: src.max_iter,
             seed: src.lanczos_seed,
+            norm_relative: false,
         };
         let mut op = HessianOperator::new(model, data, hvp)?;
         let found = eigenpairs(&mut op, &opts, &bar)?;
@@ -363,7 +364,7 @@ pub fn hessian_direction(checkpoint: &Path, model_args: &ModelArgs, norm: Norm, 
     let (model, meta, hvp) = open(checkpoint, model_args, &source)?;
     let (data, data_name) = training_data(&source, &meta, model.as_ref(), 1)?;
     let data = Dataset { name: data_name, ..data };
-    let options = EigenOptions { top: 0, bottom: 0, tol: source.tol, atol: 0.0, max_iter: source.max_iter, seed: 0 };
+    let options = EigenOptions { top: 0, bottom: 0, tol: source.tol, atol: 0.0, max_iter: source.max_iter, seed: 0, norm_relative: false };
     let normalization = if norm == Norm::None { None } else { Some((norm, ignore)) };
     let hash = model_hash(checkpoint, model_args)?;
     let start = Instant::now();

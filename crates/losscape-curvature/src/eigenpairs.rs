@@ -30,10 +30,16 @@ pub struct EigenOptions {
     pub max_iter: usize,
     /// Seed of the start vector.
     pub seed: u64,
+    /// Take the relative test against the largest `|theta|` of the run (the operator's norm)
+    /// instead of each pair's own `|theta|`: `||A y - theta y|| <= tol max_i |theta_i|`. The
+    /// right test for eigenvalues near 0 (the small end of a nearly semi-definite block), which a
+    /// test relative to themselves would chase for ever.
+    pub norm_relative: bool,
 }
 
 impl Default for EigenOptions {
-    /// The top 5, none from the bottom, `tol` 1e-3, at most 200 products, seed 0.
+    /// The top 5, none from the bottom, `tol` 1e-3 relative to each value, at most 200
+    /// products, seed 0.
     fn default() -> Self {
         Self {
             top: 5,
@@ -42,6 +48,7 @@ impl Default for EigenOptions {
             atol: 0.0,
             max_iter: 200,
             seed: 0,
+            norm_relative: false,
         }
     }
 }
@@ -129,7 +136,12 @@ pub fn eigenpairs(
             let scale = theta.iter().fold(0.0f64, |m, t| m.max(t.abs()));
             let invariant = beta <= 1e-12 * scale.max(f64::MIN_POSITIVE) || k as i64 == n;
             let passes = |i: usize| {
-                beta * last_row[i].abs() <= (options.tol * theta[i].abs()).max(options.atol)
+                let size = if options.norm_relative {
+                    scale
+                } else {
+                    theta[i].abs()
+                };
+                beta * last_row[i].abs() <= (options.tol * size).max(options.atol)
             };
             let enough = k > wanted;
             let converged = invariant

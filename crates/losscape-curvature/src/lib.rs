@@ -80,7 +80,7 @@ pub use error::{Error, Result};
 pub use hutchpp::{hutch_plus_plus, HutchPlusPlus, Trace, TraceMethod, TraceOptions};
 pub use hvp::{HessianOperator, HvpOptions, ParamSet};
 pub use lanczos::{lanczos, residual_check, LanczosOptions, LanczosResult, RitzPair};
-pub use layers::{per_tensor, TensorCurvature};
+pub use layers::{block_extremes, per_tensor, Extremes, TensorCurvature};
 pub use map::{extreme_eigenvalues, EigenMetrics, MAP_ARRAYS};
 pub use operator::{DenseOperator, Shifted, SymmetricOperator};
 pub use power::{

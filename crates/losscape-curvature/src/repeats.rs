@@ -14,7 +14,8 @@ use crate::density::{mean, sample_std};
 use crate::error::{Error, Result};
 use crate::hutchpp::{choose, TraceOptions};
 use crate::hvp::{HessianOperator, HvpOptions};
-use crate::lanczos::{lanczos, LanczosOptions};
+use crate::lanczos::LanczosOptions;
+use crate::layers::block_extremes;
 
 /// `r` disjoint subsets of `data`: within each class the `i`-th example (in file order) goes to
 /// subset `i mod r`; a class with fewer than `r` examples leaves some subsets without it.
@@ -109,7 +110,8 @@ pub struct Repeats {
     pub trace: Spread,
 }
 
-/// `lambda_max`, `lambda_min` (one Lanczos run each, same start seed) and the trace on every
+/// `lambda_max`, `lambda_min` (one Lanczos run per subset, same start seed, both ends tested
+/// relative to the largest `|eigenvalue|` as in [`block_extremes`]) and the trace on every
 /// subset of `subsets` (from [`disjoint_subsets`]), with their spreads.
 pub fn repeats(
     model: &dyn Model,
@@ -122,7 +124,7 @@ pub fn repeats(
     let mut out = Vec::with_capacity(subsets.len());
     for data in subsets {
         let mut op = HessianOperator::new(model, data, hvp)?;
-        let eig = lanczos(&mut op, lanczos_options, progress)?;
+        let eig = block_extremes(&mut op, lanczos_options, progress)?;
         let t = if trace.products == 0 {
             f64::NAN
         } else {
@@ -130,8 +132,8 @@ pub fn repeats(
         };
         out.push(SubsetCurvature {
             samples: data.len(),
-            lambda_max: eig.max.value,
-            lambda_min: eig.min.value,
+            lambda_max: eig.max,
+            lambda_min: eig.min,
             converged: eig.converged,
             trace: t,
             hvps: op.hvps(),
