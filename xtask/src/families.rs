@@ -1,4 +1,4 @@
-//! The figure families of `cargo xtask figures` (issue 8, a-h): which models are trained, which
+//! The figure families of `cargo xtask figures` (issue 8, a-g; issue 20, h): which models are trained, which
 //! surfaces, Hessian maps and trajectories are computed from them, and the numbers gathered for
 //! the report ([`Findings`]).
 
@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::figures::{args, Pipeline, Preset, Table};
-use crate::findings::{eval_note, resnet_depth, Findings, Run, WidthResult};
+use crate::findings::{eval_note, resnet_depth, EigenPlane, Findings, Run, SpectrumResult, WidthResult};
 use crate::measures::{convexity, GridValues};
 
 /// How a model is trained.
@@ -176,7 +176,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<Findings> {
 
     // The batch-size / weight-decay study (families a, b, c, g and the sharpness table).
     let mut study = Vec::new();
-    if p.selected("a") || p.selected("b") || p.selected("c") || p.selected("g") {
+    if ["a", "b", "c", "g", "h"].iter().any(|x| p.selected(x)) {
         for wd in [0.0, 5e-4] {
             for batch in [pre.small_batch, pre.large_batch] {
                 let large = batch == pre.large_batch;
@@ -433,7 +433,98 @@ pub fn run_all(p: &mut Pipeline) -> Result<Findings> {
         }
     }
 
+    if p.selected("h") {
+        spectra(p, &study, &mut f)?;
+    }
+
     Ok(f)
+}
+
+/// Family h: the Hessian spectral densities (SLQ) and top-5 eigenvalues of the study's small- and
+/// large-batch minimizers with weight decay 5e-4, and the small-batch minimizer's plane along its
+/// top two Hessian eigenvectors beside its random filter-normalized plane.
+fn spectra(p: &mut Pipeline, study: &[Run], f: &mut Findings) -> Result<()> {
+    let pre = p.preset.clone();
+    let n = pre.grid;
+    let pair: Vec<&Run> = study.iter().filter(|r| r.weight_decay > 0.0).collect();
+    let mut reports = Vec::new();
+    for run in &pair {
+        let prefix = p.cache(&format!("spectra/h-{}", run.name));
+        let json = prefix.with_file_name(format!("h-{}.json", run.name));
+        let mut a = args(["spectrum", "--checkpoint"]);
+        a.push(run.checkpoint.display().to_string());
+        a.extend(args(["--density", "--top", "5", "--samples"]));
+        a.push(pre.hessian_samples.to_string());
+        a.extend(["--starts".to_owned(), pre.spectrum_starts.to_string(), "--steps".into(), pre.spectrum_steps.to_string()]);
+        a.extend(["--tol".to_owned(), pre.spectrum_tol.to_string(), "--max-iter".into(), "300".into()]);
+        a.extend(["--threads".to_owned(), p.threads(), "--out".into(), prefix.display().to_string()]);
+        p.stage(&format!("spectrum-{}", run.name), &a, &[&run.checkpoint], &[&json])?;
+        let v: Value = serde_json::from_slice(&fs::read(&json)?).with_context(|| format!("reading {}", json.display()))?;
+        let numbers = |x: &Value| -> Vec<f64> { x.as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default() };
+        let top_lines = v["eigenpairs"]["top"].as_array().cloned().unwrap_or_default();
+        let top: Vec<f64> = top_lines.iter().filter_map(|l| l["value"].as_f64()).collect();
+        let rel: Vec<f64> = top_lines.iter().filter_map(|l| Some(l["residual"].as_f64()? / l["value"].as_f64()?.abs())).collect();
+        let d = &v["density"];
+        let range = numbers(&d["node_range"]);
+        f.spectra.push(SpectrumResult {
+            run: run.name.clone(),
+            samples: v["subject"]["samples"].as_u64().unwrap_or(0) as usize,
+            dimension: v["subject"]["dimension"].as_i64().unwrap_or(0),
+            top,
+            top_rel_residuals: rel,
+            converged: v["eigenpairs"]["converged"].as_bool().unwrap_or(false),
+            starts: d["starts"].as_u64().unwrap_or(0) as usize,
+            steps: d["steps"].as_u64().unwrap_or(0) as usize,
+            node_range: (range.first().copied().unwrap_or(f64::NAN), range.get(1).copied().unwrap_or(f64::NAN)),
+            moments: numbers(&d["moments"]),
+            negative_mass: d["negative_mass"].as_f64().unwrap_or(f64::NAN),
+        });
+        reports.push(json);
+    }
+    if !reports.is_empty() {
+        let labels = pair.iter().map(|r| format!("batch {}", r.batch)).collect::<Vec<_>>().join(",");
+        plot(p, "h", "h-density.png", &reports, &[s("--kind"), s("density"), s("--labels"), labels, s("--title"), format!("Hessian spectral density, {} (wd 5e-4)", pre.study_model)], format!(
+            "Spectral density of the training-loss Hessian (weights of dim > 1, the first {} training images) of the small- and large-batch {} minimizers with weight decay 5e-4, by stochastic Lanczos quadrature ({} seeded starts x {} Lanczos steps, full reorthogonalization) broadened by Gaussians of 1% of the spectrum's width, on a log scale.",
+            pre.hessian_samples, pre.study_model, pre.spectrum_starts, pre.spectrum_steps))?;
+    }
+    // The eigenvector plane of the small-batch minimizer beside its random plane.
+    if let Some(run) = pair.iter().find(|r| r.batch == pre.small_batch) {
+        let dfile = p.cache(&format!("directions/h-eig-{}.safetensors", run.name));
+        let mut a = args(["direction", "--checkpoint"]);
+        a.push(run.checkpoint.display().to_string());
+        a.extend(args(["--hessian-top", "2", "--norm", "filter", "--hessian-samples"]));
+        a.push(pre.hessian_samples.to_string());
+        a.extend(["--hessian-tol".to_owned(), pre.spectrum_tol.to_string(), "--hessian-max-iter".into(), "300".into()]);
+        a.extend(["--hessian-threads".to_owned(), p.threads(), "--out".into(), dfile.display().to_string()]);
+        p.stage(&format!("direction-h-eig-{}", run.name), &a, &[&run.checkpoint], &[&dfile])?;
+        let spec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![s("--direction-file"), dfile.display().to_string()] };
+        let eig = surface(p, &format!("h-eigplane-{}", run.name), run, &spec)?;
+        let random = plane(p, run, pre.eval_per_class, f)?;
+        let table = |path: &PathBuf| Table::read(&path.with_extension("csv")).ok();
+        let (te, tr) = (table(&eig), table(&random));
+        let convexity_eigen = te.as_ref().and_then(|t| GridValues::from_table(t, "train_loss")).map(|g| convexity(&g, 1.0));
+        if let Some(convexity_eigen) = convexity_eigen {
+            f.eigen_planes.push(EigenPlane {
+                run: run.name.clone(),
+                rise_eigen: te.as_ref().map_or(f64::NAN, inner_rise),
+                rise_random: tr.as_ref().map_or(f64::NAN, inner_rise),
+                convexity_eigen,
+                convexity_random: f.convexity.get(&run.name).copied(),
+            });
+        }
+        let top2 = f.spectra.iter().find(|x| x.run == run.name).map(|x| x.top.iter().take(2).map(|v| format!("{v:.3e}")).collect::<Vec<_>>().join(" and ")).unwrap_or_default();
+        plot(p, "h", &format!("h-eigplane-{}.png", run.name), &[eig], &[s("--kind"), s("contour"), s("--xlabel"), s("Hessian eigenvector 1 (filter-normalized)"), s("--ylabel"), s("Hessian eigenvector 2 (filter-normalized)"), s("--title"), format!("{}: top-2 Hessian eigenvector plane", label_of(run))], format!(
+            "Training-loss contours of the {} minimizer ({}) along its top two Hessian eigenvectors (eigenvalues {top2}, {} training images), each filter-normalized like a random direction, {n}x{n} points; {}. Compare with the random plane beside it.",
+            pre.study_model, label_of(run), pre.hessian_samples, eval_note(pre.eval_per_class)))?;
+        plot(p, "h", &format!("h-randomplane-{}.png", run.name), &[random], &[s("--kind"), s("contour"), s("--title"), format!("{}: random filter-normalized plane", label_of(run))], format!(
+            "The same minimizer's training loss along two random filter-normalized directions (seed 1, the plane of family b), same grid and data, for comparison with its eigenvector plane.",
+        ))?;
+    }
+    Ok(())
+}
+
+fn label_of(r: &Run) -> String {
+    format!("batch {} wd {}", r.batch, r.weight_decay)
 }
 
 /// How the networks of the depth study are trained (the study's small batch, weight decay 5e-4;

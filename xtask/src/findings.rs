@@ -47,6 +47,40 @@ pub struct WidthResult {
     pub inner_rise: f64,
 }
 
+/// Family h: the Hessian spectrum of one minimizer (from its `losscape spectrum` report).
+#[derive(Clone, Debug)]
+pub struct SpectrumResult {
+    pub run: String,
+    /// Examples the loss was averaged over, and the Hessian's dimension.
+    pub samples: usize,
+    pub dimension: i64,
+    /// The top eigenvalues (descending) and their fresh relative residuals.
+    pub top: Vec<f64>,
+    pub top_rel_residuals: Vec<f64>,
+    /// Whether the eigenpairs' Lanczos run converged.
+    pub converged: bool,
+    /// SLQ: starts, steps, the node range, moments 1..4 ((1/n) tr H^k) and the mass clearly
+    /// below 0.
+    pub starts: usize,
+    pub steps: usize,
+    pub node_range: (f64, f64),
+    pub moments: Vec<f64>,
+    pub negative_mass: f64,
+}
+
+/// Family h: a minimizer's plane along its top two Hessian eigenvectors beside its random
+/// filter-normalized plane (both filter-normalized, same grid and data).
+#[derive(Clone, Debug)]
+pub struct EigenPlane {
+    pub run: String,
+    /// Mean loss rise over |a|, |b| <= 0.5 (see `families::inner_rise`) of each plane.
+    pub rise_eigen: f64,
+    pub rise_random: f64,
+    /// Non-convexity of each plane (radius 1).
+    pub convexity_eigen: Convexity,
+    pub convexity_random: Option<Convexity>,
+}
+
 /// Numbers gathered for the report.
 #[derive(Default)]
 pub struct Findings {
@@ -61,6 +95,9 @@ pub struct Findings {
     pub convexity: BTreeMap<String, Convexity>,
     /// The runs of the depth study, in order.
     pub depth: Vec<String>,
+    /// Family h: spectra of the study's minimizers and the eigenvector plane.
+    pub spectra: Vec<SpectrumResult>,
+    pub eigen_planes: Vec<EigenPlane>,
     pub notes: Vec<String>,
 }
 

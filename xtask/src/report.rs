@@ -11,7 +11,7 @@ use crate::findings::{eval_note, num, resnet_depth, sharpness_correlation, Findi
 use crate::measures::{Convexity, REL_TOL};
 use crate::figures::Pipeline;
 
-const FAMILIES: [(&str, &str); 7] = [
+const FAMILIES: [(&str, &str); 8] = [
     ("a", "1D interpolation between small- and large-batch minimizers"),
     ("b", "Filter normalization: 1D lines and 2D contours of the same minimizers"),
     ("c", "Weight norm during training"),
@@ -19,6 +19,7 @@ const FAMILIES: [(&str, &str); 7] = [
     ("e", "Width with and without shortcuts"),
     ("f", "Hessian eigenvalue-ratio maps"),
     ("g", "Optimization trajectories"),
+    ("h", "The whole Hessian spectrum and its eigenvector planes"),
 ];
 
 pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
@@ -158,6 +159,8 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
             p.preset.hessian_tol, p.preset.hessian_max_iter
         );
     }
+
+    spectrum_section(&mut md, p, f);
 
     let _ = writeln!(md, "\n## Figures\n");
     for (fam, title) in FAMILIES {
@@ -552,4 +555,71 @@ fn caveats(p: &Pipeline, f: &Findings) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Family h: the spectra table and what it shows, every statement computed from the numbers.
+fn spectrum_section(md: &mut String, p: &Pipeline, f: &Findings) {
+    if f.spectra.is_empty() && f.eigen_planes.is_empty() {
+        return;
+    }
+    let pre = &p.preset;
+    let _ = writeln!(md, "\n## Hessian spectra\n");
+    let _ = writeln!(
+        md,
+        "Top-5 eigenvalues (Lanczos, full reorthogonalization, tol {}; the largest fresh relative residual ||Hv - lambda v|| / |lambda| beside them) and the spectral density by stochastic Lanczos quadrature \
+         ({} seeded starts x {} steps) of the training-loss Hessian with respect to the weights of dim > 1, on the first {} training images.\n",
+        pre.spectrum_tol, pre.spectrum_starts, pre.spectrum_steps, pre.hessian_samples
+    );
+    let _ = writeln!(md, "| run | samples | parameters | lambda_1 .. lambda_5 | max rel. residual | SLQ starts x steps | SLQ node range | trace estimate n (1/n) tr H | share of the spectrum clearly below 0 |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    for sp in &f.spectra {
+        let top = sp.top.iter().map(|v| format!("{v:.4e}")).collect::<Vec<_>>().join(", ");
+        let worst = sp.top_rel_residuals.iter().copied().fold(0.0f64, f64::max);
+        let trace = sp.moments.first().map_or(f64::NAN, |m| m * sp.dimension as f64);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {top}{} | {worst:.1e} | {} x {} | [{:.3e}, {:.3e}] | {:.4e} | {} |",
+            sp.run,
+            sp.samples,
+            sp.dimension,
+            if sp.converged { "" } else { " (not converged)" },
+            sp.starts,
+            sp.steps,
+            sp.node_range.0,
+            sp.node_range.1,
+            trace,
+            num(100.0 * sp.negative_mass, 2) + "%"
+        );
+    }
+    let batch_of = |name: &str| f.runs.get(name).map(|r| r.batch);
+    let mut by_batch: Vec<(usize, &crate::findings::SpectrumResult)> = f.spectra.iter().filter_map(|s| Some((batch_of(&s.run)?, s))).collect();
+    by_batch.sort_by_key(|x| x.0);
+    if let (Some((bs, small)), Some((bl, large))) = (by_batch.first(), by_batch.last()) {
+        if bs != bl {
+            if let (Some(ls), Some(ll)) = (small.top.first(), large.top.first()) {
+                let ratio = ll / ls;
+                let verdict = if ratio > 1.0 { "sharper" } else { "flatter" };
+                let _ = writeln!(
+                    md,
+                    "\nThe batch-{bl} minimizer's lambda_max ({ll:.4e}) is {ratio:.2} times the batch-{bs} minimizer's ({ls:.4e}): by this measure the large-batch minimizer is {verdict} \
+                     (Keskar et al. 2017 report sharper large-batch minimizers). Eigenvalues are not invariant to rescaling the weights of BN networks, so this comparison \
+                     has the same caveat as the unnormalized sharpness above."
+                );
+            }
+        }
+    }
+    for e in &f.eigen_planes {
+        let factor = e.rise_eigen / e.rise_random;
+        let _ = writeln!(
+            md,
+            "\nAlong the top two Hessian eigenvectors of {} (filter-normalized), the training loss rises by {} on average over |a|, |b| <= 0.5, against {} along the random filter-normalized plane: {} times as steep. \
+             Non-convex points (radius 1): {}% of the eigenvector plane against {}% of the random plane.",
+            e.run,
+            num(e.rise_eigen, 4),
+            num(e.rise_random, 4),
+            num(factor, 2),
+            num(e.convexity_eigen.share(), 1),
+            e.convexity_random.map_or("n/a".to_owned(), |c| num(c.share(), 1))
+        );
+    }
 }

@@ -331,6 +331,9 @@ pub struct HessianDirectionArgs {
     /// Precision of the products: f32 | f64 (default: the checkpoint's).
     #[arg(long)]
     hessian_precision: Option<Precision>,
+    /// libtorch threads for the products (default: all cores).
+    #[arg(long, value_parser = crate::guard::positive)]
+    hessian_threads: Option<usize>,
 }
 
 impl HessianDirectionArgs {
@@ -355,7 +358,7 @@ pub fn hessian_direction(checkpoint: &Path, model_args: &ModelArgs, norm: Norm, 
         params: args.hessian_params,
         hvp_batch_size: None,
         precision: args.hessian_precision,
-        threads: None,
+        threads: args.hessian_threads,
         device: "cpu".into(),
         tol: args.hessian_tol,
         max_iter: args.hessian_max_iter,
