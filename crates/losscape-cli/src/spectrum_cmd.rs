@@ -160,6 +160,14 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
     let groups = args.repeats.unwrap_or(1);
     let (all_data, data_name) = training_data(src, &meta, model, groups)?;
     let subsets = if groups > 1 { disjoint_subsets(&all_data, groups)? } else { vec![all_data] };
+    let smallest = subsets.iter().map(Dataset::len).min().unwrap_or(0);
+    if groups > 1 && smallest < src.samples {
+        bail!(
+            "--repeats {groups} needs {groups} disjoint subsets of {} examples, but the training split gives only {} examples in all (the smallest subset has {smallest}): lower --samples or --repeats",
+            src.samples,
+            subsets.iter().map(Dataset::len).sum::<usize>()
+        );
+    }
     let data = &subsets[0];
     let bar = ProgressBar::new();
     let op = HessianOperator::new(model, data, hvp)?;
