@@ -182,3 +182,46 @@ impl Draw for Bars<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn densities_and_bars_draw_and_refuse_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let grid: Vec<f64> = (0..200).map(|i| -1.0 + 0.05 * i as f64).collect();
+        let dens: Vec<f64> = grid.iter().map(|x| (-x * x * 4.0).exp() + 1e-30).collect();
+        let d = [Density {
+            label: "a".into(),
+            grid: &grid,
+            density: &dens,
+        }];
+        let svg = dir.path().join("d.svg");
+        density(&svg, &d, "t", 1e-6).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.contains("eigenvalue") && text.contains("density (log scale)"));
+        assert!(density(&svg, &d, "t", 0.0).is_err());
+        let zeros = vec![0.0; grid.len()];
+        let z = [Density {
+            label: "z".into(),
+            grid: &grid,
+            density: &zeros,
+        }];
+        assert!(density(&svg, &z, "t", 1e-6).is_err());
+
+        let labels: Vec<String> = ["conv1.weight", "fc.weight", "flat"]
+            .map(String::from)
+            .to_vec();
+        let bars_svg = dir.path().join("b.svg");
+        bars(&bars_svg, &labels, &[1e-3, 20.0, 0.0], "t", "lambda_max").unwrap();
+        let text = std::fs::read_to_string(&bars_svg).unwrap();
+        assert!(
+            text.contains("fc.weight")
+                && (text.contains("flat (&lt;= 0)") || text.contains("flat (<= 0)")),
+            "{}",
+            &text[..200]
+        );
+        assert!(bars(&bars_svg, &labels, &[1.0], "t", "y").is_err());
+    }
+}
