@@ -41,7 +41,7 @@ pub struct HessianSource {
     params: ParamSet,
     /// Examples per double-backward batch (default: 128 on the CPU, 1024 on CUDA).
     #[arg(long, value_parser = crate::guard::positive)]
-    hvp_batch_size: Option<usize>,
+    batch_size: Option<usize>,
     /// Precision of the products: f32 | f64 (default: the checkpoint's).
     #[arg(long)]
     precision: Option<Precision>,
@@ -126,7 +126,7 @@ fn open(checkpoint: &Path, model_args: &ModelArgs, source: &HessianSource) -> Re
     let hvp = HvpOptions {
         params: source.params,
         loss: source.loss,
-        batch_size: source.hvp_batch_size.unwrap_or(if device.is_cuda() { CUDA_BATCH_SIZE } else { HvpOptions::default().batch_size }),
+        batch_size: source.batch_size.unwrap_or(if device.is_cuda() { CUDA_BATCH_SIZE } else { HvpOptions::default().batch_size }),
     };
     Ok((model, meta, hvp))
 }
@@ -364,7 +364,7 @@ pub fn hessian_direction(checkpoint: &Path, model_args: &ModelArgs, norm: Norm, 
         samples: args.hessian_samples,
         loss: LossKind::CrossEntropy,
         params: args.hessian_params,
-        hvp_batch_size: None,
+        batch_size: None,
         precision: args.hessian_precision,
         threads: args.hessian_threads,
         device: "cpu".into(),
