@@ -163,6 +163,18 @@ pub fn inner_rise(t: &Table) -> f64 {
     }
 }
 
+/// The mean of `L(a, b) - L(0, 0)` over all points of a 2D surface's CSV export (NaN without the
+/// centre).
+pub fn mean_rise(t: &Table) -> f64 {
+    let (Some(x), Some(y), Some(loss)) = (t.column("x"), t.column("y"), t.column("train_loss")) else {
+        return f64::NAN;
+    };
+    match origin(&x, &y).map(|i| loss[i]) {
+        Some(c) if c.is_finite() && !loss.is_empty() => loss.iter().map(|v| v - c).sum::<f64>() / loss.len() as f64,
+        _ => f64::NAN,
+    }
+}
+
 /// The row of a grid export at (0, 0), the minimizer.
 fn origin(x: &[f64], y: &[f64]) -> Option<usize> {
     x.iter().zip(y).position(|(a, b)| a.abs() < 1e-9 && b.abs() < 1e-9)
@@ -487,37 +499,58 @@ fn spectra(p: &mut Pipeline, study: &[Run], f: &mut Findings) -> Result<()> {
             "Spectral density of the training-loss Hessian (weights of dim > 1, the first {} training images) of the small- and large-batch {} minimizers with weight decay 5e-4, by stochastic Lanczos quadrature ({} seeded starts x {} Lanczos steps, full reorthogonalization) broadened by Gaussians of 1% of the spectrum's width, on a log scale.",
             pre.hessian_samples, pre.study_model, pre.spectrum_starts, pre.spectrum_steps))?;
     }
-    // The eigenvector plane of the small-batch minimizer beside its random plane.
+    // The plane of the small-batch minimizer's top two unit eigenvectors beside a plane of two
+    // random directions of the same length. Filter-normalizing an eigenvector gives every filter
+    // its weights' norm, and at the usual -1..1 that plane's loss reaches 1e17 on ResNet-20 (a
+    // trial run): so both planes use unit-length directions over +-R, R = 3 / sqrt(lambda_max),
+    // where the quadratic model rises by 4.5 along the top eigenvector.
     if let Some(run) = pair.iter().find(|r| r.batch == pre.small_batch) {
+        let Some(sp) = f.spectra.iter().find(|x| x.run == run.name).cloned() else {
+            return Ok(());
+        };
+        let lambda = sp.top.first().copied().unwrap_or(f64::NAN);
+        if !(lambda > 0.0 && sp.dimension > 0) {
+            f.notes.push(format!("Family h: no eigenvector plane for {}: its lambda_max is {lambda}.", run.name));
+            return Ok(());
+        }
+        // Rounded to 4 significant digits so the command line (the stage key) stays short.
+        let round = |v: f64| format!("{v:.4e}").parse::<f64>().unwrap_or(v);
+        let r = round(3.0 / lambda.sqrt());
+        // A random direction with --norm none has N(0, 1) entries on the weights of dim > 1 (the
+        // Hessian's parameters): its length is sqrt(dimension) to within 0.2% at this size.
+        let r_random = round(r / (sp.dimension as f64).sqrt());
         let dfile = p.cache(&format!("directions/h-eig-{}.safetensors", run.name));
         let mut a = args(["direction", "--checkpoint"]);
         a.push(run.checkpoint.display().to_string());
-        a.extend(args(["--hessian-top", "2", "--norm", "filter", "--hessian-samples"]));
+        a.extend(args(["--hessian-top", "2", "--norm", "none", "--hessian-samples"]));
         a.push(pre.hessian_samples.to_string());
         a.extend(["--hessian-tol".to_owned(), pre.spectrum_tol.to_string(), "--hessian-max-iter".into(), "300".into()]);
         a.extend(["--hessian-threads".to_owned(), p.threads(), "--out".into(), dfile.display().to_string()]);
         p.stage(&format!("direction-h-eig-{}", run.name), &a, &[&run.checkpoint], &[&dfile])?;
-        let spec = SurfaceSpec { x: axis(-1.0, 1.0, n), y: Some(axis(-1.0, 1.0, n)), norm: "filter", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![s("--direction-file"), dfile.display().to_string()] };
+        let spec = SurfaceSpec { x: axis(-r, r, n), y: Some(axis(-r, r, n)), norm: "none", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![s("--direction-file"), dfile.display().to_string()] };
         let eig = surface(p, &format!("h-eigplane-{}", run.name), run, &spec)?;
-        let random = plane(p, run, pre.eval_per_class, f)?;
+        let spec = SurfaceSpec { x: axis(-r_random, r_random, n), y: Some(axis(-r_random, r_random, n)), norm: "none", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
+        let random = surface(p, &format!("h-randomplane-{}", run.name), run, &spec)?;
         let table = |path: &PathBuf| Table::read(&path.with_extension("csv")).ok();
         let (te, tr) = (table(&eig), table(&random));
-        let convexity_eigen = te.as_ref().and_then(|t| GridValues::from_table(t, "train_loss")).map(|g| convexity(&g, 1.0));
-        if let Some(convexity_eigen) = convexity_eigen {
+        let grid = |t: &Option<Table>| t.as_ref().and_then(|t| GridValues::from_table(t, "train_loss"));
+        if let (Some(ge), Some(gr)) = (grid(&te), grid(&tr)) {
             f.eigen_planes.push(EigenPlane {
                 run: run.name.clone(),
-                rise_eigen: te.as_ref().map_or(f64::NAN, inner_rise),
-                rise_random: tr.as_ref().map_or(f64::NAN, inner_rise),
-                convexity_eigen,
-                convexity_random: f.convexity.get(&run.name).copied(),
+                range: r,
+                lambda_max: lambda,
+                rise_eigen: te.as_ref().map_or(f64::NAN, mean_rise),
+                rise_random: tr.as_ref().map_or(f64::NAN, mean_rise),
+                convexity_eigen: convexity(&ge, r),
+                convexity_random: convexity(&gr, r_random),
             });
         }
-        let top2 = f.spectra.iter().find(|x| x.run == run.name).map(|x| x.top.iter().take(2).map(|v| format!("{v:.3e}")).collect::<Vec<_>>().join(" and ")).unwrap_or_default();
-        plot(p, "h", &format!("h-eigplane-{}.png", run.name), &[eig], &[s("--kind"), s("contour"), s("--xlabel"), s("Hessian eigenvector 1 (filter-normalized)"), s("--ylabel"), s("Hessian eigenvector 2 (filter-normalized)"), s("--title"), format!("{}: top-2 Hessian eigenvector plane", label_of(run))], format!(
-            "Training-loss contours of the {} minimizer ({}) along its top two Hessian eigenvectors (eigenvalues {top2}, {} training images), each filter-normalized like a random direction, {n}x{n} points; {}. Compare with the random plane beside it.",
+        let top2 = sp.top.iter().take(2).map(|v| format!("{v:.3e}")).collect::<Vec<_>>().join(" and ");
+        plot(p, "h", &format!("h-eigplane-{}.png", run.name), &[eig], &[s("--kind"), s("contour"), s("--levels"), s("auto"), s("--xlabel"), s("unit Hessian eigenvector 1"), s("--ylabel"), s("unit Hessian eigenvector 2"), s("--title"), format!("{}: top-2 Hessian eigenvector plane", label_of(run))], format!(
+            "Training-loss contours of the {} minimizer ({}) along its top two unit Hessian eigenvectors (eigenvalues {top2}, {} training images) over +-{r} = 3/sqrt(lambda_max), {n}x{n} points; {}.",
             pre.study_model, label_of(run), pre.hessian_samples, eval_note(pre.eval_per_class)))?;
-        plot(p, "h", &format!("h-randomplane-{}.png", run.name), &[random], &[s("--kind"), s("contour"), s("--title"), format!("{}: random filter-normalized plane", label_of(run))], format!(
-            "The same minimizer's training loss along two random filter-normalized directions (seed 1, the plane of family b), same grid and data, for comparison with its eigenvector plane.",
+        plot(p, "h", &format!("h-randomplane-{}.png", run.name), &[random], &[s("--kind"), s("contour"), s("--levels"), s("auto"), s("--title"), format!("{}: random plane, same step length", label_of(run))], format!(
+            "The same minimizer's training loss along two random Gaussian directions (seed 1, not normalized) over +-{r_random}, i.e. steps of the same length as the eigenvector plane's, same grid and data: what a random plane sees at that scale.",
         ))?;
     }
     Ok(())

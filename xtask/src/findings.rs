@@ -68,17 +68,20 @@ pub struct SpectrumResult {
     pub negative_mass: f64,
 }
 
-/// Family h: a minimizer's plane along its top two Hessian eigenvectors beside its random
-/// filter-normalized plane (both filter-normalized, same grid and data).
+/// Family h: a minimizer's plane along its top two unit Hessian eigenvectors over +-`range`
+/// beside a plane of two random directions of the same length (same grid and data).
 #[derive(Clone, Debug)]
 pub struct EigenPlane {
     pub run: String,
-    /// Mean loss rise over |a|, |b| <= 0.5 (see `families::inner_rise`) of each plane.
+    /// Half-width of the eigenvector plane, 3 / sqrt(lambda_max), and that lambda_max.
+    pub range: f64,
+    pub lambda_max: f64,
+    /// Mean loss rise over all points of each plane (see `families::mean_rise`).
     pub rise_eigen: f64,
     pub rise_random: f64,
-    /// Non-convexity of each plane (radius 1).
+    /// Non-convexity of each plane within its half-width.
     pub convexity_eigen: Convexity,
-    pub convexity_random: Option<Convexity>,
+    pub convexity_random: Convexity,
 }
 
 /// Numbers gathered for the report.

@@ -612,14 +612,17 @@ fn spectrum_section(md: &mut String, p: &Pipeline, f: &Findings) {
         let factor = e.rise_eigen / e.rise_random;
         let _ = writeln!(
             md,
-            "\nAlong the top two Hessian eigenvectors of {} (filter-normalized), the training loss rises by {} on average over |a|, |b| <= 0.5, against {} along the random filter-normalized plane: {} times as steep. \
-             Non-convex points (radius 1): {}% of the eigenvector plane against {}% of the random plane.",
+            "\nAlong the top two unit Hessian eigenvectors of {} over +-{} (= 3/sqrt(lambda_max), lambda_max {:.4e}; the quadratic model rises by 4.5 at the edge along the first), \
+             the training loss rises by {} on average over the plane; along two random directions of the same length, by {}: {} times as much. \
+             Non-convex points: {}% of the eigenvector plane, {}% of the random plane. A random plane sees about the mean curvature (1/n) tr H, not the top of the spectrum.",
             e.run,
+            e.range,
+            e.lambda_max,
             num(e.rise_eigen, 4),
-            num(e.rise_random, 4),
-            num(factor, 2),
+            num(e.rise_random, 6),
+            num(factor, 1),
             num(e.convexity_eigen.share(), 1),
-            e.convexity_random.map_or("n/a".to_owned(), |c| num(c.share(), 1))
+            num(e.convexity_random.share(), 1)
         );
     }
 }
