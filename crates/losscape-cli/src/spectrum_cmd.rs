@@ -315,7 +315,9 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
 #[derive(Args, Debug, Clone, Default)]
 pub struct HessianDirectionArgs {
     /// Directions along the Hessian's top K (1 or 2) eigenvectors instead of random ones,
-    /// normalized by --norm/--ignore (none keeps unit eigenvectors).
+    /// normalized by --norm/--ignore. --norm none keeps unit eigenvectors (then a surface range
+    /// of about 3/sqrt(lambda_max) shows the bowl); filter normalization gives every filter its
+    /// weights' norm along the sharpest directions, so -1..1 reaches astronomical losses.
     #[arg(long, conflicts_with_all = ["target", "two", "hessian_extremes"])]
     hessian_top: Option<usize>,
     /// Directions along the eigenvectors of lambda_max and lambda_min.
