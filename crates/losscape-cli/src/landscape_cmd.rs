@@ -197,8 +197,8 @@ pub fn direction(args: DirectionArgs) -> Result<()> {
     let inputs = [Some(&args.checkpoint), args.target.as_ref(), args.target2.as_ref(), args.model.weights()];
     crate::guard::refuse_overwrite(&args.out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
     if args.hessian.requested() {
-        let spec = args.random.spec();
-        return crate::spectrum_cmd::hessian_direction(&args.checkpoint, &args.model, spec.norm, spec.ignore, &args.hessian, &args.out);
+        let (spec, ortho) = (args.random.spec(), args.orthogonalize);
+        return crate::spectrum_cmd::hessian_direction(&args.checkpoint, &args.model, &spec, ortho, &args.hessian, &args.out);
     }
     let (model, meta) = load_model(&args.checkpoint, tch::Device::Cpu, None, &args.model)?;
     let checkpoint_hash = model_hash(&args.checkpoint, &args.model)?;

@@ -15,7 +15,7 @@ use losscape::curvature::{
     HessianOperator, HvpOptions, LanczosOptions, ParamSet, SlqOptions, SpectrumReport, TraceMethod, TraceOptions, Which,
 };
 use losscape::data::{DataSource, Dataset};
-use losscape::directions::{Ignore, Norm};
+use losscape::directions::{Norm, RandomSpec, Scope};
 use losscape::landscape::evaluate::{LossKind, CUDA_BATCH_SIZE};
 use losscape::models::{CheckpointMeta, Model};
 
@@ -353,9 +353,22 @@ impl HessianDirectionArgs {
     }
 }
 
-/// Writes the Hessian eigenvector directions of `checkpoint` to `out`, normalized by `norm`
-/// (`Norm::None`: unit eigenvectors).
-pub fn hessian_direction(checkpoint: &Path, model_args: &ModelArgs, norm: Norm, ignore: Ignore, args: &HessianDirectionArgs, out: &Path) -> Result<()> {
+/// Writes the Hessian eigenvector directions of `checkpoint` to `out`, normalized by
+/// `spec.norm`/`spec.ignore` (`Norm::None`: unit eigenvectors), the second orthogonalized against
+/// the first when `orthogonalize` is set.
+pub fn hessian_direction(
+    checkpoint: &Path,
+    model_args: &ModelArgs,
+    spec: &RandomSpec,
+    orthogonalize: bool,
+    args: &HessianDirectionArgs,
+    out: &Path,
+) -> Result<()> {
+    let (norm, ignore) = (spec.norm, spec.ignore);
+    if spec.scope != Scope::Weights {
+        bail!("Hessian eigenvector directions cover the trainable parameters only: use --scope weights");
+    }
+    crate::guard::refuse_overwrite(out, args.hessian_dataset.iter().filter_map(DataSource::path))?;
     let which = match (args.hessian_top, args.hessian_extremes) {
         (Some(k), false) => Which::Top(k),
         (None, true) => Which::Extremes,
@@ -399,6 +412,9 @@ pub fn hessian_direction(checkpoint: &Path, model_args: &ModelArgs, norm: Norm, 
     let mut set = made.set;
     for d in &mut set.directions {
         *d = d.to(tch::Device::Cpu, stored)?;
+    }
+    if orthogonalize {
+        set.orthogonalize()?;
     }
     set.save(out).with_context(|| format!("writing {}", out.display()))?;
     for p in &made.pairs {
