@@ -602,8 +602,8 @@ fn spectrum_section(md: &mut String, p: &Pipeline, f: &Findings) {
                 let _ = writeln!(
                     md,
                     "\nThe batch-{bl} minimizer's lambda_max ({ll:.4e}) is {ratio:.2} times the batch-{bs} minimizer's ({ls:.4e}): by this measure the large-batch minimizer is {verdict} \
-                     (Keskar et al. 2017 report sharper large-batch minimizers). Eigenvalues are not invariant to rescaling the weights of BN networks, so this comparison \
-                     has the same caveat as the unnormalized sharpness above."
+                     (Keskar et al. 2017 report sharper large-batch minimizers). Rescaling the weights of a BN network leaves its function unchanged but scales these eigenvalues, \
+                     so the comparison is not scale-invariant (the point of filter normalization)."
                 );
             }
         }
