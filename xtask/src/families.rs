@@ -1,4 +1,4 @@
-//! The figure families of `cargo xtask figures` (issue 8, a-h): which models are trained, which
+//! The figure families of `cargo xtask figures` (issue 8, a-g; issue 20, h): which models are trained, which
 //! surfaces, Hessian maps and trajectories are computed from them, and the numbers gathered for
 //! the report ([`Findings`]).
 
@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::figures::{args, Pipeline, Preset, Table};
-use crate::findings::{eval_note, resnet_depth, Findings, Run, WidthResult};
+use crate::findings::{eval_note, resnet_depth, EigenPlane, Findings, Run, SpectrumResult, WidthResult};
 use crate::measures::{convexity, GridValues};
 
 /// How a model is trained.
@@ -171,6 +171,18 @@ pub fn inner_rise(t: &Table) -> f64 {
     }
 }
 
+/// The mean of `L(a, b) - L(0, 0)` over all points of a 2D surface's CSV export (NaN without the
+/// centre).
+pub fn mean_rise(t: &Table) -> f64 {
+    let (Some(x), Some(y), Some(loss)) = (t.column("x"), t.column("y"), t.column("train_loss")) else {
+        return f64::NAN;
+    };
+    match origin(&x, &y).map(|i| loss[i]) {
+        Some(c) if c.is_finite() && !loss.is_empty() => loss.iter().map(|v| v - c).sum::<f64>() / loss.len() as f64,
+        _ => f64::NAN,
+    }
+}
+
 /// The row of a grid export at (0, 0), the minimizer.
 fn origin(x: &[f64], y: &[f64]) -> Option<usize> {
     x.iter().zip(y).position(|(a, b)| a.abs() < 1e-9 && b.abs() < 1e-9)
@@ -184,7 +196,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<Findings> {
 
     // The batch-size / weight-decay study (families a, b, c, g and the sharpness table).
     let mut study = Vec::new();
-    if p.selected("a") || p.selected("b") || p.selected("c") || p.selected("g") {
+    if ["a", "b", "c", "g", "h"].iter().any(|x| p.selected(x)) {
         for wd in [0.0, 5e-4] {
             for batch in [pre.small_batch, pre.large_batch] {
                 let large = batch == pre.large_batch;
@@ -441,7 +453,118 @@ pub fn run_all(p: &mut Pipeline) -> Result<Findings> {
         }
     }
 
+    if p.selected("h") {
+        spectra(p, &study, &mut f)?;
+    }
+
     Ok(f)
+}
+
+/// Family h: the Hessian spectral densities (SLQ) and top-5 eigenvalues of the study's small- and
+/// large-batch minimizers with weight decay 5e-4, and the small-batch minimizer's plane along its
+/// top two Hessian eigenvectors beside its random filter-normalized plane.
+fn spectra(p: &mut Pipeline, study: &[Run], f: &mut Findings) -> Result<()> {
+    let pre = p.preset.clone();
+    let n = pre.grid;
+    let pair: Vec<&Run> = study.iter().filter(|r| r.weight_decay > 0.0).collect();
+    let mut reports = Vec::new();
+    for run in &pair {
+        let prefix = p.cache(&format!("spectra/h-{}", run.name));
+        let json = prefix.with_file_name(format!("h-{}.json", run.name));
+        let mut a = args(["spectrum", "--checkpoint"]);
+        a.push(run.checkpoint.display().to_string());
+        a.extend(args(["--density", "--top", "5", "--samples"]));
+        a.push(pre.hessian_samples.to_string());
+        a.extend(["--starts".to_owned(), pre.spectrum_starts.to_string(), "--steps".into(), pre.spectrum_steps.to_string()]);
+        a.extend(["--tol".to_owned(), pre.spectrum_tol.to_string(), "--max-iter".into(), "300".into()]);
+        a.extend(["--threads".to_owned(), p.threads(), "--out".into(), prefix.display().to_string()]);
+        p.stage(&format!("spectrum-{}", run.name), &a, &[&run.checkpoint], &[&json])?;
+        let v: Value = serde_json::from_slice(&fs::read(&json)?).with_context(|| format!("reading {}", json.display()))?;
+        let numbers = |x: &Value| -> Vec<f64> { x.as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default() };
+        let top_lines = v["eigenpairs"]["top"].as_array().cloned().unwrap_or_default();
+        let top: Vec<f64> = top_lines.iter().filter_map(|l| l["value"].as_f64()).collect();
+        let rel: Vec<f64> = top_lines.iter().filter_map(|l| Some(l["residual"].as_f64()? / l["value"].as_f64()?.abs())).collect();
+        let d = &v["density"];
+        let range = numbers(&d["node_range"]);
+        f.spectra.push(SpectrumResult {
+            run: run.name.clone(),
+            samples: v["subject"]["samples"].as_u64().unwrap_or(0) as usize,
+            dimension: v["subject"]["dimension"].as_i64().unwrap_or(0),
+            top,
+            top_rel_residuals: rel,
+            converged: v["eigenpairs"]["converged"].as_bool().unwrap_or(false),
+            starts: d["starts"].as_u64().unwrap_or(0) as usize,
+            steps: d["steps"].as_u64().unwrap_or(0) as usize,
+            node_range: (range.first().copied().unwrap_or(f64::NAN), range.get(1).copied().unwrap_or(f64::NAN)),
+            moments: numbers(&d["moments"]),
+            negative_mass: d["negative_mass"].as_f64().unwrap_or(f64::NAN),
+        });
+        reports.push(json);
+    }
+    if !reports.is_empty() {
+        let labels = pair.iter().map(|r| format!("batch {}", r.batch)).collect::<Vec<_>>().join(",");
+        plot(p, "h", "h-density.png", &reports, &[s("--kind"), s("density"), s("--labels"), labels, s("--title"), format!("Hessian spectral density, {} (wd 5e-4)", pre.study_model)], format!(
+            "Spectral density of the training-loss Hessian (weights of dim > 1, the first {} training images) of the small- and large-batch {} minimizers with weight decay 5e-4, by stochastic Lanczos quadrature ({} seeded starts x {} Lanczos steps, full reorthogonalization) broadened by Gaussians of 1% of the spectrum's width, on a log scale.",
+            pre.hessian_samples, pre.study_model, pre.spectrum_starts, pre.spectrum_steps))?;
+    }
+    // The plane of the small-batch minimizer's top two unit eigenvectors beside a plane of two
+    // random directions of the same length. Filter-normalizing an eigenvector gives every filter
+    // its weights' norm, and at the usual -1..1 that plane's loss reaches 1e17 on ResNet-20 (a
+    // trial run): so both planes use unit-length directions over +-R, R = 3 / sqrt(lambda_max),
+    // where the quadratic model rises by 4.5 along the top eigenvector.
+    if let Some(run) = pair.iter().find(|r| r.batch == pre.small_batch) {
+        let Some(sp) = f.spectra.iter().find(|x| x.run == run.name).cloned() else {
+            return Ok(());
+        };
+        let lambda = sp.top.first().copied().unwrap_or(f64::NAN);
+        if !(lambda > 0.0 && sp.dimension > 0) {
+            f.notes.push(format!("Family h: no eigenvector plane for {}: its lambda_max is {lambda}.", run.name));
+            return Ok(());
+        }
+        // Rounded to 4 significant digits so the command line (the stage key) stays short.
+        let round = |v: f64| format!("{v:.4e}").parse::<f64>().unwrap_or(v);
+        let r = round(3.0 / lambda.sqrt());
+        // A random direction with --norm none has N(0, 1) entries on the weights of dim > 1 (the
+        // Hessian's parameters): its length is sqrt(dimension) to within 0.2% at this size.
+        let r_random = round(r / (sp.dimension as f64).sqrt());
+        let dfile = p.cache(&format!("directions/h-eig-{}.safetensors", run.name));
+        let mut a = args(["direction", "--checkpoint"]);
+        a.push(run.checkpoint.display().to_string());
+        a.extend(args(["--hessian-top", "2", "--norm", "none", "--hessian-samples"]));
+        a.push(pre.hessian_samples.to_string());
+        a.extend(["--hessian-tol".to_owned(), pre.spectrum_tol.to_string(), "--hessian-max-iter".into(), "300".into()]);
+        a.extend(["--hessian-threads".to_owned(), p.threads(), "--out".into(), dfile.display().to_string()]);
+        p.stage(&format!("direction-h-eig-{}", run.name), &a, &[&run.checkpoint], &[&dfile])?;
+        let spec = SurfaceSpec { x: axis(-r, r, n), y: Some(axis(-r, r, n)), norm: "none", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![s("--direction-file"), dfile.display().to_string()] };
+        let eig = surface(p, &format!("h-eigplane-{}", run.name), run, &spec)?;
+        let spec = SurfaceSpec { x: axis(-r_random, r_random, n), y: Some(axis(-r_random, r_random, n)), norm: "none", seed: 1, splits: "train", per_class: pre.eval_per_class, extra: vec![] };
+        let random = surface(p, &format!("h-randomplane-{}", run.name), run, &spec)?;
+        let table = |path: &PathBuf| Table::read(&path.with_extension("csv")).ok();
+        let (te, tr) = (table(&eig), table(&random));
+        if let (Some(ge), Some(gr)) = (GridValues::from_surface(&eig, "train_loss"), GridValues::from_surface(&random, "train_loss")) {
+            f.eigen_planes.push(EigenPlane {
+                run: run.name.clone(),
+                range: r,
+                lambda_max: lambda,
+                rise_eigen: te.as_ref().map_or(f64::NAN, mean_rise),
+                rise_random: tr.as_ref().map_or(f64::NAN, mean_rise),
+                convexity_eigen: convexity(&ge, r),
+                convexity_random: convexity(&gr, r_random),
+            });
+        }
+        let top2 = sp.top.iter().take(2).map(|v| format!("{v:.3e}")).collect::<Vec<_>>().join(" and ");
+        plot(p, "h", &format!("h-eigplane-{}.png", run.name), &[eig], &[s("--kind"), s("contour"), s("--levels"), s("auto"), s("--xlabel"), s("unit Hessian eigenvector 1"), s("--ylabel"), s("unit Hessian eigenvector 2"), s("--title"), format!("{}: top-2 Hessian eigenvector plane", label_of(run))], format!(
+            "Training-loss contours of the {} minimizer ({}) along its top two unit Hessian eigenvectors (eigenvalues {top2}, {} training images) over +-{r} = 3/sqrt(lambda_max), {n}x{n} points; {}.",
+            pre.study_model, label_of(run), pre.hessian_samples, eval_note(pre.eval_per_class)))?;
+        plot(p, "h", &format!("h-randomplane-{}.png", run.name), &[random], &[s("--kind"), s("contour"), s("--levels"), s("auto"), s("--title"), format!("{}: random plane, same step length", label_of(run))], format!(
+            "The same minimizer's training loss along two random Gaussian directions (seed 1, not normalized) over +-{r_random}, i.e. steps of the same length as the eigenvector plane's, same grid and data: what a random plane sees at that scale.",
+        ))?;
+    }
+    Ok(())
+}
+
+fn label_of(r: &Run) -> String {
+    format!("batch {} wd {}", r.batch, r.weight_decay)
 }
 
 /// How the networks of the depth study are trained (the study's small batch, weight decay 5e-4;

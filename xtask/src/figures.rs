@@ -92,6 +92,11 @@ pub struct Preset {
     pub hessian_samples: usize,
     pub hessian_tol: f64,
     pub hessian_max_iter: usize,
+    /// Family h: random starts and Lanczos steps per start of the spectral densities (on
+    /// `hessian_samples` examples), and the eigenpairs' residual tolerance.
+    pub spectrum_starts: usize,
+    pub spectrum_steps: usize,
+    pub spectrum_tol: f64,
     /// Seeds of the sharpness measure.
     pub sharpness_seeds: u64,
     /// Draw the path on a random plane too (the paper's failure case), beside the PCA plane.
@@ -143,6 +148,9 @@ impl Preset {
             hessian_samples: 200,
             hessian_tol: 1e-2,
             hessian_max_iter: 14,
+            spectrum_starts: 3,
+            spectrum_steps: 30,
+            spectrum_tol: 1e-3,
             sharpness_seeds: 3,
             norms: vec!["filter", "none"],
             random_plane: false,
@@ -182,6 +190,9 @@ impl Preset {
                 hessian_grid: 3,
                 hessian_samples: 20,
                 hessian_max_iter: 10,
+                spectrum_starts: 2,
+                spectrum_steps: 8,
+                spectrum_tol: 1e-2,
                 sharpness_seeds: 1,
                 norms: vec!["filter", "layer", "none"],
                 random_plane: true,
@@ -221,6 +232,9 @@ impl Preset {
                 hessian_grid: 21,
                 hessian_samples: 5000,
                 hessian_max_iter: 100,
+                spectrum_starts: 10,
+                spectrum_steps: 100,
+                spectrum_tol: 1e-4,
                 norms: vec!["filter", "layer", "none"],
                 random_plane: true,
                 ..quick
@@ -242,9 +256,9 @@ pub struct Figure {
 
 /// The families in groups that share no stage except training runs and planes, in the order
 /// workers take them: the costliest first (in the quick preset: the depths with their ResNet-56
-/// planes, the batch study, the Hessian maps, the widths, the trajectories), so the workers
+/// planes, the batch study, the Hessian maps, the widths, the spectra, the trajectories), so the workers
 /// finish close together.
-pub const GROUPS: [&str; 5] = ["d", "a,b,c", "f", "e", "g"];
+pub const GROUPS: [&str; 6] = ["d", "a,b,c", "f", "e", "h", "g"];
 
 /// Names of the stages running now, shared by the workers of one invocation.
 #[derive(Default)]

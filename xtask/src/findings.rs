@@ -47,6 +47,43 @@ pub struct WidthResult {
     pub inner_rise: f64,
 }
 
+/// Family h: the Hessian spectrum of one minimizer (from its `losscape spectrum` report).
+#[derive(Clone, Debug)]
+pub struct SpectrumResult {
+    pub run: String,
+    /// Examples the loss was averaged over, and the Hessian's dimension.
+    pub samples: usize,
+    pub dimension: i64,
+    /// The top eigenvalues (descending) and their fresh relative residuals.
+    pub top: Vec<f64>,
+    pub top_rel_residuals: Vec<f64>,
+    /// Whether the eigenpairs' Lanczos run converged.
+    pub converged: bool,
+    /// SLQ: starts, steps, the node range, moments 1..4 ((1/n) tr H^k) and the mass clearly
+    /// below 0.
+    pub starts: usize,
+    pub steps: usize,
+    pub node_range: (f64, f64),
+    pub moments: Vec<f64>,
+    pub negative_mass: f64,
+}
+
+/// Family h: a minimizer's plane along its top two unit Hessian eigenvectors over +-`range`
+/// beside a plane of two random directions of the same length (same grid and data).
+#[derive(Clone, Debug)]
+pub struct EigenPlane {
+    pub run: String,
+    /// Half-width of the eigenvector plane, 3 / sqrt(lambda_max), and that lambda_max.
+    pub range: f64,
+    pub lambda_max: f64,
+    /// Mean loss rise over all points of each plane (see `families::mean_rise`).
+    pub rise_eigen: f64,
+    pub rise_random: f64,
+    /// Non-convexity of each plane within its half-width.
+    pub convexity_eigen: Convexity,
+    pub convexity_random: Convexity,
+}
+
 /// Numbers gathered for the report.
 #[derive(Default)]
 pub struct Findings {
@@ -61,6 +98,9 @@ pub struct Findings {
     pub convexity: BTreeMap<String, Convexity>,
     /// The runs of the depth study, in order.
     pub depth: Vec<String>,
+    /// Family h: spectra of the study's minimizers and the eigenvector plane.
+    pub spectra: Vec<SpectrumResult>,
+    pub eigen_planes: Vec<EigenPlane>,
     pub notes: Vec<String>,
 }
 

@@ -50,7 +50,7 @@ enum Task {
         /// (the paper's scales, for a GPU and CIFAR-10).
         #[arg(long, default_value = "quick")]
         preset: String,
-        /// Only these families (comma-separated letters a-g; the report covers what ran).
+        /// Only these families (comma-separated letters a-h; the report covers what ran).
         #[arg(long)]
         only: Option<String>,
         /// Output folder for figures, REPORT.md and index.html.
@@ -63,7 +63,7 @@ enum Task {
         /// machine shared with other work, 1 avoids OpenMP threads waiting on each other.
         #[arg(long)]
         threads: Option<usize>,
-        /// Groups of families run side by side (default: the cores, at most 5, for smoke and
+        /// Groups of families run side by side (default: the cores, at most 6, for smoke and
         /// quick; 1 for paper, which is meant for one GPU, and for any --device other than cpu).
         #[arg(long)]
         jobs: Option<usize>,

@@ -20,7 +20,7 @@ use anyhow::{bail, Context, Result};
 pub const VIEWER_JS: &str = include_str!("../../crates/losscape-plot/src/viewer.js");
 
 /// Short names of the families for the contents bar.
-const SHORT: [(&str, &str); 7] = [
+const SHORT: [(&str, &str); 8] = [
     ("a", "interpolation"),
     ("b", "filter normalization"),
     ("c", "weight norm"),
@@ -28,10 +28,11 @@ const SHORT: [(&str, &str); 7] = [
     ("e", "width"),
     ("f", "Hessian ratio maps"),
     ("g", "trajectories"),
+    ("h", "Hessian spectrum"),
 ];
 
 /// The families in page order, with their titles.
-pub const FAMILIES: [(&str, &str); 7] = [
+pub const FAMILIES: [(&str, &str); 8] = [
     ("a", "1D interpolation between small- and large-batch minimizers"),
     ("b", "Filter normalization: 1D lines and 2D contours of the same minimizers"),
     ("c", "Weight norm during training"),
@@ -39,6 +40,7 @@ pub const FAMILIES: [(&str, &str); 7] = [
     ("e", "Width with and without shortcuts"),
     ("f", "Hessian eigenvalue-ratio maps"),
     ("g", "Optimization trajectories"),
+    ("h", "The whole Hessian spectrum and its eigenvector planes"),
 ];
 
 /// One figure of the page: its file, caption and, for a 2D loss surface, the name of the

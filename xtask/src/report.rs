@@ -151,6 +151,8 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
         );
     }
 
+    spectrum_section(&mut md, p, f);
+
     let _ = writeln!(md, "\n## Figures\n");
     for (fam, title) in FAMILIES {
         let figs: Vec<_> = p.figures.iter().filter(|x| x.family == fam).collect();
@@ -531,4 +533,74 @@ fn caveats(p: &Pipeline, f: &Findings) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Family h: the spectra table and what it shows, every statement computed from the numbers.
+fn spectrum_section(md: &mut String, p: &Pipeline, f: &Findings) {
+    if f.spectra.is_empty() && f.eigen_planes.is_empty() {
+        return;
+    }
+    let pre = &p.preset;
+    let _ = writeln!(md, "\n## Hessian spectra\n");
+    let _ = writeln!(
+        md,
+        "Top-5 eigenvalues (Lanczos, full reorthogonalization, tol {}; the largest fresh relative residual ||Hv - lambda v|| / |lambda| beside them) and the spectral density by stochastic Lanczos quadrature \
+         ({} seeded starts x {} steps) of the training-loss Hessian with respect to the weights of dim > 1, on the first {} training images.\n",
+        pre.spectrum_tol, pre.spectrum_starts, pre.spectrum_steps, pre.hessian_samples
+    );
+    let _ = writeln!(md, "| run | samples | parameters | lambda_1 .. lambda_5 | max rel. residual | SLQ starts x steps | SLQ node range | trace estimate n (1/n) tr H | share of the spectrum clearly below 0 |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    for sp in &f.spectra {
+        let top = sp.top.iter().map(|v| format!("{v:.4e}")).collect::<Vec<_>>().join(", ");
+        let worst = sp.top_rel_residuals.iter().copied().fold(0.0f64, f64::max);
+        let trace = sp.moments.first().map_or(f64::NAN, |m| m * sp.dimension as f64);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {top}{} | {worst:.1e} | {} x {} | [{:.3e}, {:.3e}] | {:.4e} | {} |",
+            sp.run,
+            sp.samples,
+            sp.dimension,
+            if sp.converged { "" } else { " (not converged)" },
+            sp.starts,
+            sp.steps,
+            sp.node_range.0,
+            sp.node_range.1,
+            trace,
+            num(100.0 * sp.negative_mass, 2) + "%"
+        );
+    }
+    let batch_of = |name: &str| f.runs.get(name).map(|r| r.batch);
+    let mut by_batch: Vec<(usize, &crate::findings::SpectrumResult)> = f.spectra.iter().filter_map(|s| Some((batch_of(&s.run)?, s))).collect();
+    by_batch.sort_by_key(|x| x.0);
+    if let (Some((bs, small)), Some((bl, large))) = (by_batch.first(), by_batch.last()) {
+        if bs != bl {
+            if let (Some(ls), Some(ll)) = (small.top.first(), large.top.first()) {
+                let ratio = ll / ls;
+                let verdict = if ratio > 1.0 { "sharper" } else { "flatter" };
+                let _ = writeln!(
+                    md,
+                    "\nThe batch-{bl} minimizer's lambda_max ({ll:.4e}) is {ratio:.2} times the batch-{bs} minimizer's ({ls:.4e}): by this measure the large-batch minimizer is {verdict} \
+                     (Keskar et al. 2017 report sharper large-batch minimizers). Rescaling the weights of a BN network leaves its function unchanged but scales these eigenvalues, \
+                     so the comparison is not scale-invariant (the point of filter normalization)."
+                );
+            }
+        }
+    }
+    for e in &f.eigen_planes {
+        let factor = e.rise_eigen / e.rise_random;
+        let _ = writeln!(
+            md,
+            "\nAlong the top two unit Hessian eigenvectors of {} over +-{} (= 3/sqrt(lambda_max), lambda_max {:.4e}; the quadratic model rises by 4.5 at the edge along the first), \
+             the training loss rises by {} on average over the plane; along two random directions of the same length, by {}: {} times as much. \
+             Non-convex points: {}% of the eigenvector plane, {}% of the random plane. A random plane sees about the mean curvature (1/n) tr H, not the top of the spectrum.",
+            e.run,
+            e.range,
+            e.lambda_max,
+            num(e.rise_eigen, 4),
+            num(e.rise_random, 6),
+            num(factor, 1),
+            num(e.convexity_eigen.share(), 1),
+            num(e.convexity_random.share(), 1)
+        );
+    }
 }

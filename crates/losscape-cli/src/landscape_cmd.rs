@@ -65,6 +65,8 @@ pub struct DirectionArgs {
     /// Output direction file (.safetensors).
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    hessian: crate::spectrum_cmd::HessianDirectionArgs,
 }
 
 /// `losscape surface`: loss and accuracy over a 1D or 2D grid.
@@ -201,6 +203,10 @@ pub struct MergeArgs {
 pub fn direction(args: DirectionArgs) -> Result<()> {
     let inputs = [Some(&args.checkpoint), args.target.as_ref(), args.target2.as_ref(), args.model.weights()];
     crate::guard::refuse_overwrite(&args.out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
+    if args.hessian.requested() {
+        let (spec, ortho) = (args.random.spec(), args.orthogonalize);
+        return crate::spectrum_cmd::hessian_direction(&args.checkpoint, &args.model, &spec, ortho, &args.hessian, &args.out);
+    }
     let source = args.model.source(&args.checkpoint);
     let (model, meta) = source.load(tch::Device::Cpu, None)?;
     let checkpoint_hash = source.identity_hash()?;

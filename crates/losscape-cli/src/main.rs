@@ -17,6 +17,7 @@ mod model_load;
 mod mpi_run;
 mod plot_cmd;
 mod progress;
+mod spectrum_cmd;
 mod train_cmd;
 mod trajectory_cmd;
 
@@ -61,6 +62,9 @@ enum Command {
     /// Turn a PyTorch state dict of a built-in architecture (e.g. from the original
     /// loss-landscape code) into a losscape checkpoint.
     Import(import_cmd::ImportArgs),
+    /// The whole Hessian spectrum at a checkpoint: SLQ density, top/bottom eigenpairs with
+    /// residuals, Hutchinson/Hutch++ trace, per-layer curvature, repeats over disjoint subsets.
+    Spectrum(spectrum_cmd::SpectrumArgs),
     /// Train a network with SGD into a run folder (checkpoints, metrics; rerun to resume).
     Train(train_cmd::TrainArgs),
     /// PCA of a run's optimization path: PCA directions, projected path, random baselines.
@@ -84,6 +88,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot(args) => plot_cmd::run(args),
         Command::Hessian(args) => hessian_cmd::run(args),
         Command::Import(args) => import_cmd::run(args),
+        Command::Spectrum(args) => spectrum_cmd::run(args),
         Command::Train(args) => train_cmd::run(args),
         Command::Trajectory(args) => trajectory_cmd::run(args),
     }

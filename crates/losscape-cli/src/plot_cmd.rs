@@ -29,6 +29,10 @@ pub enum Kind {
     /// 2D: an interactive 3D view in a self-contained .html file (rotate, zoom, hover for
     /// values, log-scale toggle; no network needed). The default for an --out ending in .html.
     Html,
+    /// Spectral densities on a log scale, from `losscape spectrum --density` reports (.json).
+    Density,
+    /// Per-layer lambda_max (and trace) bars, from a `losscape spectrum --per-layer` report.
+    Layers,
 }
 
 /// How contour levels are chosen.
@@ -129,6 +133,10 @@ pub fn run(args: PlotArgs) -> Result<()> {
     }
     if args.runs {
         return plot_runs(&args);
+    }
+    if let Some(kind @ (Kind::Density | Kind::Layers)) = args.kind {
+        let labels = args.labels.as_ref().map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>());
+        return crate::spectrum_cmd::plot(&args.inputs, kind == Kind::Density, &outputs(&args)?, &args.title, labels);
     }
     let surfaces = args
         .inputs
@@ -460,7 +468,7 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
             let figure = HtmlFigure { title, label: name.to_owned(), vmax: args.vmax, size, view };
             html(out, &g, &figure)?;
         }
-        Kind::Line => unreachable!("handled by plot_lines"),
+        Kind::Line | Kind::Density | Kind::Layers => unreachable!("handled before"),
     }
     Ok(())
 }

@@ -167,6 +167,25 @@ impl<'a> HessianOperator<'a> {
         })
     }
 
+    /// The same Hessian restricted to one parameter tensor of the set: the diagonal block
+    /// `d^2 L / d theta_b^2` of tensor `name`, with gradients taken with respect to that tensor
+    /// only (cheaper than a full product). Errors if the set has no tensor of that name.
+    pub fn restricted_to(mut self, name: &str) -> Result<Self> {
+        let Some(i) = self.names.iter().position(|n| n == name) else {
+            return Err(Error::Invalid(format!(
+                "the parameter set '{}' of model {} has no tensor named '{name}'",
+                self.options.params,
+                self.model.spec()
+            )));
+        };
+        self.names = vec![self.names.swap_remove(i)];
+        self.params = vec![self.params.swap_remove(i)];
+        self.shapes = vec![self.shapes.swap_remove(i)];
+        self.numels = vec![self.numels.swap_remove(i)];
+        self.dim = self.numels[0];
+        Ok(self)
+    }
+
     /// Length of the flat vectors: the number of scalars in the parameter set.
     pub fn dim(&self) -> i64 {
         self.dim

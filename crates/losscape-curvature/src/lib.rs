@@ -16,6 +16,10 @@
 //!   stopping on the Ritz residuals, optional Ritz vectors, [`residual_check`] with a fresh
 //!   product), [`power_iteration`] and [`extremes_by_power`] (the original code's shift trick, as
 //!   a baseline), and [`hutchinson`] (Rademacher trace estimates).
+//! - The whole spectrum: [`spectral_density`] (stochastic Lanczos quadrature from seeded starts,
+//!   Gaussian-broadened on a grid), [`eigenpairs`] (the top `k` and bottom `j` eigenpairs with
+//!   residuals), [`hutch_plus_plus`] beside Hutchinson, [`per_tensor`] (each parameter tensor's
+//!   diagonal block) and [`repeats`] over [`disjoint_subsets`] of the data (mean and spread).
 //! - [`map`]: [`EigenMetrics`], a [`losscape_landscape::PointMetrics`] giving `min_eig`,
 //!   `max_eig`, `abs_ratio`, `hvps` and `converged` at every point of a grid, stored in
 //!   landscape's resumable, shardable surface file and exported with its export functions.
@@ -54,22 +58,36 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod density;
+pub mod eigendirections;
+pub mod eigenpairs;
 pub mod error;
+pub mod hutchpp;
 pub mod hvp;
 pub mod job;
 pub mod lanczos;
+pub mod layers;
 pub mod map;
 pub mod operator;
 pub mod power;
+pub mod repeats;
+pub mod spectrum_file;
 pub mod trace;
 
+pub use density::{spectral_density, Broadened, Quadrature, SlqOptions, SpectralDensity};
+pub use eigendirections::{eigendirections, DirectionEigenpair, EigenDirections, Which};
+pub use eigenpairs::{eigenpairs, fresh_residual, EigenOptions, Eigenpair, Eigenpairs};
 pub use error::{Error, Result};
+pub use hutchpp::{hutch_plus_plus, HutchPlusPlus, Trace, TraceMethod, TraceOptions};
 pub use hvp::{HessianOperator, HvpOptions, ParamSet};
 pub use job::{HessianMapRequest, MapGrid, PreparedMap};
 pub use lanczos::{lanczos, residual_check, LanczosOptions, LanczosResult, RitzPair};
+pub use layers::{block_extremes, per_tensor, Extremes, TensorCurvature};
 pub use map::{extreme_eigenvalues, EigenMetrics, MAP_ARRAYS};
 pub use operator::{DenseOperator, Shifted, SymmetricOperator};
 pub use power::{
     extremes_by_power, power_iteration, PowerExtremes, PowerOptions, PowerResult, SHIFT_FACTOR,
 };
+pub use repeats::{disjoint_subsets, repeats, Repeats, Spread, SubsetCurvature};
+pub use spectrum_file::SpectrumReport;
 pub use trace::{hutchinson, rademacher_variance, TraceEstimate};

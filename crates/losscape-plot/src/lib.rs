@@ -77,6 +77,7 @@ mod levels;
 mod lines;
 mod marching;
 mod output;
+mod spectrum;
 mod style;
 mod surface;
 mod ticks;
@@ -94,6 +95,7 @@ pub use html::{html, HtmlFigure};
 pub use levels::{LevelSet, Levels};
 pub use lines::{lines, Curve, LinesFigure, YAxis};
 pub use output::Format;
+pub use spectrum::{bars, density, Density};
 pub use style::{Colormap, Rgb};
 pub use surface::{surface3d, SurfaceFigure};
 

@@ -88,10 +88,34 @@ pub fn write_npz(surface: &Surface, path: &Path) -> Result<()> {
         members.push((name.clone(), npy_f64(shape, values)));
     }
     members.push(("done".to_string(), npy_bool(shape, surface.done())));
+    write_members(path, &members)
+}
+
+/// Writes named float64 arrays (`(name, shape, values in C order)`) as a numpy `.npz`, stored
+/// uncompressed and atomically, like [`write_npz`]. Errors when a shape does not match its
+/// values' count.
+pub fn write_npz_arrays(path: &Path, arrays: &[(&str, Vec<usize>, &[f64])]) -> Result<()> {
+    let mut members = Vec::with_capacity(arrays.len());
+    for (name, shape, values) in arrays {
+        if shape.iter().product::<usize>() != values.len() {
+            return Err(Error::invalid(format!(
+                "array {name}: shape {shape:?} does not hold {} values",
+                values.len()
+            )));
+        }
+        members.push((name.to_string(), npy_f64(shape, values)));
+    }
+    write_members(path, &members)
+}
+
+fn write_members(path: &Path, members: &[(String, Vec<u8>)]) -> Result<()> {
     losscape_core::fsio::write_atomic_with(path, |w| {
         let mut zip = ZipWriter::new(w);
-        let options = FileOptions::default().compression_method(CompressionMethod::Stored);
-        for (name, bytes) in &members {
+        // A fixed time stamp (1980-01-01), so the same arrays give the same bytes.
+        let options = FileOptions::default()
+            .compression_method(CompressionMethod::Stored)
+            .last_modified_time(zip::DateTime::default());
+        for (name, bytes) in members {
             zip.start_file(format!("{name}.npy"), options)
                 .map_err(zip_error)?;
             zip.write_all(bytes)?;
