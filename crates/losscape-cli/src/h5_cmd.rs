@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::Result;
 #[cfg(feature = "hdf5")]
 use anyhow::Context;
+#[cfg(not(feature = "hdf5"))]
 use losscape::landscape::h5::is_hdf5_file;
 use losscape::landscape::{Axis, Surface};
 

@@ -57,4 +57,16 @@ impl Error {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Error::Invalid(message.into())
     }
+
+    /// A file that cannot be read or written (the original code's HDF5 files).
+    #[cfg(feature = "hdf5")]
+    pub(crate) fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        losscape_surface::Error::Io { path: path.into(), source }.into()
+    }
+
+    /// A file whose content is not what its format requires (the original code's HDF5 files).
+    #[cfg(feature = "hdf5")]
+    pub(crate) fn format(path: impl Into<std::path::PathBuf>, message: impl Into<String>) -> Self {
+        losscape_surface::Error::Format { path: path.into(), message: message.into() }.into()
+    }
 }

@@ -191,20 +191,20 @@ mod with_hdf5 {
     /// Writes `surface` as a surface file of the original code (see the module docs), atomically;
     /// `dir_file` is stored as its `dir_file` string.
     pub fn write_surface(surface: &Surface, dir_file: &str, path: &Path) -> Result<()> {
-        let target = losscape_core::fsio::resolve_target(path)?;
-        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
-        losscape_core::fsio::remove_stale_temporaries(&target);
-        let temp = losscape_core::fsio::temp_path(&target);
-        let result = write_to(surface, dir_file, &temp).and_then(|()| {
-            let sync = std::fs::File::open(&temp).and_then(|f| f.sync_all());
-            sync.and_then(|()| std::fs::rename(&temp, &target)).map_err(|e| Error::io(&target, e))
+        // HDF5 writes to a path, so the file goes through core's atomic write for such writers;
+        // the HDF5 error itself is kept for the message.
+        let mut failure: Option<Error> = None;
+        let written = losscape_core::fsio::write_atomic_via(path, |temp| {
+            write_to(surface, dir_file, temp).map_err(|e| {
+                let message = e.to_string();
+                failure = Some(e);
+                std::io::Error::other(message)
+            })
         });
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) => Err(failure.take().unwrap_or_else(|| e.into())),
         }
-        result
     }
 
     fn write_to(surface: &Surface, dir_file: &str, temp: &Path) -> Result<()> {
@@ -267,7 +267,7 @@ mod with_hdf5 {
         }
         let x = axis("xcoordinates")?;
         let y = if file.link_exists("ycoordinates") { Some(axis("ycoordinates")?) } else { None };
-        Grid::new(x, y)
+        Ok(Grid::new(x, y)?)
     }
 }
 
