@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use approx::relative_eq;
 use losscape::landscape::Surface;
 use support::{assert_bit_equal, losscape, run_ok, single_run, write_checkpoint, SingleRun};
 
@@ -45,12 +46,12 @@ fn running(pid: u32) -> bool {
     status.lines().any(|l| l.starts_with("State:") && !l.contains("zombie"))
 }
 
-/// Asserts that two complete surfaces agree within `tol` relative (other thread counts round
-/// reductions differently).
+/// Asserts that two complete surfaces agree within `tol`, relative or (near zero) absolute: other
+/// thread counts round reductions differently.
 fn assert_close(a: &Surface, b: &Surface, tol: f64) {
     for name in &a.header().arrays {
         for (p, q) in a.array(name).unwrap().iter().zip(b.array(name).unwrap()) {
-            assert!((p - q).abs() <= tol * q.abs().max(1.0), "{name}: {p} vs {q}");
+            assert!(relative_eq!(*p, *q, epsilon = tol, max_relative = tol), "{name}: {p} vs {q}");
         }
     }
 }
