@@ -2,8 +2,9 @@
 //! the ranks' surface equals the single process's bit for bit with one libtorch thread per rank
 //! (within 1e-6 where a rank's default share of the cores is more threads), ranks default to
 //! their share of the cores, a job killed mid-way resumes with another rank count and computes
-//! only the missing points, a Hessian map over two ranks equals the single map, and commands
-//! that are not grid runs refuse to run once per rank.
+//! only the missing points, a rank that fails stops the job with its message (and the points
+//! saved by then resume), a Hessian map over two ranks equals the single map, and commands that
+//! are not grid runs refuse to run once per rank.
 
 #![cfg(feature = "mpi")]
 
@@ -13,6 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use approx::relative_eq;
 use losscape::landscape::Surface;
 use support::{assert_bit_equal, losscape, run_ok, single_run, write_checkpoint, SingleRun};
 
@@ -45,12 +47,12 @@ fn running(pid: u32) -> bool {
     status.lines().any(|l| l.starts_with("State:") && !l.contains("zombie"))
 }
 
-/// Asserts that two complete surfaces agree within `tol` relative (other thread counts round
-/// reductions differently).
+/// Asserts that two complete surfaces agree within `tol`, relative or (near zero) absolute: other
+/// thread counts round reductions differently.
 fn assert_close(a: &Surface, b: &Surface, tol: f64) {
     for name in &a.header().arrays {
         for (p, q) in a.array(name).unwrap().iter().zip(b.array(name).unwrap()) {
-            assert!((p - q).abs() <= tol * q.abs().max(1.0), "{name}: {p} vs {q}");
+            assert!(relative_eq!(*p, *q, epsilon = tol, max_relative = tol), "{name}: {p} vs {q}");
         }
     }
 }
@@ -127,6 +129,41 @@ fn surfaces_over_ranks_equal_the_single_process_and_a_killed_job_resumes_with_ot
         }
     }
     assert_bit_equal(&resumed, &single, "killed and resumed");
+}
+
+#[test]
+fn a_failing_rank_stops_the_job_with_its_message_and_the_saved_points_resume() {
+    let SingleRun { dir, args, single } = single_run();
+    let path = dir.path().join("failed.surface");
+    // Rank 1 is given a checkpoint that does not exist: it fails before computing anything,
+    // while rank 0 has handed it points and waits for them.
+    let missing = dir.path().join("missing.safetensors");
+    let mut broken = with_out(args.clone(), &path);
+    let at = broken.iter().position(|a| a == "--checkpoint").unwrap() + 1;
+    broken[at] = missing.display().to_string();
+    let out = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "1"])
+        .arg(env!("CARGO_BIN_EXE_losscape"))
+        .args(with_out(args.clone(), &path))
+        .args([":", "-n", "1"])
+        .arg(env!("CARGO_BIN_EXE_losscape"))
+        .args(&broken)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    // Rank 0 exits with rank 1's error, received over MPI; no rank reports success.
+    let expected = format!("error: rank 0: rank 1 failed: {}: no such checkpoint", missing.display());
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!stderr.contains("computed"), "{stderr}");
+    // What rank 0 computed itself was saved: a rerun in one process computes the rest only,
+    // and the result is the single process's.
+    let saved = Surface::load(&path).map_or(0, |s| s.done_count());
+    let report = run_ok(losscape().args(with_out(args.clone(), &path)));
+    assert!(report.contains(&format!("computed {} point(s)", 30 - saved)), "{saved} saved: {report}");
+    assert_bit_equal(&Surface::load(&path).unwrap(), &single, "failed and resumed");
 }
 
 #[test]

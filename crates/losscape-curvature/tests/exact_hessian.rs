@@ -5,6 +5,7 @@
 
 mod common;
 
+use approx::relative_eq;
 use common::{exact_hessian, random_data};
 use losscape_core::progress::Silent;
 use losscape_curvature::operator::{gaussian_unit, symmetric_eigenvalues};
@@ -33,10 +34,6 @@ fn options(params: ParamSet) -> HvpOptions {
         loss: LossKind::CrossEntropy,
         batch_size: 16,
     }
-}
-
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs()
 }
 
 #[test]
@@ -69,7 +66,7 @@ fn parameter_sets_select_the_right_tensors() {
         .unwrap()
         .loss;
         assert!(
-            rel(value, expected) < 1e-13,
+            relative_eq!(value, expected, max_relative = 1e-13),
             "{loss}: {value} vs {expected}"
         );
     }
@@ -104,12 +101,12 @@ fn exact_hessian_is_symmetric_and_lanczos_finds_its_extremes() {
     let r = lanczos(&mut op, &opts, &Silent).unwrap();
     assert!(r.converged, "not converged after {} products", r.hvps);
     assert!(
-        rel(r.max.value, hi) < 1e-6,
+        relative_eq!(r.max.value, hi, max_relative = 1e-6),
         "lambda_max {} vs exact {hi}",
         r.max.value
     );
     assert!(
-        rel(r.min.value, lo) < 1e-6,
+        relative_eq!(r.min.value, lo, max_relative = 1e-6),
         "lambda_min {} vs exact {lo}",
         r.min.value
     );
@@ -148,7 +145,7 @@ fn exact_hessian_is_symmetric_and_lanczos_finds_its_extremes() {
     .unwrap();
     assert!(p.resolved && p.dominant.converged && p.shifted.converged);
     assert!(
-        rel(p.max, hi) < 1e-6 && rel(p.min, lo) < 1e-5,
+        relative_eq!(p.max, hi, max_relative = 1e-6) && relative_eq!(p.min, lo, max_relative = 1e-5),
         "power: [{}, {}] vs [{lo}, {hi}]",
         p.min,
         p.max
@@ -237,7 +234,7 @@ fn hutchinson_is_unbiased_with_the_rademacher_variance() {
         "sd of the mean {sd_of_mean} vs trace {trace}"
     );
     assert!(
-        rel(mean, trace) < 0.02,
+        relative_eq!(mean, trace, max_relative = 0.02),
         "mean of 20 estimates {mean} vs exact trace {trace}"
     );
     // The spread of the 20 estimates: 19 s^2 / sigma^2 is chi-square with 19 degrees of freedom;
@@ -254,12 +251,12 @@ fn hutchinson_is_unbiased_with_the_rademacher_variance() {
     let m = all.iter().sum::<f64>() / all.len() as f64;
     let pooled = all.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (all.len() - 1) as f64;
     assert!(
-        rel(pooled, var) < 0.05,
+        relative_eq!(pooled, var, max_relative = 0.05),
         "single-probe variance {pooled} vs 2(|H|_F^2 - sum H_ii^2) = {var}"
     );
     let gaussian_var = 2.0 * h.square().sum(Kind::Double).double_value(&[]);
     assert!(
-        rel(pooled, gaussian_var) > 0.1,
+        !relative_eq!(pooled, gaussian_var, max_relative = 0.1),
         "{pooled} is too close to the Gaussian-probe variance {gaussian_var}"
     );
     // The reported standard error is the sample one.

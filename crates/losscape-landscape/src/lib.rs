@@ -52,6 +52,7 @@ pub mod evaluate;
 pub mod fast;
 pub mod h5;
 pub mod job;
+pub mod mpi;
 pub mod run;
 
 pub use error::{Error, Result};

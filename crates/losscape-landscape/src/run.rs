@@ -160,7 +160,9 @@ pub fn run_grid(
 
 /// Computes the metrics of single grid points: moves the model to `theta* + a d1 (+ b d2)` and
 /// asks the [`PointMetrics`]. The model goes back to its base weights with
-/// [`restore`](PointComputer::restore).
+/// [`restore`](PointComputer::restore), which reports a failure, and in any case when the
+/// computer is dropped: it is a guard, so a run that returns early or panics (one rank of a
+/// distributed run, a metric that fails) never leaves the caller's model at a grid point.
 ///
 /// Every process of a distributed run computes its points through this type, so a point's
 /// values do not depend on which process computed it, nor on the order of the points (the
@@ -229,8 +231,16 @@ impl<'a> PointComputer<'a> {
     }
 }
 
+impl Drop for PointComputer<'_> {
+    /// Puts the base weights back (again, after an explicit [`restore`](PointComputer::restore):
+    /// it writes the same values). A failure here cannot be reported; `restore` reports it.
+    fn drop(&mut self) {
+        let _ = self.anchor.restore();
+    }
+}
+
 /// How the points of a grid run get computed: here, one after another ([`PointComputer`]), or
-/// handed out to other processes (the `losscape` command's MPI runs).
+/// handed out to other processes (the MPI ranks of [`mpi::run_grid`](crate::mpi::run_grid)).
 pub trait Dispatch {
     /// Computes every point of `pending` (indices into `grid`) and passes each one's values to
     /// `record` as soon as they are known, in any order, once per point. Returns the first
@@ -373,6 +383,81 @@ mod tests {
         for index in 0..surface.len() {
             let (a, b) = surface.grid().point(index);
             assert_eq!(surface.point_values(index).unwrap(), vec![a * a + b * b]);
+        }
+    }
+
+    /// The model's tensors' values, by name (weights and BN statistics).
+    fn values(model: &dyn Model) -> Vec<(String, Vec<f64>)> {
+        model
+            .named_tensors()
+            .into_iter()
+            .map(|t| (t.name, Vec::<f64>::try_from(t.tensor.detach().flatten(0, -1)).unwrap()))
+            .collect()
+    }
+
+    /// A metric that records the weights it sees, then fails at its `fail_at`-th call: by an
+    /// error, or by a panic (a rank that dies mid-run).
+    struct Failing {
+        calls: usize,
+        fail_at: usize,
+        panic: bool,
+        seen: Vec<Vec<(String, Vec<f64>)>>,
+    }
+
+    impl PointMetrics for Failing {
+        fn names(&self) -> Vec<String> {
+            vec!["x".into()]
+        }
+        fn compute(&mut self, model: &dyn Model) -> Result<Vec<f64>> {
+            self.calls += 1;
+            self.seen.push(values(model));
+            if self.calls == self.fail_at {
+                if self.panic {
+                    panic!("a metric panicked (test)");
+                }
+                return Err(Error::Remote("a metric failed (test)".into()));
+            }
+            Ok(vec![0.0])
+        }
+    }
+
+    #[test]
+    fn a_dropped_point_computer_puts_the_base_weights_back_after_an_early_return_or_a_panic() {
+        use losscape_directions::testing::TinyNet;
+        let model = TinyNet::new(1, 3, tch::Kind::Double, 1);
+        let other = TinyNet::new(1, 3, tch::Kind::Double, 2);
+        let base = values(&model);
+        let directions = [Direction::between(&model, &other, Scope::States).unwrap()];
+        let grid = Grid::new("0:1:3".parse().unwrap(), None).unwrap();
+        let header = SurfaceHeader::new(grid.clone(), vec!["x".into()]);
+
+        for panic in [false, true] {
+            let mut metrics = Failing { calls: 0, fail_at: 2, panic, seen: Vec::new() };
+            // Points 2 (a = 1: the other model's weights) and 1; the second call fails. No
+            // explicit restore: only the guard can put the weights back.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
+                let mut computer = PointComputer::new(&model, &directions, &mut metrics, &header)?;
+                computer.compute(&grid, 2)?;
+                computer.compute(&grid, 1)?;
+                Ok(())
+            }));
+            match outcome {
+                Ok(result) => assert!(!panic && result.is_err(), "the second point fails"),
+                Err(_) => assert!(panic, "only the panicking metric panics"),
+            }
+            // The run did move the model (to the other model at a = 1, up to rounding, and
+            // halfway at a = 0.5)...
+            assert_eq!(metrics.seen.len(), 2);
+            for (seen, a) in metrics.seen.iter().zip([1.0, 0.5]) {
+                assert_ne!(seen, &base, "panic: {panic}, a = {a}");
+                let (name, moved) = &seen[0];
+                let target = &values(&other)[0].1;
+                for ((m, t), b) in moved.iter().zip(target).zip(&base[0].1) {
+                    assert!((m - (b + a * (t - b))).abs() < 1e-12, "{name} at a = {a}: {m}");
+                }
+            }
+            // ...and the dropped guard put the base back, every tensor bit for bit.
+            assert_eq!(values(&model), base, "panic: {panic}");
         }
     }
 }

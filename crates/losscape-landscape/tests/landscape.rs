@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use approx::relative_eq;
 use losscape_core::Silent;
 use losscape_data::Dataset;
 use losscape_directions::{Anchor, Direction, RandomSpec, Scope};
@@ -21,10 +22,6 @@ fn toy_data(n: i64, channels: i64, size: i64, classes: i64, seed: i64, kind: Kin
 
 fn header(grid: Grid, arrays: Vec<String>, loss: LossKind) -> SurfaceHeader {
     SurfaceHeader { loss: loss.name().into(), ..SurfaceHeader::new(grid, arrays) }
-}
-
-fn rel(a: f64, b: f64) -> f64 {
-    (a - b).abs() / b.abs().max(1e-12)
 }
 
 #[test]
@@ -59,7 +56,7 @@ fn resnet_surface_matches_fresh_models_and_keeps_the_base() {
     assert!(surface.is_complete());
     let loss = surface.array("train_loss").unwrap();
     let center = (0..grid.len()).find(|&i| grid.point(i) == (0.0, 0.0)).unwrap();
-    assert!(rel(loss[center], own.loss) <= 1e-6, "{} vs {}", loss[center], own.loss);
+    assert!(relative_eq!(loss[center], own.loss, max_relative = 1e-6), "{} vs {}", loss[center], own.loss);
 
     // Interior points equal a fresh model loaded from a checkpoint written at that point.
     let meta = checkpoint::CheckpointMeta::new(&spec, 1, 10, [12, 12], Precision::F32);
@@ -71,7 +68,7 @@ fn resnet_surface_matches_fresh_models_and_keeps_the_base() {
         anchor.restore().unwrap();
         let (fresh, _) = checkpoint::load(&file, Device::Cpu).unwrap();
         let m = eval.evaluate(fresh.as_ref(), &data).unwrap();
-        assert!(rel(loss[index], m.loss) <= 1e-6, "point {index}: {} vs {}", loss[index], m.loss);
+        assert!(relative_eq!(loss[index], m.loss, max_relative = 1e-6), "point {index}: {} vs {}", loss[index], m.loss);
     }
 }
 
@@ -134,7 +131,7 @@ fn linear_mse_surface_is_the_analytic_quadratic() {
     let surface = Surface::load(&path).unwrap();
     for (i, value) in surface.array("train_loss").unwrap().iter().enumerate() {
         let (a, b) = grid.point(i);
-        assert!(rel(*value, analytic(a, b)) <= 1e-5, "({a}, {b}): {value} vs {}", analytic(a, b));
+        assert!(relative_eq!(*value, analytic(a, b), max_relative = 1e-5), "({a}, {b}): {value} vs {}", analytic(a, b));
     }
 }
 
@@ -176,8 +173,8 @@ fn interpolation_ends_equal_the_two_models_and_shards_resume() {
     let s = Surface::load(&path).unwrap();
     assert!(s.is_complete());
     let loss = s.array("train_loss").unwrap();
-    assert!(rel(loss[2], la.loss) <= 1e-6, "a=0: {} vs {}", loss[2], la.loss);
-    assert!(rel(loss[6], lb.loss) <= 1e-5, "a=1: {} vs {}", loss[6], lb.loss);
+    assert!(relative_eq!(loss[2], la.loss, max_relative = 1e-6), "a=0: {} vs {}", loss[2], la.loss);
+    assert!(relative_eq!(loss[6], lb.loss, max_relative = 1e-5), "a=1: {} vs {}", loss[6], lb.loss);
     // A rerun computes nothing; another grid is refused.
     let job = SurfaceJob {
         model: a.as_ref(),
