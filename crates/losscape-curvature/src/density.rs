@@ -18,7 +18,8 @@ use losscape_data::rng::derive_seed;
 use tch::Tensor;
 
 use crate::error::{Error, Result};
-use crate::operator::{check_vector, dot, gaussian_unit, norm, symmetric_eigh, SymmetricOperator};
+use crate::lanczos::{tridiagonal, Krylov};
+use crate::operator::{gaussian_unit, norm, symmetric_eigh, SymmetricOperator};
 
 /// Settings of an SLQ run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,62 +254,22 @@ pub(crate) fn lanczos_tridiagonal(
 ) -> Result<Tridiagonal> {
     let n = op.dim();
     let device = op.device();
-    let mut basis = vec![start];
-    let mut alphas = Vec::new();
-    let mut betas: Vec<f64> = Vec::new();
+    let mut krylov = Krylov::new(start, n, device);
     loop {
-        let j = alphas.len();
-        let q = &basis[j];
-        let mut w = op.apply(q)?;
-        check_vector(&w, n, device)?;
-        let alpha = dot(q, &w)?;
-        if !alpha.is_finite() {
-            return Err(Error::NotFinite(format!(
-                "the operator gave a non-finite Rayleigh quotient at Lanczos step {}",
-                j + 1
-            )));
-        }
-        alphas.push(alpha);
+        krylov.product(op)?;
         progress.advance(1);
-        if alphas.len() >= steps {
+        if krylov.alphas.len() >= steps {
             break;
         }
-        w = w.f_sub(&q.f_mul_scalar(alpha)?)?;
-        if j > 0 {
-            w = w.f_sub(&basis[j - 1].f_mul_scalar(betas[j - 1])?)?;
-        }
-        let q_mat = Tensor::f_stack(&basis, 0)?;
-        for _ in 0..2 {
-            let coeffs = q_mat.f_mv(&w)?;
-            w = w.f_sub(&q_mat.f_tr()?.f_mv(&coeffs)?)?;
-        }
-        let beta = norm(&w)?;
-        let scale = alphas
-            .iter()
-            .chain(&betas)
-            .fold(0.0f64, |m, x| m.max(x.abs()));
+        let beta = krylov.residual()?;
+        let scale = krylov.alphas.iter().chain(&krylov.betas).fold(0.0f64, |m, x| m.max(x.abs()));
         if beta <= 1e-12 * scale.max(f64::MIN_POSITIVE) {
             break; // invariant subspace: the quadrature is exact
         }
-        basis.push(w.f_div_scalar(beta)?);
-        betas.push(beta);
+        krylov.extend(beta)?;
     }
+    let Krylov { alphas, betas, .. } = krylov;
     Ok(Tridiagonal { alphas, betas })
-}
-
-/// The symmetric tridiagonal matrix with diagonal `alphas` and off-diagonal `betas`, dense f64 on
-/// the CPU.
-pub(crate) fn tridiagonal(alphas: &[f64], betas: &[f64]) -> Result<Tensor> {
-    let k = alphas.len();
-    let mut m = vec![0.0; k * k];
-    for i in 0..k {
-        m[i * k + i] = alphas[i];
-        if i + 1 < k {
-            m[i * k + i + 1] = betas[i];
-            m[(i + 1) * k + i] = betas[i];
-        }
-    }
-    Ok(Tensor::from_slice(&m).f_reshape([k as i64, k as i64])?)
 }
 
 pub(crate) fn mean(xs: impl Iterator<Item = f64>) -> f64 {

@@ -10,10 +10,9 @@
 use losscape_core::Progress;
 use tch::{Kind, Tensor};
 
-use crate::density::tridiagonal;
 use crate::error::{Error, Result};
-use crate::lanczos::check_tolerances;
-use crate::operator::{check_vector, dot, gaussian_unit, norm, symmetric_eigh, SymmetricOperator};
+use crate::lanczos::{check_tolerances, tridiagonal, Krylov};
+use crate::operator::{check_vector, gaussian_unit, norm, symmetric_eigh, SymmetricOperator};
 
 /// Settings of [`eigenpairs`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -100,38 +99,17 @@ pub fn eigenpairs(
     }
     let device = op.device();
     let steps = options.max_iter.max(wanted).min(n as usize);
-    let mut basis: Vec<Tensor> = vec![gaussian_unit(n, options.seed, device)?];
-    let mut alphas: Vec<f64> = Vec::new();
-    let mut betas: Vec<f64> = Vec::new();
+    let mut krylov = Krylov::new(gaussian_unit(n, options.seed, device)?, n, device);
     progress.begin("eigenpairs", steps as u64);
     let outcome = (|| -> Result<(Vec<f64>, Tensor, f64, bool)> {
         loop {
-            let j = alphas.len();
-            let q = &basis[j];
-            let mut w = op.apply(q)?;
-            check_vector(&w, n, device)?;
-            let alpha = dot(q, &w)?;
-            if !alpha.is_finite() {
-                return Err(Error::NotFinite(format!(
-                    "the operator gave a non-finite Rayleigh quotient at Lanczos step {}",
-                    j + 1
-                )));
-            }
-            w = w.f_sub(&q.f_mul_scalar(alpha)?)?;
-            if j > 0 {
-                w = w.f_sub(&basis[j - 1].f_mul_scalar(betas[j - 1])?)?;
-            }
-            let q_mat = Tensor::f_stack(&basis, 0)?;
-            for _ in 0..2 {
-                let coeffs = q_mat.f_mv(&w)?;
-                w = w.f_sub(&q_mat.f_tr()?.f_mv(&coeffs)?)?;
-            }
-            let beta = norm(&w)?;
-            alphas.push(alpha);
+            krylov.product(op)?;
+            let beta = krylov.residual()?;
             progress.advance(1);
 
+            let (alphas, betas) = (&krylov.alphas, &krylov.betas);
             let k = alphas.len();
-            let (theta, s) = symmetric_eigh(&tridiagonal(&alphas, &betas)?)?;
+            let (theta, s) = symmetric_eigh(&tridiagonal(alphas, betas)?)?;
             let last_row = Vec::<f64>::try_from(s.f_select(0, (k - 1) as i64)?)?;
             let scale = theta.iter().fold(0.0f64, |m, t| m.max(t.abs()));
             let invariant = beta <= 1e-12 * scale.max(f64::MIN_POSITIVE) || k as i64 == n;
@@ -154,14 +132,13 @@ pub fn eigenpairs(
                 }
                 return Ok((theta, s, beta, converged));
             }
-            basis.push(w.f_div_scalar(beta)?);
-            betas.push(beta);
+            krylov.extend(beta)?;
         }
     })();
     progress.end();
     let (theta, s, beta, converged) = outcome?;
     let k = theta.len();
-    let q_mat = Tensor::f_stack(&basis[..k], 0)?;
+    let q_mat = Tensor::f_stack(&krylov.basis[..k], 0)?;
     let s = s.f_to_device(device)?;
     let pair = |i: usize| -> Result<Eigenpair> {
         let col = s.f_select(1, i as i64)?.f_to_kind(Kind::Double)?;

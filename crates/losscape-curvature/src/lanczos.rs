@@ -19,6 +19,73 @@ use tch::{Kind, Tensor};
 use crate::error::{Error, Result};
 use crate::operator::{check_vector, dot, gaussian_unit, norm, symmetric_eigh, SymmetricOperator};
 
+/// The Krylov basis of a Lanczos run with full reorthogonalization, shared by every Lanczos
+/// driver of this crate (extremes here, top/bottom eigenpairs, the SLQ density's quadrature):
+/// `product` applies the operator to the newest basis vector and records its Rayleigh quotient
+/// `alpha`; `residual` makes the next direction (three-term recurrence, then reorthogonalized
+/// against the whole basis twice: "twice is enough", Parlett, so the residual estimates stay
+/// true) and returns its norm `beta`; `extend` appends it to the basis.
+pub(crate) struct Krylov {
+    pub(crate) basis: Vec<Tensor>,
+    pub(crate) alphas: Vec<f64>,
+    pub(crate) betas: Vec<f64>,
+    n: i64,
+    device: tch::Device,
+    pending: Option<Tensor>,
+}
+
+impl Krylov {
+    /// A basis that starts at the unit vector `start` in an operator space of dimension `n`.
+    pub(crate) fn new(start: Tensor, n: i64, device: tch::Device) -> Self {
+        Krylov { basis: vec![start], alphas: Vec::new(), betas: Vec::new(), n, device, pending: None }
+    }
+
+    /// One operator product on the newest basis vector; returns its Rayleigh quotient.
+    pub(crate) fn product(&mut self, op: &mut dyn SymmetricOperator) -> Result<f64> {
+        let j = self.alphas.len();
+        let q = &self.basis[j];
+        let w = op.apply(q)?;
+        check_vector(&w, self.n, self.device)?;
+        let alpha = dot(q, &w)?;
+        if !alpha.is_finite() {
+            return Err(Error::NotFinite(format!(
+                "the operator gave a non-finite Rayleigh quotient at Lanczos step {}",
+                j + 1
+            )));
+        }
+        self.alphas.push(alpha);
+        self.pending = Some(w);
+        Ok(alpha)
+    }
+
+    /// The next direction after the last [`Krylov::product`], orthogonal to the whole basis;
+    /// returns its norm.
+    pub(crate) fn residual(&mut self) -> Result<f64> {
+        let j = self.alphas.len() - 1;
+        let mut w = self.pending.take().ok_or_else(|| Error::Invalid("Lanczos: residual before product".into()))?;
+        w = w.f_sub(&self.basis[j].f_mul_scalar(self.alphas[j])?)?;
+        if j > 0 {
+            w = w.f_sub(&self.basis[j - 1].f_mul_scalar(self.betas[j - 1])?)?;
+        }
+        let q_mat = Tensor::f_stack(&self.basis, 0)?;
+        for _ in 0..2 {
+            let coeffs = q_mat.f_mv(&w)?;
+            w = w.f_sub(&q_mat.f_tr()?.f_mv(&coeffs)?)?;
+        }
+        let beta = norm(&w)?;
+        self.pending = Some(w);
+        Ok(beta)
+    }
+
+    /// Appends the last [`Krylov::residual`], divided by its norm `beta`, to the basis.
+    pub(crate) fn extend(&mut self, beta: f64) -> Result<()> {
+        let w = self.pending.take().ok_or_else(|| Error::Invalid("Lanczos: extend before residual".into()))?;
+        self.basis.push(w.f_div_scalar(beta)?);
+        self.betas.push(beta);
+        Ok(())
+    }
+}
+
 /// Settings of a Lanczos run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LanczosOptions {
@@ -133,39 +200,15 @@ pub fn lanczos(
     let n = op.dim();
     let device = op.device();
     let steps = options.max_iter.min(n as usize);
-    let mut basis: Vec<Tensor> = vec![gaussian_unit(n, options.seed, device)?];
-    let mut alphas: Vec<f64> = Vec::new();
-    let mut betas: Vec<f64> = Vec::new();
+    let mut krylov = Krylov::new(gaussian_unit(n, options.seed, device)?, n, device);
 
     progress.begin("lanczos", steps as u64);
     let outcome = (|| -> Result<(Vec<f64>, Tensor, f64, bool)> {
         loop {
-            let j = alphas.len();
-            let q = &basis[j];
-            let mut w = op.apply(q)?;
-            check_vector(&w, n, device)?;
-            let alpha = dot(q, &w)?;
-            if !alpha.is_finite() {
-                return Err(Error::NotFinite(format!(
-                    "the operator gave a non-finite Rayleigh quotient at Lanczos step {}",
-                    j + 1
-                )));
-            }
-            w = w.f_sub(&q.f_mul_scalar(alpha)?)?;
-            if j > 0 {
-                w = w.f_sub(&basis[j - 1].f_mul_scalar(betas[j - 1])?)?;
-            }
-            // Full reorthogonalization, twice ("twice is enough", Parlett): keeps the basis
-            // orthonormal to working precision so the residual estimates stay true.
-            let q_mat = Tensor::f_stack(&basis, 0)?;
-            for _ in 0..2 {
-                let coeffs = q_mat.f_mv(&w)?;
-                w = w.f_sub(&q_mat.f_tr()?.f_mv(&coeffs)?)?;
-            }
-            let beta = norm(&w)?;
-            alphas.push(alpha);
-
-            let (theta, s) = symmetric_eigh(&tridiagonal(&alphas, &betas)?)?;
+            krylov.product(op)?;
+            let beta = krylov.residual()?;
+            let (alphas, betas) = (&krylov.alphas, &krylov.betas);
+            let (theta, s) = symmetric_eigh(&tridiagonal(alphas, betas)?)?;
             let k = alphas.len();
             let last_row = Vec::<f64>::try_from(s.f_select(0, (k - 1) as i64)?)?;
             let (lo, hi) = (theta[0], theta[k - 1]);
@@ -183,8 +226,7 @@ pub fn lanczos(
             if converged || k >= steps {
                 return Ok((theta, s.f_to_device(device)?, beta, converged));
             }
-            basis.push(w.f_div_scalar(beta)?);
-            betas.push(beta);
+            krylov.extend(beta)?;
         }
     })();
     progress.end();
@@ -192,7 +234,7 @@ pub fn lanczos(
 
     let k = theta.len();
     let q_mat = if options.ritz_vectors {
-        Some(Tensor::f_stack(&basis[..k], 0)?)
+        Some(Tensor::f_stack(&krylov.basis[..k], 0)?)
     } else {
         None
     };
@@ -224,7 +266,7 @@ pub fn lanczos(
 
 /// The symmetric tridiagonal matrix with diagonal `alphas` and off-diagonal `betas` (one shorter),
 /// dense, f64, on the CPU.
-fn tridiagonal(alphas: &[f64], betas: &[f64]) -> Result<Tensor> {
+pub(crate) fn tridiagonal(alphas: &[f64], betas: &[f64]) -> Result<Tensor> {
     let k = alphas.len();
     let mut m = vec![0.0; k * k];
     for i in 0..k {
