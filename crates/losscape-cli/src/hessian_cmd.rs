@@ -24,6 +24,38 @@ use crate::landscape_cmd::{grid_request, RandomArgs};
 use crate::model_load::ModelArgs;
 use crate::progress::ProgressBar;
 
+/// The Hessian's data and products, shared by `losscape hessian` and `losscape spectrum`: data set,
+/// samples, loss, parameters, batch, precision, threads, device.
+#[derive(Args, Debug, Clone)]
+pub struct HessianData {
+    /// Data set; by default the one recorded in the checkpoint. The training split is used.
+    #[arg(long)]
+    pub(crate) dataset: Option<DataSource>,
+    /// Examples the loss is averaged over: the first ceil(N / classes) of each class of the
+    /// training split, in file order (N = 500 on 10 classes: 50 per class; with `spectrum
+    /// --repeats R`, that many per subset).
+    #[arg(long, default_value_t = 500, value_parser = crate::guard::positive)]
+    pub(crate) samples: usize,
+    /// Loss: cross_entropy | mse_softmax | mse.
+    #[arg(long, default_value = "cross_entropy")]
+    pub(crate) loss: LossKind,
+    /// Parameters of the Hessian: weights (tensors of dim > 1, the paper's choice) | all.
+    #[arg(long, default_value = "weights")]
+    pub(crate) params: ParamSet,
+    /// Examples per double-backward batch (default: 128 on the CPU, 1024 on CUDA).
+    #[arg(long, value_parser = crate::guard::positive)]
+    pub(crate) batch_size: Option<usize>,
+    /// Precision of the products: f32 | f64 (default: the checkpoint's).
+    #[arg(long)]
+    pub(crate) precision: Option<Precision>,
+    /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
+    #[arg(long, value_parser = crate::guard::positive)]
+    pub(crate) threads: Option<usize>,
+    /// cpu | cuda | cuda:N | auto.
+    #[arg(long, default_value = "cpu")]
+    pub(crate) device: String,
+}
+
 /// `losscape hessian`: Hessian eigenvalues at a checkpoint or over a grid.
 #[derive(Args, Debug)]
 pub struct HessianArgs {
@@ -61,22 +93,8 @@ pub struct HessianArgs {
     /// Map mode: when another process is writing --out, wait for it to finish instead of stopping.
     #[arg(long)]
     wait: bool,
-    /// Data set; by default the one recorded in the checkpoint. The training split is used.
-    #[arg(long)]
-    dataset: Option<DataSource>,
-    /// Examples the loss is averaged over: the first ceil(N / classes) of each class of the
-    /// training split, in file order (N = 500 on 10 classes: 50 per class).
-    #[arg(long, default_value_t = 500, value_parser = crate::guard::positive)]
-    samples: usize,
-    /// Loss: cross_entropy | mse_softmax | mse.
-    #[arg(long, default_value = "cross_entropy")]
-    loss: LossKind,
-    /// Parameters of the Hessian: weights (tensors of dim > 1, the paper's choice) | all.
-    #[arg(long, default_value = "weights")]
-    params: ParamSet,
-    /// Examples per double-backward batch (default: 128 on the CPU, 1024 on CUDA).
-    #[arg(long, value_parser = crate::guard::positive)]
-    batch_size: Option<usize>,
+    #[command(flatten)]
+    on: HessianData,
     /// Relative tolerance on the Ritz residuals: ||H y - theta y|| <= max(tol |theta|, atol).
     #[arg(long, default_value_t = 1e-3, value_parser = crate::guard::positive_f64)]
     tol: f64,
@@ -102,20 +120,11 @@ pub struct HessianArgs {
     /// Single point: check both Ritz pairs with a fresh product, ||H y - lambda y|| / |lambda|.
     #[arg(long)]
     check: bool,
-    /// Precision of the products: f32 | f64 (default: the checkpoint's).
-    #[arg(long)]
-    precision: Option<Precision>,
-    /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
-    #[arg(long, value_parser = crate::guard::positive)]
-    threads: Option<usize>,
-    /// cpu | cuda | cuda:N | auto.
-    #[arg(long, default_value = "cpu")]
-    device: String,
 }
 
 pub fn run(args: HessianArgs) -> Result<()> {
-    let device = crate::device_cmd::resolve(&args.device)?;
-    crate::mpi_run::set_threads(args.threads);
+    let device = crate::device_cmd::resolve(&args.on.device)?;
+    crate::mpi_run::set_threads(args.on.threads);
     let map_mode = args.x.is_some() || args.surface.is_some();
     if !map_mode {
         if args.direction_file.is_some() || args.out.is_some() {
@@ -126,11 +135,11 @@ pub fn run(args: HessianArgs) -> Result<()> {
         bail!("map mode needs --out FILE for the map's surface file");
     }
     let hvp = HvpOptions {
-        params: args.params,
-        loss: args.loss,
+        params: args.on.params,
+        loss: args.on.loss,
         // The curvature crate's own default, not the evaluator's: forward-only evaluation is fastest
         // at cache-sized batches of 32, double backward measured ~5-10% faster at 128 here.
-        batch_size: args.batch_size.unwrap_or(if device.is_cuda() { CUDA_BATCH_SIZE } else { HvpOptions::default().batch_size }),
+        batch_size: args.on.batch_size.unwrap_or(if device.is_cuda() { CUDA_BATCH_SIZE } else { HvpOptions::default().batch_size }),
     };
     let lanczos_options =
         LanczosOptions { tol: args.tol, atol: args.atol, max_iter: args.max_iter, seed: args.lanczos_seed, ritz_vectors: false };
@@ -139,7 +148,7 @@ pub fn run(args: HessianArgs) -> Result<()> {
     }
     let source = args.model.source(&args.checkpoint);
     let (model, meta, data, data_name) =
-        load_model_and_subset(&source, device, args.precision, args.dataset.as_ref(), args.samples)?;
+        load_model_and_subset(&source, device, args.on.precision, args.on.dataset.as_ref(), args.on.samples)?;
     lanczos_options.check()?;
     single_point(&args, model.as_ref(), &meta, &data, &data_name, hvp, lanczos_options)
 }
@@ -223,7 +232,7 @@ fn map(args: &HessianArgs, device: tch::Device, hvp: HvpOptions, lanczos: Lanczo
     let out = args.out.as_deref().context("map mode needs --out")?;
     let inputs = [Some(&args.checkpoint), args.direction_file.as_ref(), args.surface.as_ref(), args.model.weights()];
     crate::guard::refuse_overwrite(out, inputs.into_iter().flatten().map(PathBuf::as_path))?;
-    crate::guard::refuse_overwrite(out, args.dataset.iter().filter_map(DataSource::path))?;
+    crate::guard::refuse_overwrite(out, args.on.dataset.iter().filter_map(DataSource::path))?;
     // One writer per map file; under mpirun only rank 0 writes, and it alone locks.
     let _lock = match crate::mpi_run::world().0 {
         0 => Some(crate::guard::lock(out, args.wait)?),
@@ -242,12 +251,12 @@ fn map(args: &HessianArgs, device: tch::Device, hvp: HvpOptions, lanczos: Lanczo
         None => DirectionSource::Random(args.random.spec()),
     };
     let request = HessianMapRequest {
-        job: grid_request(args.model.source(&args.checkpoint), directions, args.dataset.clone(), device, args.shard, args.save_every),
+        job: grid_request(args.model.source(&args.checkpoint), directions, args.on.dataset.clone(), device, args.shard, args.save_every),
         grid,
-        samples: args.samples,
+        samples: args.on.samples,
         hvp,
         lanczos,
-        precision: args.precision,
+        precision: args.on.precision,
     };
     let prepared = request.prepare()?;
     for note in &prepared.notes {

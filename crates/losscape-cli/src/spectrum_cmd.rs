@@ -21,37 +21,16 @@ use losscape::models::{CheckpointMeta, Model};
 
 use losscape::landscape::job::{load_data, prepare_splits};
 
+use crate::hessian_cmd::HessianData;
 use crate::model_load::{load_model, ModelArgs};
 use crate::progress::ProgressBar;
 
-/// Where the Hessian is taken: checkpoint, data, loss, parameters, precision, device.
+/// Where the Hessian is taken (data, loss, parameters, precision, device: as for `hessian`) and
+/// the Lanczos settings of the spectrum.
 #[derive(Args, Debug, Clone)]
 pub struct HessianSource {
-    /// Data set; by default the one recorded in the checkpoint. The training split is used.
-    #[arg(long)]
-    dataset: Option<DataSource>,
-    /// Examples the loss is averaged over: the first ceil(N / classes) of each class of the
-    /// training split (with --repeats: that many per subset, from R times as many).
-    #[arg(long, default_value_t = 500, value_parser = crate::guard::positive)]
-    samples: usize,
-    /// Loss: cross_entropy | mse_softmax | mse.
-    #[arg(long, default_value = "cross_entropy")]
-    loss: LossKind,
-    /// Parameters of the Hessian: weights (tensors of dim > 1, the paper's choice) | all.
-    #[arg(long, default_value = "weights")]
-    params: ParamSet,
-    /// Examples per double-backward batch (default: 128 on the CPU, 1024 on CUDA).
-    #[arg(long, value_parser = crate::guard::positive)]
-    batch_size: Option<usize>,
-    /// Precision of the products: f32 | f64 (default: the checkpoint's).
-    #[arg(long)]
-    precision: Option<Precision>,
-    /// libtorch threads (default: all cores).
-    #[arg(long, value_parser = crate::guard::positive)]
-    threads: Option<usize>,
-    /// cpu | cuda | cuda:N | auto.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    on: HessianData,
     /// Lanczos: relative residual tolerance ||H v - lambda v|| <= tol |lambda|.
     #[arg(long, default_value_t = 1e-3, value_parser = crate::guard::positive_f64)]
     tol: f64,
@@ -121,13 +100,13 @@ pub struct SpectrumArgs {
 
 /// The model, the checkpoint's metadata, and the HVP options of a source.
 fn open(checkpoint: &Path, model_args: &ModelArgs, source: &HessianSource) -> Result<(Box<dyn Model>, CheckpointMeta, HvpOptions)> {
-    let device = crate::device_cmd::resolve(&source.device)?;
-    crate::mpi_run::set_threads(source.threads);
-    let (model, meta) = load_model(checkpoint, device, source.precision, model_args)?;
+    let device = crate::device_cmd::resolve(&source.on.device)?;
+    crate::mpi_run::set_threads(source.on.threads);
+    let (model, meta) = load_model(checkpoint, device, source.on.precision, model_args)?;
     let hvp = HvpOptions {
-        params: source.params,
-        loss: source.loss,
-        batch_size: source.batch_size.unwrap_or(if device.is_cuda() { CUDA_BATCH_SIZE } else { HvpOptions::default().batch_size }),
+        params: source.on.params,
+        loss: source.on.loss,
+        batch_size: source.on.batch_size.unwrap_or(if device.is_cuda() { CUDA_BATCH_SIZE } else { HvpOptions::default().batch_size }),
     };
     Ok((model, meta, hvp))
 }
@@ -135,8 +114,8 @@ fn open(checkpoint: &Path, model_args: &ModelArgs, source: &HessianSource) -> Re
 /// The first ceil(samples * groups / classes) examples of each class of the training split,
 /// prepared as the checkpoint's training did, and a description.
 fn training_data(source: &HessianSource, meta: &CheckpointMeta, model: &dyn Model, groups: usize) -> Result<(Dataset, String)> {
-    let (data_source, splits) = load_data(source.dataset.as_ref(), meta)?;
-    let per_class = source.samples.div_ceil(meta.num_classes.max(1) as usize) * groups;
+    let (data_source, splits) = load_data(source.on.dataset.as_ref(), meta)?;
+    let per_class = source.on.samples.div_ceil(meta.num_classes.max(1) as usize) * groups;
     let (train, _) = prepare_splits(&splits, meta, Some(per_class), model.kind(), model.device())?;
     let name = format!("{data_source} train, first {per_class} per class ({} examples)", train.len());
     Ok((train, name))
@@ -152,7 +131,7 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
         let inputs = [Some(&args.checkpoint), args.model.weights()];
         for target in [&json, &npz] {
             crate::guard::refuse_overwrite(target, inputs.into_iter().flatten().map(PathBuf::as_path))?;
-            crate::guard::refuse_overwrite(target, args.source.dataset.iter().filter_map(DataSource::path))?;
+            crate::guard::refuse_overwrite(target, args.source.on.dataset.iter().filter_map(DataSource::path))?;
         }
     }
     let src = &args.source;
@@ -162,10 +141,10 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
     let (all_data, data_name) = training_data(src, &meta, model, groups)?;
     let subsets = if groups > 1 { disjoint_subsets(&all_data, groups)? } else { vec![all_data] };
     let smallest = subsets.iter().map(Dataset::len).min().unwrap_or(0);
-    if groups > 1 && smallest < src.samples {
+    if groups > 1 && smallest < src.on.samples {
         bail!(
             "--repeats {groups} needs {groups} disjoint subsets of {} examples, but the training split gives only {} examples in all (the smallest subset has {smallest}): lower --samples or --repeats",
-            src.samples,
+            src.on.samples,
             subsets.iter().map(Dataset::len).sum::<usize>()
         );
     }
@@ -375,7 +354,7 @@ pub fn hessian_direction(
         (None, true) => Which::Extremes,
         _ => bail!("give one of --hessian-top K and --hessian-extremes"),
     };
-    let source = HessianSource {
+    let on = HessianData {
         dataset: args.hessian_dataset.clone(),
         samples: args.hessian_samples,
         loss: LossKind::CrossEntropy,
@@ -384,6 +363,9 @@ pub fn hessian_direction(
         precision: args.hessian_precision,
         threads: args.hessian_threads,
         device: "cpu".into(),
+    };
+    let source = HessianSource {
+        on,
         tol: args.hessian_tol,
         max_iter: args.hessian_max_iter,
         lanczos_seed: 0,
