@@ -465,7 +465,7 @@ pub fn run_all(p: &mut Pipeline) -> Result<Findings> {
 /// top two Hessian eigenvectors beside its random filter-normalized plane.
 fn spectra(p: &mut Pipeline, study: &[Run], f: &mut Findings) -> Result<()> {
     let pre = p.preset.clone();
-    let n = pre.grid;
+    let n = pre.spectrum_grid;
     let pair: Vec<&Run> = study.iter().filter(|r| r.weight_decay > 0.0).collect();
     let mut reports = Vec::new();
     for run in &pair {

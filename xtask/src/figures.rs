@@ -97,6 +97,8 @@ pub struct Preset {
     pub spectrum_starts: usize,
     pub spectrum_steps: usize,
     pub spectrum_tol: f64,
+    /// Family h: points per axis of the eigenvector plane and of the random plane beside it.
+    pub spectrum_grid: usize,
     /// Seeds of the sharpness measure.
     pub sharpness_seeds: u64,
     /// Draw the path on a random plane too (the paper's failure case), beside the PCA plane.
@@ -149,8 +151,11 @@ impl Preset {
             hessian_tol: 1e-2,
             hessian_max_iter: 14,
             spectrum_starts: 3,
-            spectrum_steps: 30,
+            // 20 steps resolve the top of the spectrum and the bulk's moments; with 15x15 planes
+            // they keep family h to about 6 minutes of stage time, inside the hour.
+            spectrum_steps: 20,
             spectrum_tol: 1e-3,
+            spectrum_grid: 15,
             sharpness_seeds: 3,
             norms: vec!["filter", "none"],
             random_plane: false,
@@ -193,6 +198,7 @@ impl Preset {
                 spectrum_starts: 2,
                 spectrum_steps: 8,
                 spectrum_tol: 1e-2,
+                spectrum_grid: 5,
                 sharpness_seeds: 1,
                 norms: vec!["filter", "layer", "none"],
                 random_plane: true,
@@ -235,6 +241,7 @@ impl Preset {
                 spectrum_starts: 10,
                 spectrum_steps: 100,
                 spectrum_tol: 1e-4,
+                spectrum_grid: 51,
                 norms: vec!["filter", "layer", "none"],
                 random_plane: true,
                 ..quick

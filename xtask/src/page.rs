@@ -327,8 +327,13 @@ pub fn build(dir: &Path, surfaces: Option<&Path>, clip: Option<f64>) -> Result<S
     let mut values: BTreeMap<String, Values> = BTreeMap::new();
     for e in entries.iter_mut() {
         // Only loss surfaces get a view (not the line plots, the weight norms or the maps).
-        let surface_kind = matches!(e.family(), "b" | "d" | "e" | "g") && !e.file.starts_with("b-1d");
+        // Family h's planes are loss surfaces too, named by the run that drew them (its density
+        // figure names none).
+        let surface_kind = (matches!(e.family(), "b" | "d" | "e" | "g") && !e.file.starts_with("b-1d"))
+            || (e.family() == "h" && e.surface.is_some());
         if !surface_kind {
+            // No view, so no link to values the page does not hold.
+            e.surface = None;
             continue;
         }
         if e.surface.is_none() {

@@ -203,7 +203,7 @@ pub fn write(p: &Pipeline, f: &Findings) -> Result<()> {
             let secs: f64 = later.iter().map(|l| l.1).sum();
             let _ = writeln!(
                 md,
-                "Computed after that run, because their settings changed ({} s of stage time, run on one core beside other work): {}.\n",
+                "Computed after that run, because they are new or their settings changed ({} s of stage time, run on one core beside other work): {}.\n",
                 num(secs, 0),
                 later.iter().map(|(n, s)| format!("{n} ({} s)", num(*s, 0))).collect::<Vec<_>>().join(", ")
             );
