@@ -504,7 +504,7 @@ fn spectra(p: &mut Pipeline, study: &[Run], f: &mut Findings) -> Result<()> {
     if !reports.is_empty() {
         let labels = pair.iter().map(|r| format!("batch {}", r.batch)).collect::<Vec<_>>().join(",");
         plot(p, "h", "h-density.png", &reports, &[s("--kind"), s("density"), s("--labels"), labels, s("--title"), format!("Hessian spectral density, {} (wd 5e-4)", pre.study_model)], format!(
-            "Spectral density of the training-loss Hessian (weights of dim > 1, the first {} training images) of the small- and large-batch {} minimizers with weight decay 5e-4, by stochastic Lanczos quadrature ({} seeded starts x {} Lanczos steps, full reorthogonalization) broadened by Gaussians of 1% of the spectrum's width, on a log scale.",
+            "Spectral density of the training-loss Hessian (weights of dim > 1, the first {} training images) of the small- and large-batch {} minimizers with weight decay 5e-4, by stochastic Lanczos quadrature ({} seeded starts x {} Lanczos steps, full reorthogonalization) broadened by Gaussians of one width for both (1% of the wider spectrum's range, so the curves differ only by their spectra), on a log scale.",
             pre.hessian_samples, pre.study_model, pre.spectrum_starts, pre.spectrum_steps))?;
     }
     // The plane of the small-batch minimizer's top two unit eigenvectors beside a plane of two

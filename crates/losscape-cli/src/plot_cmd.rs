@@ -29,7 +29,8 @@ pub enum Kind {
     /// 2D: an interactive 3D view in a self-contained .html file (rotate, zoom, hover for
     /// values, log-scale toggle; no network needed). The default for an --out ending in .html.
     Html,
-    /// Spectral densities on a log scale, from `losscape spectrum --density` reports (.json).
+    /// Spectral densities on a log scale, from `losscape spectrum --density` reports (.json);
+    /// several reports are broadened again with one width, the largest of theirs.
     Density,
     /// Per-layer lambda_max (and trace) bars, from a `losscape spectrum --per-layer` report.
     Layers,

@@ -12,7 +12,8 @@ use losscape::core::Precision;
 use losscape::curvature::spectrum_file::{DensitySection, EigenLine, EigenSection, Subject, TraceSection, FORMAT};
 use losscape::curvature::{
     disjoint_subsets, eigendirections, eigenpairs, fresh_residual, per_tensor, repeats, spectral_density, EigenOptions,
-    HessianOperator, HvpOptions, LanczosOptions, ParamSet, SlqOptions, SpectrumReport, TraceMethod, TraceOptions, Which,
+    HessianOperator, HvpOptions, LanczosOptions, ParamSet, Quadrature, SlqOptions, SpectralDensity, SpectrumReport, TraceMethod,
+    TraceOptions, Which,
 };
 use losscape::data::{DataSource, Dataset};
 use losscape::directions::{Norm, RandomSpec, Scope};
@@ -415,6 +416,50 @@ pub fn hessian_direction(
     Ok(())
 }
 
+/// The density curves (grid, values) of `reports` (read from `inputs`) for one figure. Each
+/// report is broadened by its own width (1% of its own spectrum's range by default), so curves of
+/// different reports would differ in smoothness, not only in spectrum: with several reports, each
+/// is broadened again from its quadratures with one width, the largest of theirs.
+fn density_curves(reports: &[serde_json::Value], inputs: &[PathBuf]) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
+    let numbers = |v: &serde_json::Value, what: &str, p: &Path| -> Result<Vec<f64>> {
+        v.as_array()
+            .with_context(|| format!("{}: no {what} array", p.display()))?
+            .iter()
+            .map(|x| x.as_f64().with_context(|| format!("{}: {what} holds a non-number", p.display())))
+            .collect()
+    };
+    let mut own = Vec::new();
+    for (v, p) in reports.iter().zip(inputs) {
+        if v["broadened"].is_null() || v["density"].is_null() {
+            bail!("{}: the report holds no density (run losscape spectrum with --density)", p.display());
+        }
+        let sigma = v["broadened"]["sigma"].as_f64().with_context(|| format!("{}: no broadening width", p.display()))?;
+        let grid = numbers(&v["broadened"]["grid"], "grid", p)?;
+        let dens = numbers(&v["broadened"]["density"], "density", p)?;
+        let mut starts = Vec::new();
+        for q in v["density"]["quadratures"].as_array().with_context(|| format!("{}: no quadratures", p.display()))? {
+            let nodes = numbers(&q["nodes"], "nodes", p)?;
+            let weights = numbers(&q["weights"], "weights", p)?;
+            if nodes.len() != weights.len() {
+                bail!("{}: a quadrature has {} nodes and {} weights", p.display(), nodes.len(), weights.len());
+            }
+            starts.push(Quadrature { seed: q["seed"].as_u64().unwrap_or(0), nodes, weights });
+        }
+        own.push((sigma, grid, dens, SpectralDensity { dim: 0, starts, hvps: 0 }));
+    }
+    let common = own.iter().map(|(s, ..)| *s).fold(0.0f64, f64::max);
+    let mut curves = Vec::new();
+    for ((sigma, grid, dens, slq), p) in own.into_iter().zip(inputs) {
+        if sigma == common {
+            curves.push((grid, dens));
+        } else {
+            let b = slq.broadened(grid.len(), Some(common)).with_context(|| format!("broadening {}", p.display()))?;
+            curves.push((b.grid, b.density));
+        }
+    }
+    Ok(curves)
+}
+
 /// `losscape plot --kind density|layers` over spectrum reports: the broadened densities on a log
 /// scale (one curve per report), or one report's per-layer lambda_max and traces as bar charts
 /// (`X.png` and `X-trace.png`).
@@ -431,13 +476,6 @@ pub fn plot(inputs: &[PathBuf], density: bool, outputs: &[PathBuf], title: &str,
             Ok(v)
         })
         .collect::<Result<Vec<_>>>()?;
-    let numbers = |v: &serde_json::Value, what: &str, p: &Path| -> Result<Vec<f64>> {
-        v.as_array()
-            .with_context(|| format!("{}: no {what} array", p.display()))?
-            .iter()
-            .map(|x| x.as_f64().with_context(|| format!("{}: {what} holds a non-number", p.display())))
-            .collect()
-    };
     if let Some(l) = &labels {
         if l.len() != inputs.len() {
             bail!("--labels gives {} labels for {} inputs", l.len(), inputs.len());
@@ -445,13 +483,7 @@ pub fn plot(inputs: &[PathBuf], density: bool, outputs: &[PathBuf], title: &str,
     }
     if density {
         let mut curves = Vec::new();
-        for (i, (v, p)) in reports.iter().zip(inputs).enumerate() {
-            let b = &v["broadened"];
-            if b.is_null() {
-                bail!("{}: the report holds no density (run losscape spectrum with --density)", p.display());
-            }
-            let grid = numbers(&b["grid"], "grid", p)?;
-            let dens = numbers(&b["density"], "density", p)?;
+        for (i, ((grid, dens), p)) in density_curves(&reports, inputs)?.into_iter().zip(inputs).enumerate() {
             let label = match &labels {
                 Some(l) => l[i].clone(),
                 None => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -486,4 +518,36 @@ pub fn plot(inputs: &[PathBuf], density: bool, outputs: &[PathBuf], title: &str,
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(nodes: &[f64], sigma: f64) -> serde_json::Value {
+        let q = Quadrature { seed: 0, nodes: nodes.to_vec(), weights: vec![1.0 / nodes.len() as f64; nodes.len()] };
+        let slq = SpectralDensity { dim: 0, starts: vec![q.clone()], hvps: 0 };
+        let b = slq.broadened(101, Some(sigma)).unwrap();
+        serde_json::json!({
+            "density": {"quadratures": [{"seed": 0, "nodes": q.nodes, "weights": q.weights}]},
+            "broadened": {"grid": b.grid, "density": b.density, "sigma": sigma},
+        })
+    }
+
+    #[test]
+    fn several_densities_are_broadened_with_one_width_the_largest() {
+        let (narrow, wide) = (report(&[0.0, 1.0], 0.01), report(&[0.0, 10.0], 0.2));
+        let inputs = [PathBuf::from("a.json"), PathBuf::from("b.json")];
+        let curves = density_curves(&[narrow.clone(), wide.clone()], &inputs).unwrap();
+        // The wide one is drawn as stored; the narrow one again with sigma 0.2: its grid now
+        // starts 5 sigma below its lowest node, and its peak is that of N(0, 0.2^2) / 2.
+        assert_eq!(curves[1].0, wide["broadened"]["grid"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>());
+        assert!((curves[0].0[0] - (0.0 - 5.0 * 0.2)).abs() < 1e-12, "{}", curves[0].0[0]);
+        let peak = curves[0].1.iter().copied().fold(0.0f64, f64::max);
+        let expected = 0.5 / (0.2 * (2.0 * std::f64::consts::PI).sqrt());
+        assert!((peak - expected).abs() < 0.05 * expected, "peak {peak}, expected about {expected}");
+        // One report alone keeps its own width.
+        let alone = density_curves(&[narrow.clone()], &inputs[..1]).unwrap();
+        assert!((alone[0].0[0] - (0.0 - 5.0 * 0.01)).abs() < 1e-12);
+    }
 }
