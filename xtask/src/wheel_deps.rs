@@ -377,7 +377,8 @@ Requires-Dist: nvidia-cuda-nvcc==13.0.88.*; (sys_platform == 'linux' or sys_plat
         let r = parse_requirement("filelock").unwrap();
         assert_eq!((r.spec.as_str(), r.marker.is_none()), ("", true));
         assert_eq!(parse_requirement("foo (>=1.0, <2)").unwrap().spec, ">=1.0,<2");
-        assert!(parse_requirement("foo @ https://example.invalid/foo.whl").is_err());
+        // A direct reference (name @ location) is not a registry package: refused.
+        assert!(parse_requirement("foo @ ./foo.whl").is_err());
         assert!(parse_requirement("foo; platform_system ==").is_err());
         assert!(parse_requirement("foo; (sys_platform == 'linux'").is_err());
         assert!(parse_requirement("foo; os_name <> 'x'").is_err());
