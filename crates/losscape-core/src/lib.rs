@@ -27,6 +27,7 @@ pub mod device;
 pub mod error;
 pub mod fsio;
 pub mod hash;
+pub mod npy;
 #[cfg(feature = "torch")]
 pub mod machine;
 pub mod progress;

@@ -73,23 +73,9 @@ pub fn write_synthetic_npz(spec: &SyntheticSpec, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A `.npy` version 1.0 file (header padded so the data start at a multiple of 64 bytes).
+/// A `.npy` version 1.0 file (losscape-core's encoding).
 fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-    let shape = match dims.len() {
-        1 => format!("({},)", dims[0]),
-        _ => format!("({})", dims.join(", ")),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
-    header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + data.len());
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(data);
-    out
+    losscape_core::npy::encode(descr, shape, data)
 }
 
 #[cfg(test)]
