@@ -22,7 +22,10 @@
 //!
 //! Messages (all on `MPI_COMM_WORLD`, between rank 0 and one worker): `WORK` (one point index,
 //! as `u64`), `RESULT` (the index, then the values' bits, as `u64`), `FAILED` (the worker's
-//! error text, as bytes) and `STOP` (no more work; the worker returns). Waits poll with short
+//! error text, as bytes), `STOP` (no more work; the worker returns) and, for [`map_items`], `DONE`
+//! (every item of this call is done; the worker returns and waits in the next call). Work that is
+//! not a grid (the spectrum's SLQ starts and repeat subsets) goes through [`map_items`]: the same
+//! queue, with item indices instead of point indices and the values returned to the caller. Waits poll with short
 //! sleeps instead of blocking in MPI, whose blocking calls spin a core each at full speed.
 //!
 //! Without the feature, or when the process was not started by an MPI launcher, or with one rank,
