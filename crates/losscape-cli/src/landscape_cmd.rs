@@ -118,6 +118,10 @@ pub struct SurfaceArgs {
     /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
     #[arg(long, value_parser = crate::guard::positive)]
     threads: Option<usize>,
+    /// Grid points evaluated together in one forward pass (stacked weights as grouped
+    /// convolutions; built-in f32 networks only; one process).
+    #[arg(long, default_value_t = 1, value_parser = crate::guard::positive)]
+    points_per_pass: usize,
     /// cpu | cuda | cuda:N | auto.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -280,7 +284,14 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
     }
     let bar = ProgressBar::new();
     // Spread over the ranks of an MPI job, if any; only rank 0 writes and reports.
-    let report = crate::mpi_run::run_grid(&prepared.job(), &mut prepared.metrics(), &args.out, prepared.header.clone(), &bar)?;
+    let report = if args.points_per_pass > 1 {
+        if crate::mpi_run::world().1 > 1 {
+            anyhow::bail!("--points-per-pass above 1 runs in one process, and this job has several MPI ranks: drop it or run without mpirun");
+        }
+        Some(losscape::landscape::grouped::run_grid_grouped(&prepared.job(), &mut prepared.metrics(), args.points_per_pass, &args.out, prepared.header.clone(), &bar)?)
+    } else {
+        crate::mpi_run::run_grid(&prepared.job(), &mut prepared.metrics(), &args.out, prepared.header.clone(), &bar)?
+    };
     let Some(report) = report else {
         return Ok(());
     };

@@ -50,6 +50,7 @@ pub mod error;
 pub use losscape_surface::{export, grid, masked, surface};
 pub mod evaluate;
 pub mod fast;
+pub mod grouped;
 pub mod h5;
 pub mod job;
 pub mod mpi;
