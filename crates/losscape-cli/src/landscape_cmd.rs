@@ -112,7 +112,8 @@ pub struct SurfaceArgs {
     /// Loss: cross_entropy | mse_softmax | mse.
     #[arg(long, default_value = "cross_entropy")]
     loss: LossKind,
-    /// Examples per forward pass (default: 32 on the CPU, 1024 on CUDA).
+    /// Examples per forward pass (default: 32 on the CPU; on CUDA the largest power of two whose
+    /// activations fit in half the GPU's free memory, at most 8192, else 1024).
     #[arg(long, value_parser = crate::guard::positive)]
     batch_size: Option<usize>,
     /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
@@ -278,9 +279,15 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
             BnExtrapolation::Floor => job::BnExtrapolation::Floor,
         },
     };
-    let prepared = request.prepare()?;
+    let mut prepared = request.prepare()?;
     for note in &prepared.notes {
         eprintln!("note: {note}");
+    }
+    if args.batch_size.is_none() {
+        // On CUDA: the batch that fits the GPU's free memory (or the one a resumed file records).
+        if let Some(note) = prepared.fit_batch_to_memory(args.points_per_pass, Some(&args.out))? {
+            eprintln!("note: {note}");
+        }
     }
     let bar = ProgressBar::new();
     // Spread over the ranks of an MPI job, if any; only rank 0 writes and reports.

@@ -45,6 +45,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod batch_size;
 pub mod error;
 // The libtorch-free surface files, at their old paths (`losscape_landscape::grid::Grid`, ...).
 pub use losscape_surface::{export, grid, masked, surface};

@@ -9,10 +9,13 @@
 //! (ResNet-20/56 at batch sizes that leave it idle between kernels); on a CPU the work is the same
 //! and only the per-layer overheads are shared. Whether it pays is measured (the crate README,
 //! `scripts/gpu-check.sh`), not assumed.
+//!
+//! [`FastForward::largest_activation`] gives the largest activation one image makes in the plan,
+//! from which a GPU's batch size is sized to its free memory (losscape-landscape's `batch_size`).
 
 use tch::Tensor;
 
-use super::{Block, FastForward, Folded, FoldedForward, Graph, Layout, Shortcut};
+use super::{AffineBn, Block, FastForward, Folded, FoldedForward, Graph, Layout, Shortcut};
 use crate::error::{Error, Result};
 
 /// The folded networks of several grid points stacked into one (see the module docs).
@@ -36,6 +39,54 @@ impl FastForward {
             Graph::Vgg { classifier, .. } => *classifier = copy(classifier)?,
         }
         Ok(folded)
+    }
+}
+
+impl FastForward {
+    /// The number of values of the largest activation (a layer's output) that one image of shape
+    /// `[C, H, W]` makes in this plan, from the layers' shapes alone (no forward pass). Errors when
+    /// the image does not fit the first layer or shrinks to nothing.
+    pub fn largest_activation(&self, image: [i64; 3]) -> Result<i64> {
+        let out = |layer: &AffineBn, [c, h, w]: [i64; 3]| -> Result<[i64; 3]> {
+            let s = layer.weight.size();
+            if s.len() != 4 || s[1] != c {
+                return Err(Error::Invalid(format!("an image of shape [{c}, {h}, {w}] does not fit a layer of shape {s:?}")));
+            }
+            let (st, p) = (layer.stride.max(1), layer.padding);
+            let next = [s[0], (h + 2 * p - s[2]) / st + 1, (w + 2 * p - s[3]) / st + 1];
+            if next[1] < 1 || next[2] < 1 {
+                return Err(Error::Invalid(format!("an image of shape {image:?} shrinks to nothing in this network")));
+            }
+            Ok(next)
+        };
+        let numel = |[c, h, w]: [i64; 3]| c * h * w;
+        let mut largest = numel(image);
+        match &self.graph {
+            Graph::ResNet { stem, blocks, .. } => {
+                let mut x = out(stem, image)?;
+                largest = largest.max(numel(x));
+                for b in blocks {
+                    let a = out(&b.conv1, x)?;
+                    let y = out(&b.conv2, a)?;
+                    largest = largest.max(numel(a)).max(numel(y));
+                    if let Shortcut::Projection(p) = &b.shortcut {
+                        largest = largest.max(numel(out(p, x)?));
+                    }
+                    x = y;
+                }
+            }
+            Graph::Vgg { features, .. } => {
+                let mut x = image;
+                for (conv, pool) in features {
+                    x = out(conv, x)?;
+                    largest = largest.max(numel(x));
+                    if *pool {
+                        x = [x[0], (x[1] + 1) / 2, (x[2] + 1) / 2];
+                    }
+                }
+            }
+        }
+        Ok(largest)
     }
 }
 

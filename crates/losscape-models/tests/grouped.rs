@@ -77,3 +77,23 @@ fn stacking_nothing_or_different_graphs_is_an_error() {
     let fb = FastForward::new(b.as_ref(), Layout::Contiguous).unwrap().fold_owned().unwrap();
     assert!(GroupedForward::stack(&[fa, fb]).is_err());
 }
+
+#[test]
+fn the_largest_activation_follows_from_the_layer_shapes() {
+    let plan = |spec: &str, size: [i64; 2]| {
+        let spec: ModelSpec = spec.parse().unwrap();
+        let m = build(&spec, 3, 10, size, Precision::F32, Device::Cpu, 1).unwrap();
+        FastForward::new(m.as_ref(), Layout::ChannelsLast).unwrap()
+    };
+    // ResNet-20: the stem and the first stage keep 16 channels at full resolution.
+    let r = plan("resnet20", [32, 32]);
+    assert_eq!(r.largest_activation([3, 32, 32]).unwrap(), 16 * 32 * 32);
+    assert_eq!(r.largest_activation([3, 20, 12]).unwrap(), 16 * 20 * 12);
+    // A Wide-ResNet's first stage has 16 x 4 channels at full resolution.
+    let wide = plan("wrn8-4", [32, 32]);
+    assert_eq!(wide.largest_activation([3, 32, 32]).unwrap(), 64 * 32 * 32);
+    assert!(r.largest_activation([1, 32, 32]).is_err(), "wrong channel count");
+    // VGG-9's first convolution (64 channels) at full resolution is its largest output.
+    let v = plan("vgg9", [32, 32]);
+    assert_eq!(v.largest_activation([3, 32, 32]).unwrap(), 64 * 32 * 32);
+}
