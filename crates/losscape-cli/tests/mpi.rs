@@ -5,7 +5,8 @@
 //! only the missing points, a rank that fails stops the job with its message (and the points
 //! saved by then resume), a Hessian map over two ranks equals the single map, a spectrum's
 //! density starts and repeats over two and three ranks give the single process's report byte for
-//! byte, and commands that are not spread refuse to run once per rank.
+//! byte (a failing rank stops such a job with its message, nothing written), and commands that
+//! are not spread refuse to run once per rank.
 
 #![cfg(feature = "mpi")]
 
@@ -269,4 +270,36 @@ fn a_spectrum_with_its_starts_and_repeats_over_ranks_equals_the_single_process_b
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("without --density or --repeats runs in one process"), "{stderr}");
+}
+
+#[test]
+fn a_spectrum_rank_that_fails_stops_the_job_with_its_message_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("model.safetensors");
+    write_checkpoint(&ckpt);
+    let missing = dir.path().join("missing.safetensors");
+    let args = |checkpoint: &Path| -> Vec<String> {
+        let mut a: Vec<String> = vec!["spectrum".into(), "--checkpoint".into(), checkpoint.display().to_string()];
+        for s in ["--threads", "1", "--samples", "10", "--density", "--starts", "4", "--steps", "6", "--out"] {
+            a.push(s.into());
+        }
+        a.push(dir.path().join("spec").display().to_string());
+        a
+    };
+    let out = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "1"])
+        .arg(env!("CARGO_BIN_EXE_losscape"))
+        .args(args(&ckpt))
+        .args([":", "-n", "1"])
+        .arg(env!("CARGO_BIN_EXE_losscape"))
+        .args(args(&missing))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let expected = format!("error: rank 0: rank 1 failed: {}: no such checkpoint", missing.display());
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!dir.path().join("spec.json").exists() && !dir.path().join("spec.npz").exists());
 }
