@@ -3,7 +3,9 @@
 # standard library; for a GPU also the machine's torch 2.11, whose libraries the binary uses) and
 # builds nothing. It prints the device report, compares the device's losses with the CPU's at 5
 # grid points, times ResNet-56 grid points over synthetic 3x32x32 images and extrapolates the
-# paper's 51x51 surface over 50,000 images, times Hessian-vector products, and writes one JSON file.
+# paper's 51x51 surface over 50,000 images, times Hessian-vector products, times several grid points
+# per forward pass (--points-per-pass 4 against 1, with their losses compared), and writes one JSON
+# file.
 #
 #   scripts/gpu-check.sh [--device cuda|cuda:N|cpu] [--bin PATH] [--out FILE] [--work DIR] [--toy]
 #
@@ -61,8 +63,10 @@ work="$(cd "$work" && pwd)"
 
 if ((toy)); then
     model=resnet8; shape=3x16x16; images=200; check_per_class=5; time_axis=-1:1:2; hvp_samples=40; hvp_iter=3
+    pp_per_class=5; pp_axis=-1:1:2
 else
     model=resnet56; shape=3x32x32; images=10000; check_per_class=50; time_axis=-1:1:3; hvp_samples=1000; hvp_iter=6
+    pp_per_class=200; pp_axis=-1:1:4
 fi
 L() { "$bin" "$@"; }
 
@@ -91,6 +95,15 @@ L surface --checkpoint "$ckpt" --direction-file "$work/dirs.safetensors" --x "$t
     --splits train --device "$device" --out "$work/time.surface" 2>"$work/time.log"
 tail -n 1 "$work/time.log"
 
+echo "== grid points per forward pass on $device: 4 against 1 ($((pp_per_class * 10)) images)"
+for k in 1 4; do
+    L surface --checkpoint "$ckpt" --direction-file "$work/dirs.safetensors" --x "$pp_axis" --y "$pp_axis" \
+        --splits train --per-class "$pp_per_class" --points-per-pass "$k" --device "$device" \
+        --out "$work/pp$k.surface" 2>"$work/pp$k.log"
+    tail -n 1 "$work/pp$k.log"
+    L export "$work/pp$k.surface" --format csv --out "$work/pp$k.csv" 2>"$work/pp$k-export.log"
+done
+
 echo "== Hessian-vector products on $device ($hvp_samples images)"
 L hessian --checkpoint "$ckpt" --samples "$hvp_samples" --max-iter "$hvp_iter" --tol 1e-12 --trace-probes 0 \
     --device "$device" >"$work/hvp.txt" 2>"$work/hvp.log"
@@ -104,10 +117,17 @@ else
     bf16="not available in this build"
 fi
 
-python3 - "$work" "$device" "$model" "$images" "$toy" "$bf16" "$out" <<'EOF'
+python3 - "$work" "$device" "$model" "$images" "$toy" "$bf16" "$out" "$pp_per_class" <<'EOF'
 import csv, json, math, os, re, sys
-work, device, model, images, toy, bf16, out = sys.argv[1:]
+work, device, model, images, toy, bf16, out, pp_per_class = sys.argv[1:]
 images = int(images)
+
+def timed(log):
+    line = open(os.path.join(work, log)).read().strip().splitlines()[-1]
+    m = re.search(r"computed (\d+) point\(s\) in ([0-9.]+) s", line)
+    if not m:
+        sys.exit(f"gpu-check: cannot read the timing line of {log}: {line}")
+    return int(m.group(1)), float(m.group(2))
 
 def losses(name):
     with open(os.path.join(work, name + ".csv")) as f:
@@ -119,14 +139,18 @@ if len(cpu) != 5 or len(dev) != 5 or not all(map(math.isfinite, cpu + dev)):
 rel = [abs(a - b) / max(abs(a), 1e-30) for a, b in zip(cpu, dev)]
 tolerance = 1e-4
 
-line = open(os.path.join(work, "time.log")).read().strip().splitlines()[-1]
-m = re.search(r"computed (\d+) point\(s\) in ([0-9.]+) s", line)
-if not m:
-    sys.exit(f"gpu-check: cannot read the timing line: {line}")
-points, seconds = int(m.group(1)), float(m.group(2))
+points, seconds = timed("time.log")
 per_point = seconds / points
 paper_points, paper_images = 51 * 51, 50000
 paper_seconds = per_point * (paper_images / images) * paper_points
+
+# Several points per pass: the same grid with K = 1 and K = 4; the losses must agree (1e-5).
+(pp_points, pp1), (pp_points4, pp4) = timed("pp1.log"), timed("pp4.log")
+one, four = losses("pp1"), losses("pp4")
+if pp_points != pp_points4 or len(one) != pp_points or len(four) != pp_points:
+    sys.exit(f"gpu-check: the points-per-pass runs computed {pp_points} and {pp_points4} points")
+pp_rel = max(abs(a - b) / max(abs(a), 1e-30) for a, b in zip(one, four))
+pp_tolerance = 1e-5
 
 hvp = open(os.path.join(work, "hvp.txt")).read()
 m = re.search(r"lanczos\s+(\d+) products.*?([0-9.]+) s per product", hvp)
@@ -157,6 +181,18 @@ report = {
         "paper_surface_minutes": paper_seconds / 60,
     },
     "hvp": {"products": products, "seconds_per_product": per_product},
+    "points_per_pass": {
+        "images": int(pp_per_class) * 10,
+        "points": pp_points,
+        "k": [1, 4],
+        "seconds": [pp1, pp4],
+        "seconds_per_point": [pp1 / pp_points, pp4 / pp_points],
+        "speedup_k4_over_k1": pp1 / pp4,
+        "max_relative_difference": pp_rel,
+        "tolerance": pp_tolerance,
+        "passed": pp_rel <= pp_tolerance,
+        "note": "wall time of each grid loop, first point's warm-up included; speedup above 1 means K=4 pays",
+    },
     "bf16": bf16,
 }
 tmp = out + ".tmp"
@@ -167,8 +203,9 @@ os.replace(tmp, out)
 print(f"losses: max relative difference {max(rel):.2e} ({'within' if max(rel) <= tolerance else 'ABOVE'} {tolerance:g})")
 print(f"timing: {per_point:.3f} s per point over {images} images -> 51x51 over 50,000 images: {paper_seconds / 60:.1f} min")
 print(f"hvp: {per_product:.3f} s per product ({products} products)")
+print(f"points per pass: K=4 {pp1 / pp4:.2f}x the speed of K=1 ({pp_points} points), losses within {pp_rel:.1e}")
 print(f"bf16: {bf16}")
 print(f"wrote {out}")
-if max(rel) > tolerance:
+if max(rel) > tolerance or pp_rel > pp_tolerance:
     sys.exit(1)
 EOF

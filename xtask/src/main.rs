@@ -227,7 +227,7 @@ fn run() -> Result<()> {
     Ok(())
 }
 
-/// The MPI tests (`mpirun -n 2` and `-n 3` surfaces and a Hessian map, docs/scaling.md): they
+/// The MPI tests (`mpirun -n 2` and `-n 3` surfaces, a Hessian map and spectra, docs/scaling.md): they
 /// need the `mpi` feature of losscape-cli, so they build and run separately. Without `mpirun` on
 /// the PATH they are skipped with a note, except in CI (`CI=true`), where a missing MPI fails the
 /// run: `.ci/run` installs it, and a skipped test must not pass for a passed one.

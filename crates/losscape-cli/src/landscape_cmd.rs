@@ -112,12 +112,17 @@ pub struct SurfaceArgs {
     /// Loss: cross_entropy | mse_softmax | mse.
     #[arg(long, default_value = "cross_entropy")]
     loss: LossKind,
-    /// Examples per forward pass (default: 32 on the CPU, 1024 on CUDA).
+    /// Examples per forward pass (default: 32 on the CPU; on CUDA the largest power of two whose
+    /// activations fit in half the GPU's free memory, at most 8192, else 1024).
     #[arg(long, value_parser = crate::guard::positive)]
     batch_size: Option<usize>,
     /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
     #[arg(long, value_parser = crate::guard::positive)]
     threads: Option<usize>,
+    /// Grid points evaluated together in one forward pass (stacked weights as grouped
+    /// convolutions; built-in f32 networks only; one process).
+    #[arg(long, default_value_t = 1, value_parser = crate::guard::positive)]
+    points_per_pass: usize,
     /// cpu | cuda | cuda:N | auto.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -274,13 +279,26 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
             BnExtrapolation::Floor => job::BnExtrapolation::Floor,
         },
     };
-    let prepared = request.prepare()?;
+    let mut prepared = request.prepare()?;
     for note in &prepared.notes {
         eprintln!("note: {note}");
     }
+    if args.batch_size.is_none() {
+        // On CUDA: the batch that fits the GPU's free memory (or the one a resumed file records).
+        if let Some(note) = prepared.fit_batch_to_memory(args.points_per_pass, Some(&args.out))? {
+            eprintln!("note: {note}");
+        }
+    }
     let bar = ProgressBar::new();
     // Spread over the ranks of an MPI job, if any; only rank 0 writes and reports.
-    let report = crate::mpi_run::run_grid(&prepared.job(), &mut prepared.metrics(), &args.out, prepared.header.clone(), &bar)?;
+    let report = if args.points_per_pass > 1 {
+        if crate::mpi_run::world().1 > 1 {
+            anyhow::bail!("--points-per-pass above 1 runs in one process, and this job has several MPI ranks: drop it or run without mpirun");
+        }
+        Some(losscape::landscape::grouped::run_grid_grouped(&prepared.job(), &mut prepared.metrics(), args.points_per_pass, &args.out, prepared.header.clone(), &bar)?)
+    } else {
+        crate::mpi_run::run_grid(&prepared.job(), &mut prepared.metrics(), &args.out, prepared.header.clone(), &bar)?
+    };
     let Some(report) = report else {
         return Ok(());
     };

@@ -74,8 +74,9 @@ enum Command {
 /// Runs one parsed command.
 fn run(cli: Cli) -> anyhow::Result<()> {
     progress::set_log_interval(log_interval(cli.progress_every)?);
-    // Only grid runs are spread over MPI ranks; anything else would run once per rank.
-    if !matches!(cli.command, Command::Surface(_) | Command::Hessian(_)) {
+    // Only grid runs and the spectrum's starts and repeats are spread over MPI ranks; anything
+    // else would run once per rank.
+    if !matches!(cli.command, Command::Surface(_) | Command::Hessian(_) | Command::Spectrum(_)) {
         mpi_run::require_one_rank("this command")?;
     }
     match cli.command {

@@ -17,7 +17,7 @@ pub fn require_one_rank(what: &str) -> anyhow::Result<()> {
     let (_, size) = world();
     if size > 1 {
         anyhow::bail!(
-            "{what} runs in one process; only `losscape surface` and `losscape hessian` maps (with --x or --surface) are spread over MPI ranks, and this job has {size}"
+            "{what} runs in one process; only `losscape surface`, `losscape hessian` maps (with --x or --surface) and `losscape spectrum --density/--repeats` are spread over MPI ranks, and this job has {size}"
         );
     }
     Ok(())

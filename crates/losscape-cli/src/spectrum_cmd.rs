@@ -11,7 +11,7 @@ use clap::Args;
 use losscape::core::Precision;
 use losscape::curvature::spectrum_file::{DensitySection, EigenLine, EigenSection, Subject, TraceSection, FORMAT};
 use losscape::curvature::{
-    disjoint_subsets, eigendirections, eigenpairs, fresh_residual, per_tensor, repeats, spectral_density, EigenOptions,
+    disjoint_subsets, eigendirections, eigenpairs, fresh_residual, per_tensor, repeats_spread, spectral_density_spread, EigenOptions,
     HessianOperator, HvpOptions, LanczosOptions, ParamSet, Quadrature, SlqOptions, SpectralDensity, SpectrumReport, TraceMethod,
     TraceOptions, Which,
 };
@@ -127,6 +127,9 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
     if !wants_any {
         bail!("say what to compute: --density, --top K, --bottom J, --trace-method M, --per-layer and/or --repeats R");
     }
+    if !(args.density || args.repeats.is_some()) {
+        crate::mpi_run::require_one_rank("losscape spectrum without --density or --repeats")?;
+    }
     if let Some(out) = &args.out {
         let (json, npz) = SpectrumReport::paths(out);
         let inputs = [Some(&args.checkpoint), args.model.weights()];
@@ -165,12 +168,26 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
         loss: hvp.loss.to_string(),
         precision: Precision::from_kind(model.kind()).to_string(),
     };
-    println!("checkpoint   {} ({}, {})", subject.checkpoint, subject.model, subject.precision);
-    println!("data         {} ({} examples per Hessian)", subject.data, subject.samples);
-    println!("parameters   {}: {} scalars", subject.params, dimension);
     let lanczos_options = LanczosOptions { tol: src.tol, atol: 0.0, max_iter: src.max_iter, seed: src.lanczos_seed, ritz_vectors: false };
     lanczos_options.check()?;
     let trace_options = TraceOptions { method: args.trace_method.unwrap_or_default(), products: args.trace_probes, seed: args.trace_seed };
+    // Under mpirun the density's starts and the repeats' subsets are spread over the ranks;
+    // the other ranks compute what rank 0 hands them and print and write nothing.
+    let slq = SlqOptions { starts: args.starts, steps: args.steps, seed: args.density_seed, orthogonal: false };
+    let repeat_trace = TraceOptions { products: if args.trace_method.is_some() { args.trace_probes } else { 0 }, ..trace_options };
+    if crate::mpi_run::world().0 > 0 {
+        let quiet = losscape::core::progress::Silent;
+        if args.density {
+            spectral_density_spread(&mut HessianOperator::new(model, data, hvp)?, &slq, &quiet)?;
+        }
+        if args.repeats.is_some() {
+            repeats_spread(model, &subsets, hvp, &lanczos_options, &repeat_trace, &quiet)?;
+        }
+        return Ok(());
+    }
+    println!("checkpoint   {} ({}, {})", subject.checkpoint, subject.model, subject.precision);
+    println!("data         {} ({} examples per Hessian)", subject.data, subject.samples);
+    println!("parameters   {}: {} scalars", subject.params, dimension);
 
     let mut report = SpectrumReport {
         format: FORMAT.into(),
@@ -186,9 +203,8 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
 
     if args.density {
         let start = Instant::now();
-        let slq = SlqOptions { starts: args.starts, steps: args.steps, seed: args.density_seed, orthogonal: false };
         let mut op = HessianOperator::new(model, data, hvp)?;
-        let d = spectral_density(&mut op, &slq, &bar)?;
+        let d = spectral_density_spread(&mut op, &slq, &bar)?.context("rank 0 got no density")?;
         let b = d.broadened(args.grid_points, args.sigma)?;
         let section = DensitySection::new(&d, args.steps.min(dimension as usize), args.density_seed, &b);
         let secs = start.elapsed().as_secs_f64();
@@ -266,8 +282,7 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
 
     if let Some(r) = args.repeats {
         let start = Instant::now();
-        let trace = TraceOptions { products: if args.trace_method.is_some() { args.trace_probes } else { 0 }, ..trace_options };
-        let rep = repeats(model, &subsets, hvp, &lanczos_options, &trace, &bar)?;
+        let rep = repeats_spread(model, &subsets, hvp, &lanczos_options, &repeat_trace, &bar)?.context("rank 0 got no repeats")?;
         println!("repeats      {r} disjoint subsets of {} examples, {:.1} s", subsets[0].len(), start.elapsed().as_secs_f64());
         for (name, s) in [("lambda_max", &rep.lambda_max), ("lambda_min", &rep.lambda_min), ("trace", &rep.trace)] {
             if s.mean.is_finite() {

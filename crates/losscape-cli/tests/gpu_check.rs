@@ -1,6 +1,7 @@
 //! The prepared device check, scripts/gpu-check.sh, at toy size on the CPU (`--device cpu
 //! --toy`), so the script that runs on borrowed GPU machines cannot rot: it must finish, and its
-//! JSON must hold the numbers its own logs hold, with the extrapolation recomputed here.
+//! JSON must hold the numbers its own logs hold, with the extrapolation and the points-per-pass
+//! speed-up recomputed here.
 
 use std::path::Path;
 use std::process::Command;
@@ -58,6 +59,20 @@ fn toy_check_on_the_cpu_writes_a_consistent_report() {
     let paper = t["paper_surface_51x51_50000_images_seconds"].as_f64().unwrap();
     assert!((paper - per_point * 2601.0 * 50_000.0 / images).abs() <= 1e-9 * paper);
     assert!(stdout.contains(&format!("{:.1} min", paper / 60.0)), "{stdout}");
+
+    // K=4 points per pass against K=1: the same losses (here, on the CPU, equal), the speed-up
+    // recomputed from the two timings.
+    let pp = &r["points_per_pass"];
+    assert_eq!((pp["images"].as_f64(), pp["points"].as_f64()), (Some(50.0), Some(4.0)));
+    let secs: Vec<f64> = pp["seconds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(secs.len() == 2 && secs.iter().all(|s| *s > 0.0), "{secs:?}");
+    let speedup = pp["speedup_k4_over_k1"].as_f64().unwrap();
+    assert!((speedup - secs[0] / secs[1]).abs() <= 1e-12 * speedup);
+    assert!(pp["max_relative_difference"].as_f64().unwrap() <= 1e-5);
+    assert_eq!(pp["passed"], true);
+    assert!(stdout.contains(&format!("K=4 {speedup:.2}x the speed of K=1")), "{stdout}");
+    let one = std::fs::read_to_string(work.join("pp1.csv")).unwrap();
+    assert_eq!(one.lines().count(), 5, "{one}");
 
     let hvp = &r["hvp"];
     assert_eq!(hvp["products"], 3);

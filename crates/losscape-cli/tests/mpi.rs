@@ -3,8 +3,10 @@
 //! (within 1e-6 where a rank's default share of the cores is more threads), ranks default to
 //! their share of the cores, a job killed mid-way resumes with another rank count and computes
 //! only the missing points, a rank that fails stops the job with its message (and the points
-//! saved by then resume), a Hessian map over two ranks equals the single map, and commands that
-//! are not grid runs refuse to run once per rank.
+//! saved by then resume), a Hessian map over two ranks equals the single map, a spectrum's
+//! density starts and repeats over two and three ranks give the single process's report byte for
+//! byte (a failing rank stops such a job with its message, nothing written), and commands that
+//! are not spread refuse to run once per rank.
 
 #![cfg(feature = "mpi")]
 
@@ -198,4 +200,106 @@ fn a_hessian_map_over_two_ranks_equals_the_single_map() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rank 1: the single-point report runs in one process"), "{stderr}");
+}
+
+#[test]
+fn a_spectrum_with_its_starts_and_repeats_over_ranks_equals_the_single_process_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("model.safetensors");
+    write_checkpoint(&ckpt);
+    let mut args: Vec<String> = vec!["spectrum".into(), "--checkpoint".into(), ckpt.display().to_string()];
+    // 5 density starts and 3 subsets: more items than ranks, and rank 0 computes some too; the
+    // trace (rank 0 alone) sits between the two spread sections.
+    for a in ["--threads", "1", "--tol", "1e-3", "--samples", "10", "--density", "--starts", "5", "--steps", "8"] {
+        args.push(a.into());
+    }
+    for a in ["--trace-method", "hutchinson", "--trace-probes", "3", "--repeats", "3", "--max-iter", "20"] {
+        args.push(a.into());
+    }
+    let stdout = |cmd: &mut Command| -> String {
+        let out = cmd.stderr(Stdio::piped()).stdout(Stdio::piped()).output().unwrap();
+        assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let single = dir.path().join("single");
+    let report = stdout(losscape().args(with_out(args.clone(), &single)));
+    assert!(report.contains("density      5 starts x 8 steps"), "{report}");
+    for ranks in [2, 3] {
+        let out = dir.path().join(format!("ranks{ranks}"));
+        let spread_report = stdout(&mut mpirun(ranks, &with_out(args.clone(), &out)));
+        // Only rank 0 prints: one report, with the single process's numbers.
+        assert_eq!(spread_report.matches("density ").count(), 1, "{spread_report}");
+        for ext in ["json", "npz"] {
+            let a = std::fs::read(single.with_extension(ext)).unwrap();
+            let b = std::fs::read(out.with_extension(ext)).unwrap();
+            assert!(a == b, "{ranks} ranks: the .{ext} report differs from the single process's");
+        }
+    }
+    // Rank 1 really computes items: given another density seed, its starts change the report.
+    let mut other_seed = args.clone();
+    other_seed.extend(["--density-seed".to_string(), "9".to_string()]);
+    let mixed = dir.path().join("mixed");
+    let out = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "1"])
+        .arg(env!("CARGO_BIN_EXE_losscape"))
+        .args(with_out(args.clone(), &mixed))
+        .args([":", "-n", "1"])
+        .arg(env!("CARGO_BIN_EXE_losscape"))
+        .args(with_out(other_seed, &dir.path().join("unused")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let quadratures = |path: &Path| -> Vec<serde_json::Value> {
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path.with_extension("json")).unwrap()).unwrap();
+        json["density"]["quadratures"].as_array().unwrap().clone()
+    };
+    let (a, b) = (quadratures(&single), quadratures(&mixed));
+    assert_eq!(a.len(), b.len());
+    let changed = a.iter().zip(&b).filter(|(p, q)| p != q).count();
+    assert!((1..a.len()).contains(&changed), "{changed} of {} starts came from rank 1", a.len());
+
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(single.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(json["density"]["quadratures"].as_array().unwrap().len(), 5);
+    assert_eq!(json["repeats"]["subsets"].as_array().unwrap().len(), 3);
+
+    // A spectrum with nothing to spread refuses to run once per rank.
+    let top: Vec<String> = vec!["spectrum".into(), "--checkpoint".into(), ckpt.display().to_string(), "--top".into(), "1".into()];
+    let out = mpirun(2, &top).stdout(Stdio::null()).stderr(Stdio::piped()).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("without --density or --repeats runs in one process"), "{stderr}");
+}
+
+#[test]
+fn a_spectrum_rank_that_fails_stops_the_job_with_its_message_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("model.safetensors");
+    write_checkpoint(&ckpt);
+    let missing = dir.path().join("missing.safetensors");
+    let args = |checkpoint: &Path| -> Vec<String> {
+        let mut a: Vec<String> = vec!["spectrum".into(), "--checkpoint".into(), checkpoint.display().to_string()];
+        for s in ["--threads", "1", "--samples", "10", "--density", "--starts", "4", "--steps", "6", "--out"] {
+            a.push(s.into());
+        }
+        a.push(dir.path().join("spec").display().to_string());
+        a
+    };
+    let out = Command::new("mpirun")
+        .args(["--allow-run-as-root", "--oversubscribe", "-n", "1"])
+        .arg(env!("CARGO_BIN_EXE_losscape"))
+        .args(args(&ckpt))
+        .args([":", "-n", "1"])
+        .arg(env!("CARGO_BIN_EXE_losscape"))
+        .args(args(&missing))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let expected = format!("error: rank 0: rank 1 failed: {}: no such checkpoint", missing.display());
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!dir.path().join("spec.json").exists() && !dir.path().join("spec.npz").exists());
 }

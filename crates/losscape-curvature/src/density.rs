@@ -217,16 +217,9 @@ pub fn spectral_density(
                 }
                 earlier.push(v.shallow_clone());
             }
-            let run = lanczos_tridiagonal(op, v, steps, progress)?;
-            hvps += run.alphas.len();
-            let (nodes, s) = symmetric_eigh(&tridiagonal(&run.alphas, &run.betas)?)?;
-            let first = Vec::<f64>::try_from(s.f_select(0, 0)?)?;
-            let weights = first.iter().map(|x| x * x).collect();
-            starts.push(Quadrature {
-                seed,
-                nodes,
-                weights,
-            });
+            let q = quadrature(op, v, seed, steps, progress)?;
+            hvps += q.nodes.len();
+            starts.push(q);
         }
         Ok(SpectralDensity {
             dim: n,
@@ -236,6 +229,26 @@ pub fn spectral_density(
     })();
     progress.end();
     outcome
+}
+
+/// Start `j` of an SLQ run with independent starts (`options.orthogonal` false): its Gauss
+/// quadrature from a unit start drawn with `derive_seed(options.seed, j)`. It depends on `j` and
+/// the operator alone, so starts can be computed anywhere (other processes,
+/// [`crate::spread`]) and give what [`spectral_density`] gives for them.
+pub fn slq_start(op: &mut dyn SymmetricOperator, options: &SlqOptions, j: usize, progress: &dyn Progress) -> Result<Quadrature> {
+    let seed = derive_seed(options.seed, j as u64);
+    let n = op.dim();
+    let v = gaussian_unit(n, seed, op.device())?;
+    quadrature(op, v, seed, options.steps.min(n as usize), progress)
+}
+
+/// The Gauss quadrature of `steps` Lanczos steps from the unit vector `v` (drawn with `seed`).
+fn quadrature(op: &mut dyn SymmetricOperator, v: Tensor, seed: u64, steps: usize, progress: &dyn Progress) -> Result<Quadrature> {
+    let run = lanczos_tridiagonal(op, v, steps, progress)?;
+    let (nodes, s) = symmetric_eigh(&tridiagonal(&run.alphas, &run.betas)?)?;
+    let first = Vec::<f64>::try_from(s.f_select(0, 0)?)?;
+    let weights = first.iter().map(|x| x * x).collect();
+    Ok(Quadrature { seed, nodes, weights })
 }
 
 /// The outcome of a plain Lanczos run: the tridiagonal's diagonal and off-diagonal.

@@ -72,9 +72,10 @@ pub mod operator;
 pub mod power;
 pub mod repeats;
 pub mod spectrum_file;
+pub mod spread;
 pub mod trace;
 
-pub use density::{spectral_density, Broadened, Quadrature, SlqOptions, SpectralDensity};
+pub use density::{slq_start, spectral_density, Broadened, Quadrature, SlqOptions, SpectralDensity};
 pub use eigendirections::{eigendirections, DirectionEigenpair, EigenDirections, Which};
 pub use eigenpairs::{eigenpairs, fresh_residual, EigenOptions, Eigenpair, Eigenpairs};
 pub use error::{Error, Result};
@@ -88,6 +89,7 @@ pub use operator::{DenseOperator, Shifted, SymmetricOperator};
 pub use power::{
     extremes_by_power, power_iteration, PowerExtremes, PowerOptions, PowerResult, SHIFT_FACTOR,
 };
-pub use repeats::{disjoint_subsets, repeats, Repeats, Spread, SubsetCurvature};
+pub use repeats::{disjoint_subsets, repeats, subset_curvature, Repeats, Spread, SubsetCurvature};
 pub use spectrum_file::SpectrumReport;
+pub use spread::{repeats_spread, spectral_density_spread};
 pub use trace::{hutchinson, rademacher_variance, TraceEstimate};

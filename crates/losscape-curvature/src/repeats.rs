@@ -121,29 +121,49 @@ pub fn repeats(
     trace: &TraceOptions,
     progress: &dyn Progress,
 ) -> Result<Repeats> {
-    let mut out = Vec::with_capacity(subsets.len());
-    for data in subsets {
-        let mut op = HessianOperator::new(model, data, hvp)?;
-        let eig = block_extremes(&mut op, lanczos_options, progress)?;
-        let t = if trace.products == 0 {
-            f64::NAN
-        } else {
-            choose(&mut op, trace, progress)?.value
-        };
-        out.push(SubsetCurvature {
-            samples: data.len(),
-            lambda_max: eig.max,
-            lambda_min: eig.min,
-            converged: eig.converged,
-            trace: t,
-            hvps: op.hvps(),
-        });
-    }
-    let pick = |f: fn(&SubsetCurvature) -> f64| Spread::of(&out.iter().map(f).collect::<Vec<_>>());
-    Ok(Repeats {
-        lambda_max: pick(|s| s.lambda_max),
-        lambda_min: pick(|s| s.lambda_min),
-        trace: pick(|s| s.trace),
-        subsets: out,
+    let out = subsets
+        .iter()
+        .map(|data| subset_curvature(model, data, hvp, lanczos_options, trace, progress))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Repeats::of(out))
+}
+
+/// The measurements of [`repeats`] on one subset: they depend on the subset alone, so subsets can
+/// be measured anywhere (other processes, [`crate::spread`]).
+pub fn subset_curvature(
+    model: &dyn Model,
+    data: &Dataset,
+    hvp: HvpOptions,
+    lanczos_options: &LanczosOptions,
+    trace: &TraceOptions,
+    progress: &dyn Progress,
+) -> Result<SubsetCurvature> {
+    let mut op = HessianOperator::new(model, data, hvp)?;
+    let eig = block_extremes(&mut op, lanczos_options, progress)?;
+    let t = if trace.products == 0 {
+        f64::NAN
+    } else {
+        choose(&mut op, trace, progress)?.value
+    };
+    Ok(SubsetCurvature {
+        samples: data.len(),
+        lambda_max: eig.max,
+        lambda_min: eig.min,
+        converged: eig.converged,
+        trace: t,
+        hvps: op.hvps(),
     })
+}
+
+impl Repeats {
+    /// The subsets' measurements with their spreads.
+    pub fn of(out: Vec<SubsetCurvature>) -> Self {
+        let pick = |f: fn(&SubsetCurvature) -> f64| Spread::of(&out.iter().map(f).collect::<Vec<_>>());
+        Repeats {
+            lambda_max: pick(|s| s.lambda_max),
+            lambda_min: pick(|s| s.lambda_min),
+            trace: pick(|s| s.trace),
+            subsets: out,
+        }
+    }
 }

@@ -45,11 +45,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod batch_size;
 pub mod error;
 // The libtorch-free surface files, at their old paths (`losscape_landscape::grid::Grid`, ...).
 pub use losscape_surface::{export, grid, masked, surface};
 pub mod evaluate;
 pub mod fast;
+pub mod grouped;
 pub mod h5;
 pub mod job;
 pub mod mpi;

@@ -22,7 +22,10 @@
 //!
 //! Messages (all on `MPI_COMM_WORLD`, between rank 0 and one worker): `WORK` (one point index,
 //! as `u64`), `RESULT` (the index, then the values' bits, as `u64`), `FAILED` (the worker's
-//! error text, as bytes) and `STOP` (no more work; the worker returns). Waits poll with short
+//! error text, as bytes), `STOP` (no more work; the worker returns) and, for [`map_items`], `DONE`
+//! (every item of this call is done; the worker returns and waits in the next call). Work that is
+//! not a grid (the spectrum's SLQ starts and repeat subsets) goes through [`map_items`]: the same
+//! queue, with item indices instead of point indices and the values returned to the caller. Waits poll with short
 //! sleeps instead of blocking in MPI, whose blocking calls spin a core each at full speed.
 //!
 //! Without the feature, or when the process was not started by an MPI launcher, or with one rank,
@@ -52,6 +55,9 @@ pub const FAILED: i32 = 3;
 /// Rank 0 to a worker: no more work; return.
 #[cfg(feature = "mpi")]
 pub const STOP: i32 = 4;
+/// Rank 0 to a worker: every item of this [`map_items`] call is done; wait for the next call.
+#[cfg(feature = "mpi")]
+pub const DONE: i32 = 5;
 
 /// The MPI environment of this process, held by the program (its `main`) for its whole run:
 /// initialized when the `mpi` feature is built and an MPI launcher started the process,
@@ -133,6 +139,33 @@ pub fn run_grid(
     Ok(Some(run_local(job, metrics, path, header, progress)?))
 }
 
+/// Computes `count` independent work items across the ranks of the job, each by `compute(index)`
+/// on whichever rank rank 0 hands it to, and returns all their values in index order on rank 0
+/// (`None` on the other ranks). Items are handed out like grid points (see the module docs), so
+/// an item's values are those of a single process whatever the rank count, provided each item
+/// depends on its index alone (its own seed, its own data). `received(index, values)` is called
+/// on rank 0 for each item another rank computed (progress; items computed on rank 0 report
+/// their own). Every rank calls it with the same `count`, as often and in the same order as the
+/// others; outside a job of several ranks it is a plain loop.
+///
+/// A rank whose `compute` fails reports it to rank 0, whose call returns that error; ranks told
+/// to stop by a failed rank 0 return `None` from this and every later call.
+pub fn map_items<E>(
+    count: usize,
+    compute: &mut dyn FnMut(usize) -> std::result::Result<Vec<f64>, E>,
+    received: &mut dyn FnMut(usize, &[f64]),
+) -> std::result::Result<Option<Vec<Vec<f64>>>, E>
+where
+    E: From<crate::error::Error> + std::fmt::Display,
+{
+    #[cfg(feature = "mpi")]
+    if world().1 > 1 {
+        return cluster::map_items(count, compute, received);
+    }
+    let _ = &received;
+    (0..count).map(&mut *compute).collect::<std::result::Result<Vec<_>, E>>().map(Some)
+}
+
 #[cfg(feature = "mpi")]
 mod cluster {
     //! The MPI side: start-up, rank 0's dispatcher, the workers' loop and the shutdown protocol.
@@ -150,7 +183,7 @@ mod cluster {
     use ::mpi::traits::CommunicatorCollectives;
     use losscape_core::Progress;
 
-    use super::{DEPTH, FAILED, RESULT, STOP, WORK};
+    use super::{DEPTH, DONE, FAILED, RESULT, STOP, WORK};
     use crate::error::{Error, Result};
     use crate::grid::Grid;
     use crate::run::{run_grid_with, Dispatch, GridJob, PointComputer, PointMetrics, RunReport, RunSettings};
@@ -448,6 +481,142 @@ mod cluster {
                 tag => return Err(Error::Remote(format!("unexpected message (tag {tag}) from rank 0"))),
             }
         }
+    }
+
+    /// See [`super::map_items`]: rank 0 hands out item indices (computing some itself) and
+    /// gathers the results; the others compute until rank 0 says `DONE` (or `STOP`).
+    pub fn map_items<E>(
+        count: usize,
+        compute: &mut dyn FnMut(usize) -> std::result::Result<Vec<f64>, E>,
+        received: &mut dyn FnMut(usize, &[f64]),
+    ) -> std::result::Result<Option<Vec<Vec<f64>>>, E>
+    where
+        E: From<Error> + std::fmt::Display,
+    {
+        let world = world();
+        if world.rank() != 0 {
+            return work_items(&world, count, compute).map(|()| None);
+        }
+        if STOP_SENT.load(Ordering::SeqCst) {
+            return Err(Error::Remote("the job was stopped".into()).into());
+        }
+        let size = world.size() as usize;
+        let mut results: Vec<Option<Vec<f64>>> = vec![None; count];
+        let mut queue: VecDeque<usize> = (0..count).collect();
+        let mut held = vec![0usize; size];
+        let send = |worker: usize, index: usize| world.process_at_rank(worker as i32).send_with_tag(&[index as u64][..], WORK);
+        for _ in 0..DEPTH {
+            for (worker, n) in held.iter_mut().enumerate().skip(1) {
+                if let Some(index) = queue.pop_front() {
+                    send(worker, index);
+                    *n += 1;
+                }
+            }
+        }
+        // One message from a worker: a result (the worker gets its next item first) or a failure.
+        let take = |message: Message, status: Status, queue: &mut VecDeque<usize>, held: &mut [usize], results: &[Option<Vec<f64>>]| -> std::result::Result<(usize, Vec<f64>), E> {
+            let worker = status.source_rank() as usize;
+            match status.tag() {
+                RESULT => {
+                    let (words, _) = (message, status).matched_receive_vec::<u64>();
+                    let index = words.first().map_or(usize::MAX, |&i| i as usize);
+                    if index >= count || held[worker] == 0 || results[index].is_some() {
+                        return Err(Error::Remote(format!("rank {worker} sent a malformed result (item {index} of {count})")).into());
+                    }
+                    held[worker] -= 1;
+                    if let Some(next) = queue.pop_front() {
+                        send(worker, next);
+                        held[worker] += 1;
+                    }
+                    Ok((index, words[1..].iter().map(|&w| f64::from_bits(w)).collect()))
+                }
+                FAILED => {
+                    let (bytes, _) = (message, status).matched_receive_vec::<u8>();
+                    Err(Error::Remote(format!("rank {worker} failed: {}", String::from_utf8_lossy(&bytes))).into())
+                }
+                tag => {
+                    let _ = (message, status).matched_receive_vec::<u8>();
+                    Err(Error::Remote(format!("rank {worker} sent an unexpected message (tag {tag})")).into())
+                }
+            }
+        };
+        loop {
+            while let Some((message, status)) = world.any_process().immediate_matched_probe() {
+                let (index, values) = take(message, status, &mut queue, &mut held, &results)?;
+                received(index, &values);
+                results[index] = Some(values);
+            }
+            if !launcher_alive() {
+                return Err(launcher_gone().into());
+            }
+            if let Some(index) = queue.pop_front() {
+                let values = compute(index)?;
+                results[index] = Some(values);
+            } else if held.iter().all(|&n| n == 0) {
+                break;
+            } else {
+                let Some((message, status)) = wait_for(&world.any_process()) else {
+                    return Err(launcher_gone().into());
+                };
+                let (index, values) = take(message, status, &mut queue, &mut held, &results)?;
+                received(index, &values);
+                results[index] = Some(values);
+            }
+        }
+        for w in 1..world.size() {
+            world.process_at_rank(w).send_with_tag(&[0u64][..], DONE);
+        }
+        let all = results.into_iter().collect::<Option<Vec<_>>>();
+        all.map(Some).ok_or_else(|| Error::Remote("an item was never computed".into()).into())
+    }
+
+    /// A worker's side of [`map_items`]: compute each item rank 0 sends until `DONE`; after a
+    /// `STOP` (rank 0 failed) return at once, now and in every later call.
+    fn work_items<E>(
+        world: &SimpleCommunicator,
+        count: usize,
+        compute: &mut dyn FnMut(usize) -> std::result::Result<Vec<f64>, E>,
+    ) -> std::result::Result<(), E>
+    where
+        E: From<Error> + std::fmt::Display,
+    {
+        let root = world.process_at_rank(0);
+        while !STOP_SEEN.load(Ordering::SeqCst) {
+            let Some((message, status)) = wait_for(&root) else {
+                return Err(launcher_gone().into());
+            };
+            let tag = status.tag();
+            let (words, _) = (message, status).matched_receive_vec::<u64>();
+            match tag {
+                STOP => STOP_SEEN.store(true, Ordering::SeqCst),
+                DONE => return Ok(()),
+                WORK => {
+                    if root.immediate_probe_with_tag(STOP).is_some() {
+                        continue;
+                    }
+                    let index = words.first().map_or(usize::MAX, |&i| i as usize);
+                    if index >= count {
+                        let err = Error::Remote(format!("rank 0 sent item {index} of {count}"));
+                        report_failure(&err.to_string());
+                        return Err(err.into());
+                    }
+                    match compute(index) {
+                        Ok(values) => {
+                            let mut reply = Vec::with_capacity(1 + values.len());
+                            reply.push(index as u64);
+                            reply.extend(values.iter().map(|v| v.to_bits()));
+                            root.send_with_tag(&reply[..], RESULT);
+                        }
+                        Err(err) => {
+                            report_failure(&format!("item {index}: {err}"));
+                            return Err(err);
+                        }
+                    }
+                }
+                tag => return Err(Error::Remote(format!("unexpected message (tag {tag}) from rank 0")).into()),
+            }
+        }
+        Ok(())
     }
 
     /// An error and its causes, `outer: inner: ...` (the receiver makes one line of it).

@@ -1,6 +1,7 @@
 //! GPU checks, compiled only with the `cuda` feature (they need a CUDA build of libtorch and a
-//! GPU): the fast path on CUDA gives the CPU's plain losses, and a grid point there moves the
-//! loss like on the CPU. Unverified on this project's CI, which has no GPU.
+//! GPU): the fast path on CUDA gives the CPU's plain losses, a grid point there moves the
+//! loss like on the CPU, several points per pass give each point's own loss, and the free memory
+//! is queried and gives a batch. Unverified on this project's CI, which has no GPU.
 
 #![cfg(feature = "cuda")]
 
@@ -45,4 +46,29 @@ fn fast_path_on_cuda_equals_the_cpu_plain_forward() {
             assert!(rel(got.loss, expected.loss) <= 1e-3, "{spec} {path:?}: {} vs {}", got.loss, expected.loss);
         }
     }
+}
+
+#[test]
+fn grouped_points_on_cuda_equal_one_at_a_time_and_the_memory_gives_a_batch() {
+    use losscape_landscape::batch_size::{activation_bytes_per_image, batch_for_memory};
+    use losscape_landscape::grouped::evaluate_grouped;
+    use losscape_landscape::{FastForward, Layout};
+    use losscape_models::inference::GroupedForward;
+
+    let cpu_model = trained_like("resnet20", 32, Kind::Float);
+    let (gpu_model, gpu_data) = on_gpu(cpu_model.as_ref());
+    let evaluator = Evaluator::new(Device::Cuda(0), LossKind::CrossEntropy);
+    let single = evaluator.evaluate_with(gpu_model.as_ref(), &gpu_data, EvalPath::Folded(Layout::ChannelsLast)).unwrap();
+    let plan = FastForward::new(gpu_model.as_ref(), Layout::ChannelsLast).unwrap();
+    let parts: Vec<_> = (0..4).map(|_| plan.fold_owned().unwrap()).collect();
+    let grouped = GroupedForward::stack(&parts).unwrap();
+    let values = evaluate_grouped(&evaluator, Kind::Float, &grouped, &[&gpu_data]).unwrap();
+    for v in &values {
+        assert!(rel(v[0], single.loss) <= 1e-5, "{} vs {}", v[0], single.loss);
+    }
+
+    let (free, total) = losscape_core::cuda::gpu_memory(0).expect("cudaMemGetInfo answers once the kernels are loaded");
+    assert!(free > 0 && free <= total);
+    let per_image = activation_bytes_per_image(gpu_model.as_ref(), [3, 32, 32], 4).unwrap().unwrap();
+    assert!(batch_for_memory(free, per_image).unwrap() >= 1);
 }

@@ -16,6 +16,10 @@ use crate::error::Result;
 use crate::layers::BN_EPS;
 use crate::model::Model;
 
+#[path = "inference_grouped.rs"]
+mod grouped;
+pub use grouped::GroupedForward;
+
 /// Memory layout of the activations and folded weights of the fast path.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Layout {
