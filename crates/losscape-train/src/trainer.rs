@@ -14,8 +14,9 @@ use std::time::Instant;
 use losscape_core::Progress;
 use losscape_data::rng::derive_seed;
 use losscape_data::{Dataset, Normalization};
+use losscape_models::loss::{self, Accumulation, LossKind};
 use losscape_models::{checkpoint, Model};
-use tch::{Device, Reduction, Tensor};
+use tch::{Device, Tensor};
 
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
@@ -344,7 +345,7 @@ impl RunState<'_> {
             )?;
             Sgd::zero_grad(params);
             let logits = self.model.forward_t(&xs, true);
-            let loss = logits.f_cross_entropy_loss(&ys, None::<Tensor>, Reduction::Mean, -100, 0.0)?;
+            let loss = LossKind::CrossEntropy.loss(&logits, &ys, Accumulation::Native, loss::Reduction::Mean)?;
             loss.f_backward()?;
             let loss_value = loss.f_double_value(&[])?;
             if !loss_value.is_finite() {
