@@ -23,7 +23,7 @@ pub struct Metrics {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EvalPath {
     /// The fast path where it applies (f32 built-in networks: BN folded into the convolutions,
-    /// channels-last layout, see [`crate::fast`]), the plain one otherwise.
+    /// channels-last layout, see [`FastForward`]), the plain one otherwise.
     #[default]
     Auto,
     /// The model's own eval-mode forward pass.

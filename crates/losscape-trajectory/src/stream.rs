@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
-use crate::reader::TensorFile;
+use losscape_models::tensor_file::TensorFile;
 
 /// One model tensor of the rows: its name and shape, and whether it is read (`active`) or is
 /// zero in every row (a tensor of dim <= 1 under [`Ignore::BiasBn`]).
