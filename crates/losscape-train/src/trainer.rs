@@ -15,7 +15,7 @@ use losscape_core::Progress;
 use losscape_data::rng::derive_seed;
 use losscape_data::{Dataset, Normalization};
 use losscape_models::loss::{self, Accumulation, LossKind};
-use losscape_models::{checkpoint, Model};
+use losscape_models::{checkpoint, BuildSpec, Model};
 use tch::{Device, Tensor};
 
 use crate::config::TrainConfig;
@@ -183,15 +183,14 @@ fn train_in(config: &TrainConfig, run_dir: &Path, options: &RunOptions, progress
     }
     let [channels, height, width] = data.train.image_shape();
     let num_classes = data.train.num_classes;
-    let model = losscape_models::build(
-        &config.model,
-        channels,
+    let build = BuildSpec {
+        in_channels: channels,
         num_classes,
-        [height, width],
-        config.precision,
-        options.device,
-        config.seed,
-    )?;
+        image_size: [height, width],
+        precision: config.precision,
+        ..BuildSpec::new(config.model)
+    };
+    let model = losscape_models::build(&build, options.device, config.seed)?;
     let params = model.parameters();
     let mut sgd = Sgd::new(config.sgd(), &params)?;
     if !folder.config_path().exists() {

@@ -254,7 +254,7 @@ fn unusable_paths_get_clear_errors() {
 
 fn save_other(spec: &str, classes: i64, path: &std::path::Path) {
     let spec: losscape_models::ModelSpec = spec.parse().unwrap();
-    let model = losscape_models::build(&spec, 1, classes, [8, 8], Precision::F32, tch::Device::Cpu, 0).unwrap();
+    let model = losscape_models::build(&losscape_models::BuildSpec { in_channels: 1, num_classes: classes, image_size: [8, 8], ..losscape_models::BuildSpec::new(spec) }, tch::Device::Cpu, 0).unwrap();
     let meta = losscape_models::CheckpointMeta::new(&spec, 1, classes, [8, 8], Precision::F32);
     checkpoint::save(model.as_ref(), &meta, path).unwrap();
 }
