@@ -74,7 +74,7 @@ pub use error::{Error, Result};
 pub use import::{import_state_dict, ImportOptions, Imported, CIFAR10_MEAN, CIFAR10_STD};
 pub use inference::{FastForward, FoldedForward, Layout};
 pub use layers::{BN_EPS, BN_MOMENTUM, LINEAR_INIT_STD};
-pub use loss::{Accumulation, LossKind};
+pub use loss::{Accumulation, Evaluation, LossKind};
 pub use model::{Model, NamedTensor};
 pub use role::Role;
 pub use source::{check_input_file, ModelSource};

@@ -6,7 +6,7 @@
 //! cross-entropy as `log_softmax` + `nll_loss`, the very operators libtorch's fused
 //! `cross_entropy` runs, so a checkpoint's bytes do not depend on which of the two is called) or
 //! in f64 ([`Accumulation::F64`], what landscapes and Hessians use, so an f32 model's loss is
-//! summed without f32 rounding).
+//! summed without f32 rounding). An evaluation over a whole split returns an [`Evaluation`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -146,6 +146,18 @@ fn reduce_sum(sum: Tensor, outputs: &Tensor, reduction: Reduction) -> Result<Ten
         Reduction::Sum => sum,
         Reduction::Mean => sum.f_div_scalar(outputs.size().first().copied().unwrap_or(1).max(1) as f64)?,
     })
+}
+
+/// Loss and accuracy of a model over a whole split: what an evaluation (training's after each
+/// epoch, a landscape's at each grid point) returns.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Sample-weighted mean loss over the split.
+    pub loss: f64,
+    /// Accuracy in percent (NaN for regression targets, which have none).
+    pub accuracy: f64,
+    /// Number of examples.
+    pub examples: usize,
 }
 
 /// Number of samples whose largest output is at their label (classification accuracy's count).

@@ -3,21 +3,12 @@
 use losscape_data::Dataset;
 use losscape_models::loss::{Accumulation, LossKind, Reduction};
 use losscape_models::Model;
-use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
 
-/// Loss and accuracy over a whole split.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    /// Sample-weighted mean cross-entropy.
-    pub loss: f64,
-    /// Accuracy in percent.
-    pub accuracy: f64,
-    /// Number of examples.
-    pub examples: usize,
-}
+// Loss and accuracy over a whole split: the one evaluation result, beside the loss definition.
+pub use losscape_models::loss::Evaluation;
 
 /// Cross-entropy loss and accuracy of `model` on `data` in eval mode (BN running statistics),
 /// without gradients, in batches of `batch_size`. The loss is [`LossKind::CrossEntropy`] summed
