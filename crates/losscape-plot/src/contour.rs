@@ -11,7 +11,7 @@ use crate::frame::{
     frame, is_square, legend, note, split_legend, square_area, AxisSpec, Chart2d, FrameSpec,
     LegendEntry, Sample,
 };
-use crate::grid::{finite_min_max, widen, Grid};
+use crate::grid::{finite_min_max, widen, ValueGrid};
 use crate::levels::{LevelSet, Levels};
 use crate::marching::contour_lines;
 use crate::output::{render, Draw};
@@ -59,7 +59,7 @@ impl Default for ContourFigure {
 /// give way to automatic ones); lines stop at the grid border and around non-finite values.
 /// Linear levels are coloured from dark to light, the log-spaced high levels are dark grey, and
 /// all labels share one number format. A square domain gets a square plot area.
-pub fn contour(path: &Path, grid: &Grid<'_>, figure: &ContourFigure) -> Result<()> {
+pub fn contour(path: &Path, grid: &ValueGrid<'_>, figure: &ContourFigure) -> Result<()> {
     let levels = figure
         .levels
         .resolve_for_view(&grid.finite_values(), figure.range)?;
@@ -75,7 +75,7 @@ pub fn contour(path: &Path, grid: &Grid<'_>, figure: &ContourFigure) -> Result<(
 }
 
 struct ContourDraw<'g, 'a> {
-    grid: &'g Grid<'a>,
+    grid: &'g ValueGrid<'a>,
     figure: &'g ContourFigure,
     levels: LevelSet,
 }
@@ -154,7 +154,7 @@ struct LevelLines {
 /// Returns the number of polylines drawn.
 pub(crate) fn draw_contours<DB: DrawingBackend>(
     chart: &Chart2d<'_, DB>,
-    grid: &Grid<'_>,
+    grid: &ValueGrid<'_>,
     levels: &LevelSet,
     label_levels: bool,
     color: Option<Rgb>,
@@ -367,7 +367,7 @@ pub fn explained_variance_label(component: usize, ratio: f64) -> String {
 /// grid and the whole path.
 pub fn trajectory(
     path: &Path,
-    surface: Option<&Grid<'_>>,
+    surface: Option<&ValueGrid<'_>>,
     traj: &Trajectory<'_>,
     figure: &TrajectoryFigure,
 ) -> Result<()> {
@@ -423,7 +423,7 @@ pub fn trajectory(
 }
 
 struct TrajectoryDraw<'g, 'a, 'b> {
-    surface: Option<&'g Grid<'a>>,
+    surface: Option<&'g ValueGrid<'a>>,
     traj: &'g Trajectory<'b>,
     figure: &'g TrajectoryFigure,
     levels: LevelSet,
@@ -431,7 +431,7 @@ struct TrajectoryDraw<'g, 'a, 'b> {
 
 /// The axes' ranges of a trajectory figure: the surface's extent kept exactly, the path with a
 /// margin only where it leaves the surface.
-fn view(surface: Option<&Grid<'_>>, t: &Trajectory<'_>) -> ((f64, f64), (f64, f64)) {
+fn view(surface: Option<&ValueGrid<'_>>, t: &Trajectory<'_>) -> ((f64, f64), (f64, f64)) {
     let finite: Vec<(f64, f64)> =
         t.x.iter()
             .zip(t.y)
