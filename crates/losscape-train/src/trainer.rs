@@ -22,7 +22,7 @@ use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::eval::{count_correct, evaluate, weight_norm};
 use crate::run::{
-    CheckpointEntry, ConfigFile, EpochMetrics, RunFolder, RunRecord, RunStatus, Session, RUN_FORMAT,
+    CheckpointEntry, ConfigFile, EpochMetrics, RunFolder, RunFile, RunStatus, Session, RUN_FORMAT,
     RUN_FORMAT_VERSION, STATE_FORMAT,
 };
 use crate::sgd::Sgd;
@@ -536,7 +536,7 @@ impl RunState<'_> {
         Ok(SavedState { epoch, wall_seconds })
     }
 
-    fn record(&self, status: RunStatus) -> Result<RunRecord> {
+    fn record(&self, status: RunStatus) -> Result<RunFile> {
         let completed = self.metrics.last().map_or(0, |m| m.epoch);
         let checkpoints: Vec<CheckpointEntry> = self
             .metrics
@@ -554,7 +554,7 @@ impl RunState<'_> {
             RunStatus::Finished => checkpoints.last().map(|c| c.file.clone()),
             RunStatus::Running => None,
         };
-        Ok(RunRecord {
+        Ok(RunFile {
             format: RUN_FORMAT.into(),
             version: RUN_FORMAT_VERSION,
             status,
