@@ -58,7 +58,7 @@ pub mod mpi;
 pub mod run;
 
 pub use error::{Error, Result};
-pub use evaluate::{EvalPath, Evaluator, LossKind, Metrics};
+pub use evaluate::{EvalPath, Evaluation, Evaluator, LossKind};
 pub use fast::{FastForward, FoldedForward, Layout};
 pub use grid::{Axis, Grid, Shard};
 pub use job::{DirectionSource, GridRequest, PreparedSurface, Refusal, SurfaceRequest};
