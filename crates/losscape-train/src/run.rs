@@ -227,7 +227,7 @@ pub struct CheckpointEntry {
 
 /// A (re)start of the run in `run.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Session {
+pub struct RunSession {
     /// The epoch the session started from (0 for a fresh run, else the saved epoch it resumed).
     pub from_epoch: u64,
     /// Device name (`cpu`, `cuda:0`).
@@ -275,7 +275,7 @@ pub struct RunFile {
     /// Wall-clock seconds over all sessions (epochs only, not set-up).
     pub wall_seconds: f64,
     /// Every start and resume of the run.
-    pub sessions: Vec<Session>,
+    pub sessions: Vec<RunSession>,
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {

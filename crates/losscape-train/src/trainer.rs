@@ -22,7 +22,7 @@ use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::eval::{count_correct, evaluate, weight_norm};
 use crate::run::{
-    CheckpointEntry, ConfigFile, EpochMetrics, RunFolder, RunFile, RunStatus, Session, RUN_FORMAT,
+    CheckpointEntry, ConfigFile, EpochMetrics, RunFolder, RunFile, RunStatus, RunSession, RUN_FORMAT,
     RUN_FORMAT_VERSION, STATE_FORMAT,
 };
 use crate::sgd::Sgd;
@@ -244,7 +244,7 @@ fn train_in(config: &TrainConfig, run_dir: &Path, options: &RunOptions, progress
         return run.summary(Outcome::AlreadyFinished, resumed_from, started);
     }
 
-    run.sessions.push(Session {
+    run.sessions.push(RunSession {
         from_epoch: resumed_from.unwrap_or(0),
         device: device_name(options.device),
         threads: tch::get_num_threads() as i64,
@@ -280,7 +280,7 @@ struct RunState<'a> {
     num_classes: i64,
     image_size: [i64; 2],
     metrics: Vec<EpochMetrics>,
-    sessions: Vec<Session>,
+    sessions: Vec<RunSession>,
     wall_total: f64,
 }
 
