@@ -10,7 +10,7 @@ use losscape::directions::{DirectionSet, Origin};
 use losscape::landscape::Surface;
 use losscape::plot::{
     contour, heatmap_with, html, lines, surface3d, trajectory, ContourFigure, Curve, ValueGrid, HeatmapFigure, HeatmapOverlay,
-    HtmlFigure, Levels, LinesFigure, SurfaceFigure, Trajectory, TrajectoryFigure, YAxis,
+    HtmlFigure, Levels, LinesFigure, SurfaceFigure, PlanePath, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
 use serde_json::Value;
@@ -383,7 +383,7 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
         Kind::Contour => match &args.path {
             Some(path) => {
                 let proj = Projection::read(path)?;
-                let traj = Trajectory { x: &proj.x, y: &proj.y, lr_decay: &proj.lr_decay };
+                let traj = PlanePath { x: &proj.x, y: &proj.y, lr_decay: &proj.lr_decay };
                 // The surface's own names when it knows them, else the projection's.
                 let pick = |given: &Option<String>, auto: &str, proj: &str| match given {
                     Some(l) => l.clone(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use losscape_plot::{
     contour, explained_variance_label, heatmap, heatmap_with, lines, surface3d, trajectory,
     ContourFigure, Curve, ValueGrid, HeatmapFigure, HeatmapOverlay, Levels, LinesFigure, Rgb, Shading,
-    SurfaceFigure, Trajectory, TrajectoryFigure, YAxis,
+    SurfaceFigure, PlanePath, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
 
@@ -234,7 +234,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         0.05 + 0.03 * x[i] * x[i] + 0.3 * y[j] * y[j]
     });
     let g = ValueGrid::new(&x, &y, surf.view())?;
-    let tr = Trajectory {
+    let tr = PlanePath {
         x: &px,
         y: &py,
         lr_decay: &[12, 22],
@@ -265,7 +265,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let g = ValueGrid::new(&x, &y, flat.view())?;
     let sx: Vec<f64> = px.iter().map(|v| v * 3e-5).collect();
     let sy: Vec<f64> = py.iter().map(|v| v * 1e-4).collect();
-    let tr = Trajectory {
+    let tr = PlanePath {
         x: &sx,
         y: &sy,
         lr_decay: &[12, 22],

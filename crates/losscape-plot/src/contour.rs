@@ -305,7 +305,7 @@ fn point_at(p: &[(f64, f64)], s: f64) -> (f64, f64) {
 
 /// An optimization path in a plane: point `i` at `(x[i], y[i])`, one point per checkpoint.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Trajectory<'a> {
+pub struct PlanePath<'a> {
     /// First coordinate of each point (for example the projection on the first PCA direction).
     pub x: &'a [f64],
     /// Second coordinate of each point.
@@ -368,7 +368,7 @@ pub fn explained_variance_label(component: usize, ratio: f64) -> String {
 pub fn trajectory(
     path: &Path,
     surface: Option<&ValueGrid<'_>>,
-    traj: &Trajectory<'_>,
+    traj: &PlanePath<'_>,
     figure: &TrajectoryFigure,
 ) -> Result<()> {
     if traj.x.len() != traj.y.len() {
@@ -424,14 +424,14 @@ pub fn trajectory(
 
 struct TrajectoryDraw<'g, 'a, 'b> {
     surface: Option<&'g ValueGrid<'a>>,
-    traj: &'g Trajectory<'b>,
+    traj: &'g PlanePath<'b>,
     figure: &'g TrajectoryFigure,
     levels: LevelSet,
 }
 
 /// The axes' ranges of a trajectory figure: the surface's extent kept exactly, the path with a
 /// margin only where it leaves the surface.
-fn view(surface: Option<&ValueGrid<'_>>, t: &Trajectory<'_>) -> ((f64, f64), (f64, f64)) {
+fn view(surface: Option<&ValueGrid<'_>>, t: &PlanePath<'_>) -> ((f64, f64), (f64, f64)) {
     let finite: Vec<(f64, f64)> =
         t.x.iter()
             .zip(t.y)

@@ -83,7 +83,7 @@ mod surface;
 mod ticks;
 
 pub use contour::{
-    contour, explained_variance_label, trajectory, ContourFigure, Trajectory, TrajectoryFigure,
+    contour, explained_variance_label, trajectory, ContourFigure, PlanePath, TrajectoryFigure,
 };
 pub use error::{Error, Result};
 pub use from_surface::{surface_values, SurfaceValues};

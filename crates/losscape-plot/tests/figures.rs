@@ -6,7 +6,7 @@ use std::path::Path;
 use losscape_plot::{
     contour, explained_variance_label, heatmap, lines, surface3d, trajectory, Colormap,
     ContourFigure, Curve, Error, ValueGrid, HeatmapFigure, Levels, LinesFigure, Shading, SurfaceFigure,
-    Trajectory, TrajectoryFigure, YAxis,
+    PlanePath, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
 
@@ -236,7 +236,7 @@ fn degenerate_grids_draw_notes_not_panics() {
     trajectory(
         &dir.path().join("t1.png"),
         Some(&g),
-        &Trajectory::default(),
+        &PlanePath::default(),
         &TrajectoryFigure::default(),
     )
     .unwrap();
@@ -286,7 +286,7 @@ fn trajectory_over_contours() {
     let g = ValueGrid::new(&x, &y, z.view()).unwrap();
     let px = [-0.9, -0.6, f64::NAN, -0.2, 0.1, 0.25, 0.3];
     let py = [0.6, 0.4, 0.3, 0.2, 0.05, 0.01, 0.0];
-    let t = Trajectory {
+    let t = PlanePath {
         x: &px,
         y: &py,
         lr_decay: &[3, 5],
@@ -315,7 +315,7 @@ fn trajectory_over_contours() {
     trajectory(
         &dir.path().join("alone.png"),
         None,
-        &Trajectory {
+        &PlanePath {
             x: &far,
             y: &far,
             lr_decay: &[],
@@ -420,7 +420,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
     let e = trajectory(
         &dir.path().join("a.png"),
         None,
-        &Trajectory {
+        &PlanePath {
             x: &p,
             y: &p,
             lr_decay: &[2],
@@ -531,7 +531,7 @@ fn extreme_values_do_not_panic() {
     trajectory(
         &dir.path().join("g.png"),
         Some(&g),
-        &Trajectory {
+        &PlanePath {
             x: &far,
             y: &far,
             lr_decay: &[1],
