@@ -3,10 +3,9 @@
 
 #![allow(dead_code)]
 
-use losscape::core::Precision;
 use losscape::data::rng::{int_tensor, normal_tensor};
 use losscape::data::Dataset;
-use losscape::models::{build, Model};
+use losscape::models::{build, BuildSpec, Model};
 use tch::{Device, Kind};
 
 /// Seed of the model weights.
@@ -57,5 +56,5 @@ pub fn synthetic_data(images: i64, device: Device) -> Dataset {
 /// The f32 network `spec` for 3x32x32 images of 10 classes, seeded, on `device`.
 pub fn model(spec: &str, device: Device) -> Box<dyn Model> {
     let spec = spec.parse().expect("a valid model spec");
-    build(&spec, 3, 10, [32, 32], Precision::F32, device, MODEL_SEED).expect("a built model")
+    build(&BuildSpec::new(spec), device, MODEL_SEED).expect("a built model")
 }

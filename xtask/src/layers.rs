@@ -6,7 +6,9 @@
 
 /// Every workspace crate with the losscape crates it may depend on (normal, dev and build
 /// dependencies alike). A crate's list holds only crates listed before it, so the order is a
-/// layering: nothing depends upward.
+/// layering: nothing depends upward. One more is allowed and not listed: a crate's
+/// dev-dependency on itself, which turns on its own test-only feature for its tests, examples and
+/// doc tests (losscape-directions' `testing`).
 pub const LAYERS: &[(&str, &[&str])] = &[
     ("losscape-core", &[]),
     ("losscape-surface", &["losscape-core"]),
@@ -120,7 +122,8 @@ pub fn breaches(manifests: &[(String, Vec<Dependency>)]) -> Vec<String> {
         };
         for d in deps {
             let ours = d.name == "losscape" || d.name.starts_with("losscape-");
-            if ours && !ok.contains(&d.name.as_str()) {
+            let own_tests = d.name == *krate && d.section == "dev-dependencies";
+            if ours && !ok.contains(&d.name.as_str()) && !own_tests {
                 out.push(format!("{krate} depends on {} ([{}]) against the layering", d.name, d.section));
             }
             if WITHOUT_LIBTORCH.contains(&krate.as_str()) {
@@ -185,12 +188,16 @@ mod tests {
             "[package]\nname = \"losscape-surface\"\n[dependencies]\nlosscape-core = { path = \"../c\", default-features = false }\nserde.workspace = true\n",
         );
         let unknown = manifest("[package]\nname = \"losscape-new\"\n[dependencies]\n");
-        let found = breaches(&[upward, sideways, torch, fine, unknown]);
-        assert_eq!(found.len(), 5, "{found:#?}");
+        // A dev-dependency on itself (its own test feature) is fine; a normal one is not.
+        let own_tests = manifest("[package]\nname = \"losscape-data\"\n[dev-dependencies]\nlosscape-data = { workspace = true }\n");
+        let itself = manifest("[package]\nname = \"losscape-models\"\n[dependencies]\nlosscape-models = { path = \".\" }\n");
+        let found = breaches(&[upward, sideways, torch, fine, unknown, own_tests, itself]);
+        assert_eq!(found.len(), 6, "{found:#?}");
         assert!(found[0].contains("losscape-models depends on losscape-landscape"));
         assert!(found[1].contains("losscape-train depends on losscape-directions ([dev-dependencies])"));
         assert!(found[2].contains("takes losscape-core with its torch feature"));
         assert!(found[3].contains("depends on tch"));
         assert!(found[4].contains("losscape-new is not in the stated layering"));
+        assert!(found[5].contains("losscape-models depends on losscape-models ([dependencies])"));
     }
 }

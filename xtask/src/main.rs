@@ -12,6 +12,8 @@ mod install;
 mod layers;
 mod libtorch;
 mod measures;
+#[cfg(test)]
+mod names;
 mod page;
 mod report;
 mod wheel_deps;

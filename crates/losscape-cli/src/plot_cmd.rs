@@ -9,8 +9,8 @@ use clap::{Args, ValueEnum};
 use losscape::directions::{DirectionSet, Origin};
 use losscape::landscape::Surface;
 use losscape::plot::{
-    contour, heatmap_with, html, lines, surface3d, trajectory, ContourFigure, Curve, Grid, HeatmapFigure, HeatmapOverlay,
-    HtmlFigure, Levels, LinesFigure, SurfaceFigure, Trajectory, TrajectoryFigure, YAxis,
+    contour, heatmap_with, html, lines, surface3d, trajectory, ContourFigure, Curve, ValueGrid, HeatmapFigure, HeatmapOverlay,
+    HtmlFigure, Levels, LinesFigure, SurfaceFigure, PlanePath, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
 use serde_json::Value;
@@ -346,7 +346,7 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
     let default_array = if surface.array("abs_ratio").is_some() { "abs_ratio" } else { "train_loss" };
     let name = args.array.as_deref().unwrap_or(default_array);
     let (x, y, z) = grid_values(surface, name)?;
-    let g = Grid::new(&x, &y, z.view())?;
+    let g = ValueGrid::new(&x, &y, z.view())?;
     let ([auto_x, auto_y], informative) = direction_names(surface, &args.inputs[0]);
     let x_label = args.xlabel.clone().unwrap_or_else(|| auto_x.clone());
     let y_label = args.ylabel.clone().unwrap_or_else(|| auto_y.clone());
@@ -383,7 +383,7 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
         Kind::Contour => match &args.path {
             Some(path) => {
                 let proj = Projection::read(path)?;
-                let traj = Trajectory { x: &proj.x, y: &proj.y, lr_decay: &proj.lr_decay };
+                let traj = PlanePath { x: &proj.x, y: &proj.y, lr_decay: &proj.lr_decay };
                 // The surface's own names when it knows them, else the projection's.
                 let pick = |given: &Option<String>, auto: &str, proj: &str| match given {
                     Some(l) => l.clone(),
@@ -430,7 +430,7 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
                 None => None,
             };
             let contours = match &contour_data {
-                Some((cx, cy, cz)) => Some(Grid::new(cx, cy, cz.view())?),
+                Some((cx, cy, cz)) => Some(ValueGrid::new(cx, cy, cz.view())?),
                 None => None,
             };
             // Points where the eigenvalue solver did not converge (Hessian maps record it).

@@ -163,9 +163,9 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
         model: meta.spec.clone(),
         data: if groups > 1 { format!("{data_name}, dealt into {groups} disjoint subsets") } else { data_name },
         samples: data.len(),
-        params: hvp.params.to_string(),
+        params: hvp.params,
         dimension,
-        loss: hvp.loss.to_string(),
+        loss: hvp.loss,
         precision: Precision::from_kind(model.kind()).to_string(),
     };
     let lanczos_options = LanczosOptions { tol: src.tol, atol: 0.0, max_iter: src.max_iter, seed: src.lanczos_seed, ritz_vectors: false };
@@ -263,7 +263,7 @@ pub fn run(args: SpectrumArgs) -> Result<()> {
         let t = losscape::curvature::hutchpp::choose(&mut op, &trace_options, &bar)?;
         let what = if method == TraceMethod::HutchPlusPlus { "standard error of the remainder term" } else { "standard error" };
         println!("trace        {:.6e} +- {:.2e} ({method}, {} products, {what}, {:.1} s)", t.value, t.std_error, t.hvps, start.elapsed().as_secs_f64());
-        report.trace = Some(TraceSection { method: method.to_string(), value: t.value, std_error: t.std_error, hvps: t.hvps, seed: args.trace_seed });
+        report.trace = Some(TraceSection { method, value: t.value, std_error: t.std_error, hvps: t.hvps, seed: args.trace_seed });
     }
 
     if args.per_layer {

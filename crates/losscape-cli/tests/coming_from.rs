@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use losscape::core::Precision;
-use losscape::models::{build, checkpoint, ModelSpec, Role};
+use losscape::models::{build, BuildSpec, checkpoint, ModelSpec, Role};
 
 /// The fenced blocks of a markdown text: (info string, lines).
 fn blocks(markdown: &str) -> Vec<(String, Vec<String>)> {
@@ -35,7 +34,7 @@ fn blocks(markdown: &str) -> Vec<(String, Vec<String>)> {
 /// counters (a pre-0.4.1 DataParallel model).
 fn write_state_dict(dir: &Path, file: &str, spec: &str, seed: u64, data_parallel: bool) {
     let spec: ModelSpec = spec.parse().unwrap();
-    let model = build(&spec, 3, 10, [32, 32], Precision::F32, tch::Device::Cpu, seed).unwrap();
+    let model = build(&BuildSpec::new(spec), tch::Device::Cpu, seed).unwrap();
     let mut tensors = Vec::new();
     for t in model.named_tensors() {
         if data_parallel && t.role == Role::BnNumBatchesTracked {

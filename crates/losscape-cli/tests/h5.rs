@@ -140,7 +140,7 @@ mod with_hdf5 {
         // A direction file of another network is refused, saying what it holds.
         let other = p("resnet14.safetensors");
         let spec: losscape::models::ModelSpec = "resnet14".parse().unwrap();
-        let m = losscape::models::build(&spec, 1, 10, [28, 28], losscape::core::Precision::F32, tch::Device::Cpu, 5).unwrap();
+        let m = losscape::models::build(&losscape::models::BuildSpec { in_channels: 1, image_size: [28, 28], ..losscape::models::BuildSpec::new(spec) }, tch::Device::Cpu, 5).unwrap();
         let meta = checkpoint::read_meta(&p("model.safetensors")).unwrap();
         let meta = losscape::models::CheckpointMeta { spec: "resnet14".into(), ..meta };
         checkpoint::save(m.as_ref(), &meta, &other).unwrap();

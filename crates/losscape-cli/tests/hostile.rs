@@ -55,7 +55,7 @@ fn fixtures() -> &'static Fixtures {
         {
             use losscape::core::Precision;
             let spec: losscape::models::ModelSpec = "resnet14".parse().unwrap();
-            let model = losscape::models::build(&spec, 1, 10, [28, 28], Precision::F32, tch::Device::Cpu, 5).unwrap();
+            let model = losscape::models::build(&losscape::models::BuildSpec { in_channels: 1, image_size: [28, 28], ..losscape::models::BuildSpec::new(spec) }, tch::Device::Cpu, 5).unwrap();
             let meta = losscape::models::CheckpointMeta::new(&spec, 1, 10, [28, 28], Precision::F32);
             checkpoint::save(model.as_ref(), &meta, &other).unwrap();
         }

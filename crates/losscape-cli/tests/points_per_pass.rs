@@ -38,7 +38,7 @@ fn points_per_pass_is_refused_where_it_cannot_work() {
     // An f64 model has no inference plan.
     let ckpt = dir.path().join("f64.safetensors");
     let spec: ModelSpec = "resnet8".parse().unwrap();
-    let model = losscape::models::build(&spec, 1, 10, [28, 28], Precision::F64, tch::Device::Cpu, 5).unwrap();
+    let model = losscape::models::build(&losscape::models::BuildSpec { in_channels: 1, image_size: [28, 28], precision: Precision::F64, ..losscape::models::BuildSpec::new(spec) }, tch::Device::Cpu, 5).unwrap();
     let mut meta = CheckpointMeta::new(&spec, 1, 10, [28, 28], Precision::F64);
     meta.data = Some("fashion-mnist-mini".into());
     meta.normalization = Some(Normalization { mean: vec![0.286], std: vec![0.353] });

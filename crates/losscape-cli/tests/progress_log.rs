@@ -16,7 +16,7 @@ fn losscape() -> Command {
 
 fn tiny_checkpoint(dir: &Path) -> std::path::PathBuf {
     let spec: ModelSpec = "resnet8".parse().unwrap();
-    let model = losscape::models::build(&spec, 1, 10, [28, 28], Precision::F32, tch::Device::Cpu, 5).unwrap();
+    let model = losscape::models::build(&losscape::models::BuildSpec { in_channels: 1, image_size: [28, 28], ..losscape::models::BuildSpec::new(spec) }, tch::Device::Cpu, 5).unwrap();
     let mut meta = CheckpointMeta::new(&spec, 1, 10, [28, 28], Precision::F32);
     meta.data = Some("fashion-mnist-mini".into());
     meta.normalization = Some(Normalization { mean: vec![0.286], std: vec![0.353] });

@@ -35,7 +35,7 @@ fn run_ok(mut cmd: Command) {
 fn killed_surface_run_resumes_and_matches_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let spec: ModelSpec = "resnet8".parse().unwrap();
-    let model = losscape::models::build(&spec, 1, 10, [28, 28], Precision::F32, tch::Device::Cpu, 5).unwrap();
+    let model = losscape::models::build(&losscape::models::BuildSpec { in_channels: 1, image_size: [28, 28], ..losscape::models::BuildSpec::new(spec) }, tch::Device::Cpu, 5).unwrap();
     let mut meta = CheckpointMeta::new(&spec, 1, 10, [28, 28], Precision::F32);
     meta.data = Some("fashion-mnist-mini".into());
     meta.normalization = Some(Normalization { mean: vec![0.286], std: vec![0.353] });

@@ -25,15 +25,16 @@ pub enum Error {
     Directions(#[from] losscape_directions::Error),
     /// An error from the landscape layer (grids, surface files).
     #[error(transparent)]
-    Landscape(#[from] losscape_landscape::Error),
+    Landscape(losscape_landscape::Error),
 }
 
 /// Result with the curvature [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<Error> for losscape_landscape::Error {
-    /// Lets a Hessian map report its errors through the landscape grid driver; curvature-specific
-    /// errors become [`losscape_landscape::Error::Invalid`] with the same message.
+    /// Lets a Hessian map report its errors through the landscape grid driver: errors of the
+    /// layers below become the landscape's own variants, curvature's own errors travel whole as
+    /// [`losscape_landscape::Error::Metric`] (same message, nothing converted to a string).
     fn from(e: Error) -> Self {
         match e {
             Error::Landscape(inner) => inner,
@@ -41,7 +42,22 @@ impl From<Error> for losscape_landscape::Error {
             Error::Data(d) => losscape_landscape::Error::Data(d),
             Error::Models(m) => losscape_landscape::Error::Models(m),
             Error::Directions(d) => losscape_landscape::Error::Directions(d),
-            other => losscape_landscape::Error::Invalid(other.to_string()),
+            own => losscape_landscape::Error::metric(own),
+        }
+    }
+}
+
+impl From<losscape_landscape::Error> for Error {
+    /// The landscape layer's error, with curvature's own errors that travelled through the grid
+    /// driver ([`losscape_landscape::Error::Metric`]) taken back out: a map that failed with
+    /// [`Error::Invalid`] at a point returns [`Error::Invalid`].
+    fn from(e: losscape_landscape::Error) -> Self {
+        match e {
+            losscape_landscape::Error::Metric(source) => match source.downcast::<Error>() {
+                Ok(own) => *own,
+                Err(other) => Error::Landscape(losscape_landscape::Error::Metric(other)),
+            },
+            other => Error::Landscape(other),
         }
     }
 }

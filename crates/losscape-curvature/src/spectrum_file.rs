@@ -11,12 +11,33 @@
 use std::path::{Path, PathBuf};
 
 use losscape_landscape::export::write_npz_arrays;
-use serde::Serialize;
+use losscape_models::LossKind;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::density::{Broadened, SpectralDensity};
 use crate::error::{Error, Result};
+use crate::hutchpp::TraceMethod;
+use crate::hvp::ParamSet;
 use crate::layers::TensorCurvature;
 use crate::repeats::Repeats;
+
+/// Enums a report holds are written as their names (the strings the command line takes), so a
+/// report's bytes are those of the names.
+macro_rules! by_name {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.name())
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+                String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+by_name!(ParamSet, TraceMethod);
 
 /// The `format` value of spectrum reports.
 pub const FORMAT: &str = "losscape-spectrum";
@@ -34,12 +55,12 @@ pub struct Subject {
     pub data: String,
     /// Examples the loss is averaged over (per subset with repeats).
     pub samples: usize,
-    /// The parameter set (`weights` or `all`).
-    pub params: String,
+    /// The parameter set (written `weights` or `all`).
+    pub params: ParamSet,
     /// Its number of scalars: the Hessian's dimension.
     pub dimension: i64,
-    /// The loss.
-    pub loss: String,
+    /// The loss (written by its name, e.g. `cross_entropy`).
+    pub loss: LossKind,
     /// Precision of the products.
     pub precision: String,
 }
@@ -99,8 +120,8 @@ pub struct EigenSection {
 /// The trace section.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TraceSection {
-    /// `hutchinson` or `hutch++`.
-    pub method: String,
+    /// The estimator (written `hutchinson` or `hutch++`).
+    pub method: TraceMethod,
     /// The estimate.
     pub value: f64,
     /// Its standard error (Hutch++: of the remainder term).

@@ -10,9 +10,8 @@ mod common;
 
 use common::random_data;
 use losscape_core::progress::Silent;
-use losscape_core::Precision;
 use losscape_curvature::{lanczos, slq_start, HessianOperator, HvpOptions, LanczosOptions, SlqOptions, SymmetricOperator};
-use losscape_models::{build, ModelSpec};
+use losscape_models::{build, BuildSpec, ModelSpec};
 use tch::{Device, Kind, Tensor};
 
 /// A [`HessianOperator`] that records the device of every vector it is given and returns.
@@ -44,8 +43,8 @@ fn hessian_products_stay_on_the_gpu_and_equal_the_cpus() {
     assert!(tch::Cuda::is_available(), "the cuda feature needs a GPU that libtorch can see");
     let gpu = Device::Cuda(0);
     let spec: ModelSpec = "resnet8".parse().unwrap();
-    let cpu_model = build(&spec, 3, 10, [16, 16], Precision::F32, Device::Cpu, 3).unwrap();
-    let gpu_model = build(&spec, 3, 10, [16, 16], Precision::F32, gpu, 3).unwrap();
+    let cpu_model = build(&BuildSpec { image_size: [16, 16], ..BuildSpec::new(spec) }, Device::Cpu, 3).unwrap();
+    let gpu_model = build(&BuildSpec { image_size: [16, 16], ..BuildSpec::new(spec) }, gpu, 3).unwrap();
     let cpu_data = random_data(64, [3, 16, 16], 10, 1);
     let gpu_data = cpu_data.to_device(gpu).unwrap();
     let options = HvpOptions { batch_size: 32, ..HvpOptions::default() };

@@ -243,3 +243,34 @@ fn a_one_dimensional_map_works_too() {
     let direct = extreme_eigenvalues(&model, &data, hvp, &lz, &Silent).unwrap();
     assert_eq!(s.array("max_eig").unwrap()[0], direct.max.value);
 }
+
+/// A curvature error at a point travels through landscape's grid driver whole: the driver's error
+/// is `Metric` holding curvature's own `Invalid` (not its message in landscape's `Invalid`), and
+/// curvature's conversion back returns that same variant.
+#[test]
+fn a_metric_error_keeps_its_type_through_the_grid_driver() {
+    common::one_thread();
+    let model = TinyNet::new(1, 3, Kind::Double, 2);
+    let data = random_data(12, [1, 4, 4], 3, 6);
+    let d = Direction::random(&model, &RandomSpec { seed: 4, ..Default::default() }).unwrap();
+    let (hvp, lz) = settings();
+    // Lanczos refuses zero steps at the first point.
+    let mut metrics = EigenMetrics::new(&data, hvp, LanczosOptions { max_iter: 0, ..lz });
+    let header = metrics.header(Grid::new("0:1:2".parse().unwrap(), None).unwrap(), Precision::F64);
+    let job = GridJob { model: &model, directions: std::slice::from_ref(&d), shard: Shard::all(), save_interval: Duration::ZERO };
+    let dir = tempfile::tempdir().unwrap();
+    let err = run_grid(&job, &mut metrics, &dir.path().join("refused.surface"), header, &Silent).unwrap_err();
+    assert_eq!(err.to_string(), "max_iter must be at least 1");
+    let losscape_landscape::Error::Metric(source) = &err else { panic!("not a Metric error: {err:?}") };
+    assert!(
+        matches!(source.downcast_ref::<losscape_curvature::Error>(), Some(losscape_curvature::Error::Invalid(m)) if m == "max_iter must be at least 1"),
+        "{source:?}"
+    );
+    assert!(matches!(losscape_curvature::Error::from(err), losscape_curvature::Error::Invalid(_)));
+    // Errors of the landscape layer itself stay landscape errors on the way back.
+    let landscape = losscape_landscape::Error::Invalid("a landscape error".into());
+    assert!(matches!(
+        losscape_curvature::Error::from(landscape),
+        losscape_curvature::Error::Landscape(losscape_landscape::Error::Invalid(_))
+    ));
+}

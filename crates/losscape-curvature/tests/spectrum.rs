@@ -536,7 +536,7 @@ fn eigenvector_directions_are_the_exact_eigenvectors_and_save_as_direction_files
 
 #[test]
 fn the_spectrum_report_writes_json_and_npz() {
-    use losscape_curvature::spectrum_file::{DensitySection, Subject};
+    use losscape_curvature::spectrum_file::{DensitySection, Subject, TraceSection};
     use losscape_curvature::SpectrumReport;
     common::one_thread();
     let (model, data) = setup();
@@ -558,14 +558,14 @@ fn the_spectrum_report_writes_json_and_npz() {
             model: "tinynet".into(),
             data: data.name.clone(),
             samples: data.len(),
-            params: "all".into(),
+            params: ParamSet::All,
             dimension: 203,
-            loss: "cross_entropy".into(),
+            loss: LossKind::CrossEntropy,
             precision: "f64".into(),
         },
         density: Some(DensitySection::new(&d, 10, 0, &b)),
         eigenpairs: None,
-        trace: None,
+        trace: Some(TraceSection { method: TraceMethod::HutchPlusPlus, value: 1.0, std_error: 0.5, hvps: 4, seed: 2 }),
         per_layer: None,
         repeats: None,
         broadened: Some(b),
@@ -575,6 +575,12 @@ fn the_spectrum_report_writes_json_and_npz() {
     assert_eq!(json, dir.path().join("spec.json"));
     let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(value["density"]["starts"], 2);
+    // The enums are written as their names, the strings the report held before they were enums.
+    assert_eq!((&value["subject"]["params"], &value["subject"]["loss"]), (&"all".into(), &"cross_entropy".into()));
+    assert_eq!(value["trace"]["method"], "hutch++");
+    let back: TraceMethod = serde_json::from_value(value["trace"]["method"].clone()).unwrap();
+    assert_eq!(back, TraceMethod::HutchPlusPlus);
+    assert!(serde_json::from_value::<ParamSet>("some".into()).unwrap_err().to_string().contains("unknown parameter set 'some'"));
     assert!((value["density"]["moments"][0].as_f64().unwrap() - d.moment(1)).abs() < 1e-15);
     let bytes = std::fs::read(&npz).unwrap();
     assert!(bytes.starts_with(b"PK"));

@@ -24,6 +24,7 @@ pub mod direction;
 pub mod error;
 pub mod file;
 pub mod options;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use anchor::{Anchor, BN_VAR_FLOORED, BN_VAR_KEY, BN_VAR_UNDEFINED};

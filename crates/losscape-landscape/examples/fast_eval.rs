@@ -10,11 +10,10 @@
 
 use std::time::Instant;
 
-use losscape_core::Precision;
 use losscape_data::rng::{int_tensor, normal_tensor};
 use losscape_data::Dataset;
 use losscape_landscape::{EvalPath, Evaluator, Layout, LossKind};
-use losscape_models::build;
+use losscape_models::{build, BuildSpec};
 use tch::{Device, Kind};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rounds: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(3);
     tch::set_num_threads(threads);
 
-    let model = build(&spec, 3, 10, [32, 32], Precision::F32, Device::Cpu, 1)?;
+    let model = build(&BuildSpec::new(spec), Device::Cpu, 1)?;
     let xs = normal_tensor(3, &[images, 3, 32, 32], Kind::Float);
     let ys = int_tensor(4, images as usize, 10);
     let data = Dataset::new(xs, ys, 10, "synthetic")?;

@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn activation_bytes_follow_the_plan_the_kind_and_the_points_per_pass() {
         let spec: losscape_models::ModelSpec = "resnet20".parse().unwrap();
-        let build = |p| losscape_models::build(&spec, 3, 10, [32, 32], p, Device::Cpu, 0).unwrap();
+        let build = |p| losscape_models::build(&losscape_models::BuildSpec { precision: p, ..losscape_models::BuildSpec::new(spec) }, Device::Cpu, 0).unwrap();
         let f32_model = build(losscape_core::Precision::F32);
         let one = activation_bytes_per_image(f32_model.as_ref(), [3, 32, 32], 1).unwrap().unwrap();
         assert_eq!(one, LIVE_ACTIVATIONS * 16 * 32 * 32 * 4);

@@ -31,6 +31,12 @@ pub enum Error {
     /// An error reported by libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// An error of a metric's own layer (a [`crate::PointMetrics`] implemented elsewhere, such as
+    /// curvature's Hessian map), kept whole: its message is the metric's, and a caller matches
+    /// on it by downcasting (`source.downcast_ref::<losscape_curvature::Error>()`), or through
+    /// that layer's conversion back from this error.
+    #[error(transparent)]
+    Metric(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// An input a job refuses because of what its model can do.
     #[error("{0}")]
     Refused(#[from] crate::job::Refusal),
@@ -52,6 +58,11 @@ impl Error {
     /// This error as the cause of `context`.
     pub fn context(self, context: impl Into<String>) -> Self {
         Error::Context { context: context.into(), source: Box::new(self) }
+    }
+
+    /// A metric's own error, kept whole as [`Error::Metric`].
+    pub fn metric(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Metric(Box::new(source))
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {

@@ -1,9 +1,6 @@
 //! The evaluator: loss and accuracy of a model on a whole data split, in evaluation mode (BN
 //! running statistics), without autograd, on data already resident on the model's device.
 
-use std::fmt;
-use std::str::FromStr;
-
 use losscape_data::Dataset;
 use losscape_models::Model;
 use tch::{Device, Kind, Tensor};
@@ -11,109 +8,18 @@ use tch::{Device, Kind, Tensor};
 use crate::error::{Error, Result};
 use crate::fast::{FastForward, Layout};
 
-/// The loss evaluated at each point.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LossKind {
-    /// Cross-entropy of the logits against the class labels (the paper's loss).
-    #[default]
-    CrossEntropy,
-    /// Mean squared error between softmax(outputs) and one-hot labels (the original code's `mse`
-    /// option), averaged over samples and outputs like PyTorch's `MSELoss`.
-    MseSoftmax,
-    /// Mean squared error between the raw outputs and one-hot labels (or regression targets:
-    /// float labels `[N]` or `[N, K]`), averaged over samples and outputs: exactly quadratic in the
-    /// weights of a linear model.
-    Mse,
-}
+// The loss evaluated at each point: the one definition of losscape-models, here at its old path.
+pub use losscape_models::loss::LossKind;
 
-impl LossKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            LossKind::CrossEntropy => "cross_entropy",
-            LossKind::MseSoftmax => "mse_softmax",
-            LossKind::Mse => "mse",
-        }
-    }
-
-    /// The summed (not averaged) loss of one batch as a differentiable f64 scalar tensor:
-    /// cross-entropy as `log_softmax` + `nll_loss` in f64 (exact in f64 tests, where libtorch's
-    /// fused cross-entropy would compute in f32), the MSE variants as the sum over samples of the
-    /// mean squared error over outputs against one-hot labels.
-    pub fn batch_loss(self, outputs: &Tensor, labels: &Tensor) -> Result<Tensor> {
-        let outputs = outputs.f_to_kind(Kind::Double)?;
-        if labels.f_is_floating_point()? {
-            return self.regression_loss(&outputs, labels);
-        }
-        Ok(match self {
-            LossKind::CrossEntropy => outputs
-                .f_log_softmax(-1, Kind::Double)?
-                .f_nll_loss(labels, None::<&Tensor>, tch::Reduction::Sum, -100)?,
-            LossKind::MseSoftmax | LossKind::Mse => {
-                let classes = outputs.size()[1];
-                let onehot = labels.f_one_hot(classes)?.f_to_kind(Kind::Double)?;
-                let pred = if self == LossKind::MseSoftmax { outputs.f_softmax(-1, Kind::Double)? } else { outputs };
-                pred.f_sub(&onehot)?.f_square()?.f_sum(Kind::Double)?.f_div_scalar(classes as f64)?
-            }
-        })
-    }
-
-    /// [`batch_loss`](LossKind::batch_loss) against regression targets (float labels with as many
-    /// values per sample as there are outputs): plain MSE only.
-    fn regression_loss(self, outputs: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        if self != LossKind::Mse {
-            return Err(Error::Invalid(format!("regression targets (float labels) need the mse loss, not {self}")));
-        }
-        if targets.numel() != outputs.numel() {
-            return Err(Error::Invalid(format!(
-                "regression targets of shape {:?} do not match outputs of shape {:?}",
-                targets.size(),
-                outputs.size()
-            )));
-        }
-        let targets = targets.f_to_kind(Kind::Double)?.f_view_as(outputs)?;
-        let per_sample = outputs.size().get(1).copied().unwrap_or(1) as f64;
-        Ok(outputs.f_sub(&targets)?.f_square()?.f_sum(Kind::Double)?.f_div_scalar(per_sample)?)
-    }
-
-    /// The summed (not averaged) loss of one batch, in f64.
-    pub fn batch_sum(self, outputs: &Tensor, labels: &Tensor) -> Result<f64> {
-        Ok(self.batch_loss(outputs, labels)?.f_double_value(&[])?)
-    }
-}
-
-impl fmt::Display for LossKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for LossKind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "cross_entropy" | "ce" | "crossentropy" => Ok(LossKind::CrossEntropy),
-            "mse_softmax" => Ok(LossKind::MseSoftmax),
-            "mse" => Ok(LossKind::Mse),
-            _ => Err(Error::Invalid(format!(
-                "unknown loss '{s}': use cross_entropy, mse_softmax or mse"
-            ))),
-        }
-    }
-}
-
-/// Loss (sample-weighted mean over the split) and accuracy (percent; NaN for regression targets) of
-/// one evaluation.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Metrics {
-    pub loss: f64,
-    pub accuracy: f64,
-}
+// Loss (sample-weighted mean over the split), accuracy (percent; NaN for regression targets) and
+// examples of one evaluation: the one result type, also training's.
+pub use losscape_models::loss::Evaluation;
 
 /// Which forward pass an [`Evaluator`] runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EvalPath {
     /// The fast path where it applies (f32 built-in networks: BN folded into the convolutions,
-    /// channels-last layout, see [`crate::fast`]), the plain one otherwise.
+    /// channels-last layout, see [`FastForward`]), the plain one otherwise.
     #[default]
     Auto,
     /// The model's own eval-mode forward pass.
@@ -152,13 +58,13 @@ impl Evaluator {
     /// Loss and accuracy of `model` on all of `data`, in evaluation mode and without autograd,
     /// through [`EvalPath::Auto`]. `data` must be on the model's device with the model's floating
     /// kind.
-    pub fn evaluate(&self, model: &dyn Model, data: &Dataset) -> Result<Metrics> {
+    pub fn evaluate(&self, model: &dyn Model, data: &Dataset) -> Result<Evaluation> {
         self.evaluate_with(model, data, EvalPath::Auto)
     }
 
     /// [`evaluate`](Evaluator::evaluate) through the given forward pass. The fast path's loss
     /// equals the plain one's to f32 rounding (relative differences around 1e-9 on ResNet-20; tested at 1e-5).
-    pub fn evaluate_with(&self, model: &dyn Model, data: &Dataset, path: EvalPath) -> Result<Metrics> {
+    pub fn evaluate_with(&self, model: &dyn Model, data: &Dataset, path: EvalPath) -> Result<Evaluation> {
         let (fold, layout) = match path {
             EvalPath::Auto => (true, Layout::ChannelsLast),
             EvalPath::Plain => (false, Layout::Contiguous),
@@ -174,7 +80,7 @@ impl Evaluator {
     /// [`evaluate`](Evaluator::evaluate) with an inference plan built beforehand from `model`
     /// (once per job: [`FastForward::new`]), folded here at the model's current weights; without
     /// one, the model's own forward on inputs in `plain_layout`.
-    pub fn evaluate_planned(&self, model: &dyn Model, plan: Option<&FastForward>, plain_layout: Layout, data: &Dataset) -> Result<Metrics> {
+    pub fn evaluate_planned(&self, model: &dyn Model, plan: Option<&FastForward>, plain_layout: Layout, data: &Dataset) -> Result<Evaluation> {
         self.check(model, data)?;
         tch::no_grad(|| match plan {
             Some(fast) => {
@@ -205,7 +111,7 @@ impl Evaluator {
     }
 
     /// The evaluation loop over batches of `data` (converted to `kind`) with any forward pass.
-    fn evaluate_fn(&self, kind: Kind, data: &Dataset, forward: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Metrics> {
+    fn evaluate_fn(&self, kind: Kind, data: &Dataset, forward: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Evaluation> {
         let mut loss_sum = 0.0;
         let mut correct = 0i64;
         // Regression targets (float labels) have no accuracy: it is NaN.
@@ -225,9 +131,10 @@ impl Evaluator {
                 .f_int64_value(&[])?;
         }
         let n = data.len() as f64;
-        Ok(Metrics {
+        Ok(Evaluation {
             loss: loss_sum / n,
             accuracy: if regression { f64::NAN } else { 100.0 * correct as f64 / n },
+            examples: data.len(),
         })
     }
 }

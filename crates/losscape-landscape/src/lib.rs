@@ -2,7 +2,8 @@
 //! stored in a resumable, shardable surface file and exported for numpy, spreadsheets and ParaView.
 //!
 //! - [`evaluate`]: the [`Evaluator`] (loss and accuracy over a whole split, eval mode, no
-//!   autograd) with its [`EvalPath`]s; by default the built-in f32 networks go through [`fast`]:
+//!   autograd) with its [`EvalPath`]s; by default the built-in f32 networks go through the fast path
+//!   ([`FastForward`], the models' inference plans):
 //!   every BN folded into the convolution before it at the current weights, channels-last
 //!   activations, batches of 32 on the CPU, equal to the plain forward to f32 rounding.
 //! - [`run`]: the resumable grid driver ([`run_grid`], [`run_surface`]).
@@ -50,7 +51,8 @@ pub mod error;
 // The libtorch-free surface files, at their old paths (`losscape_landscape::grid::Grid`, ...).
 pub use losscape_surface::{export, grid, masked, surface};
 pub mod evaluate;
-pub mod fast;
+// The fast path's types live in losscape-models; they are re-exported below.
+mod fast;
 pub mod grouped;
 pub mod h5;
 pub mod job;
@@ -58,7 +60,7 @@ pub mod mpi;
 pub mod run;
 
 pub use error::{Error, Result};
-pub use evaluate::{EvalPath, Evaluator, LossKind, Metrics};
+pub use evaluate::{EvalPath, Evaluation, Evaluator, LossKind};
 pub use fast::{FastForward, FoldedForward, Layout};
 pub use grid::{Axis, Grid, Shard};
 pub use job::{DirectionSource, GridRequest, PreparedSurface, Refusal, SurfaceRequest};

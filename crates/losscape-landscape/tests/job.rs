@@ -14,7 +14,7 @@ use tch::Device;
 
 fn save_model(path: &std::path::Path, seed: u64) {
     let spec: ModelSpec = "resnet8".parse().unwrap();
-    let model = losscape_models::build(&spec, 1, 10, [28, 28], Precision::F32, Device::Cpu, seed).unwrap();
+    let model = losscape_models::build(&losscape_models::BuildSpec { in_channels: 1, image_size: [28, 28], ..losscape_models::BuildSpec::new(spec) }, Device::Cpu, seed).unwrap();
     let meta = CheckpointMeta::with_spec("resnet8".into(), 1, 10, [28, 28], Precision::F32);
     checkpoint::save(model.as_ref(), &meta, path).unwrap();
 }

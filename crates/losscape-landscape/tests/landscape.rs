@@ -28,7 +28,7 @@ fn header(grid: Grid, arrays: Vec<String>, loss: LossKind) -> SurfaceHeader {
 fn resnet_surface_matches_fresh_models_and_keeps_the_base() {
     let dir = tempfile::tempdir().unwrap();
     let spec: ModelSpec = "resnet8".parse().unwrap();
-    let model = losscape_models::build(&spec, 1, 10, [12, 12], Precision::F32, Device::Cpu, 3).unwrap();
+    let model = losscape_models::build(&losscape_models::BuildSpec { in_channels: 1, image_size: [12, 12], ..losscape_models::BuildSpec::new(spec) }, Device::Cpu, 3).unwrap();
     let data = toy_data(48, 1, 12, 10, 5, Kind::Float);
     let eval = Evaluator { batch_size: 16, loss: LossKind::CrossEntropy };
     let d1 = Direction::random(model.as_ref(), &RandomSpec { seed: 1, ..Default::default() }).unwrap();
@@ -139,8 +139,8 @@ fn linear_mse_surface_is_the_analytic_quadratic() {
 fn interpolation_ends_equal_the_two_models_and_shards_resume() {
     let dir = tempfile::tempdir().unwrap();
     let spec: ModelSpec = "resnet8".parse().unwrap();
-    let a = losscape_models::build(&spec, 1, 10, [8, 8], Precision::F32, Device::Cpu, 1).unwrap();
-    let b = losscape_models::build(&spec, 1, 10, [8, 8], Precision::F32, Device::Cpu, 2).unwrap();
+    let a = losscape_models::build(&losscape_models::BuildSpec { in_channels: 1, image_size: [8, 8], ..losscape_models::BuildSpec::new(spec) }, Device::Cpu, 1).unwrap();
+    let b = losscape_models::build(&losscape_models::BuildSpec { in_channels: 1, image_size: [8, 8], ..losscape_models::BuildSpec::new(spec) }, Device::Cpu, 2).unwrap();
     // Give b different BN statistics too, so "states" matters.
     let data = toy_data(32, 1, 8, 10, 2, Kind::Float);
     let _ = tch::no_grad(|| b.forward_t(&data.images, true));

@@ -23,6 +23,7 @@ fn float_labels_are_regression_targets_for_mse() {
     let expected = (outputs - &targets).square().mean(Kind::Double).double_value(&[]);
     assert!((metrics.loss - expected).abs() < 1e-12 * expected, "{} vs {expected}", metrics.loss);
     assert!(metrics.accuracy.is_nan());
+    assert_eq!(metrics.examples, 10);
 
     let err = Evaluator::new(Device::Cpu, LossKind::CrossEntropy).evaluate(&model, &data).unwrap_err().to_string();
     assert!(err.contains("need the mse loss"), "{err}");

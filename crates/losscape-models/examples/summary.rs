@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use losscape_core::Precision;
-use losscape_models::{build, checkpoint, CheckpointMeta, ModelSpec};
+use losscape_models::{build, BuildSpec, checkpoint, CheckpointMeta, ModelSpec};
 use tch::Device;
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,7 +21,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let spec: ModelSpec = args.first().map(String::as_str).unwrap_or("resnet20").parse()?;
     let channels: i64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(3);
     let size: i64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(32);
-    let model = build(&spec, channels, 10, [size, size], Precision::F32, Device::Cpu, 0)?;
+    let model = build(&BuildSpec { in_channels: channels, image_size: [size, size], ..BuildSpec::new(spec) }, Device::Cpu, 0)?;
 
     println!("{spec} for {channels}x{size}x{size} images, 10 classes");
     println!("{:<40} {:<24} {:<18} {:>10}", "name", "role", "shape", "count");

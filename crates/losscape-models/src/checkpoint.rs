@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::layers::Init;
 use crate::model::Model;
 use crate::spec::ModelSpec;
-use crate::zoo::build_with;
+use crate::zoo::{build_with, BuildSpec};
 
 /// Value of the `format` metadata key of a checkpoint.
 pub const FORMAT: &str = "losscape-checkpoint";
@@ -166,15 +166,14 @@ pub fn load_as(path: &Path, device: Device, precision: Precision) -> Result<(Box
     let spec = meta
         .model_spec()
         .map_err(|e| Error::format(path, format!("checkpoint metadata: {e}")))?;
-    let model = build_with(
-        &spec,
-        meta.in_channels,
-        meta.num_classes,
-        meta.image_size,
+    let build = BuildSpec {
+        model: spec,
+        in_channels: meta.in_channels,
+        num_classes: meta.num_classes,
+        image_size: meta.image_size,
         precision,
-        device,
-        Init::Blank,
-    )?;
+    };
+    let model = build_with(&build, device, Init::Blank)?;
     load_into(model.as_ref(), path)?;
     Ok((model, meta))
 }

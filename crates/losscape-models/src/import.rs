@@ -28,7 +28,7 @@ use crate::layers::Init;
 use crate::model::Model;
 use crate::role::Role;
 use crate::spec::{Family, ModelSpec};
-use crate::zoo::build_with;
+use crate::zoo::{build_with, BuildSpec};
 
 /// The CIFAR-10 channel means of the original's data loader (`[125.3, 123.0, 113.9] / 255`).
 pub const CIFAR10_MEAN: [f64; 3] = [125.3 / 255.0, 123.0 / 255.0, 113.9 / 255.0];
@@ -118,7 +118,8 @@ pub fn import_state_dict(path: &Path, options: &ImportOptions, device: Device) -
             )));
         }
     }
-    let model = build_with(&spec, in_channels, num_classes, options.image_size, options.precision, device, Init::Blank)?;
+    let build = BuildSpec { model: spec, in_channels, num_classes, image_size: options.image_size, precision: options.precision };
+    let model = build_with(&build, device, Init::Blank)?;
     let targets = model.named_tensors();
     let (mut missing, mut misshaped) = (Vec::new(), Vec::new());
     let mut counters_filled = 0;
@@ -229,7 +230,7 @@ pub fn guess_spec(tensors: &[(String, Tensor)]) -> Option<ModelSpec> {
 mod tests {
     use super::*;
     use crate::checkpoint::save_tensors;
-    use crate::zoo::build;
+    use crate::zoo::{build, BuildSpec};
 
     fn state_dict(model: &dyn Model, prefix: &str, skip: impl Fn(&str) -> bool) -> Vec<(String, Tensor)> {
         model
@@ -243,7 +244,7 @@ mod tests {
     #[test]
     fn a_data_parallel_state_dict_imports_with_every_value() {
         let spec: ModelSpec = "resnet8".parse().unwrap();
-        let model = build(&spec, 3, 10, [32, 32], Precision::F32, Device::Cpu, 7).unwrap();
+        let model = build(&BuildSpec::new(spec), Device::Cpu, 7).unwrap();
         // Distinct running statistics, so a statistic left behind would show.
         for t in model.named_tensors().iter().filter(|t| t.role.is_bn_statistic()) {
             let _g = tch::no_grad_guard();
@@ -269,7 +270,7 @@ mod tests {
     #[test]
     fn every_misfit_is_named_and_the_architecture_guessed() {
         let spec: ModelSpec = "resnet14".parse().unwrap();
-        let model = build(&spec, 3, 10, [32, 32], Precision::F32, Device::Cpu, 1).unwrap();
+        let model = build(&BuildSpec::new(spec), Device::Cpu, 1).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sd.safetensors");
         let mut tensors = state_dict(model.as_ref(), "", |n| n == "layer2.1.bn1.weight");
@@ -286,7 +287,7 @@ mod tests {
         assert!(err.contains("1 mis-shaped: linear.bias is [11] in the file, [10] in resnet14"), "{err}");
 
         // The right file for another depth: the error says which.
-        let other = build(&"resnet20-noshort".parse().unwrap(), 3, 10, [32, 32], Precision::F32, Device::Cpu, 1).unwrap();
+        let other = build(&BuildSpec::new("resnet20-noshort".parse().unwrap()), Device::Cpu, 1).unwrap();
         save_tensors(&state_dict(other.as_ref(), "", |_| false), &BTreeMap::new(), &file).unwrap();
         let err = import_state_dict(&file, &ImportOptions::cifar10(spec), Device::Cpu).unwrap_err().to_string();
         assert!(err.contains("look like resnet20-noshort"), "{err}");
@@ -295,7 +296,7 @@ mod tests {
     #[test]
     fn nan_values_and_colliding_prefixes_are_refused() {
         let spec: ModelSpec = "resnet8".parse().unwrap();
-        let model = build(&spec, 3, 10, [32, 32], Precision::F32, Device::Cpu, 1).unwrap();
+        let model = build(&BuildSpec::new(spec), Device::Cpu, 1).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sd.safetensors");
         let tensors = state_dict(model.as_ref(), "", |_| false);

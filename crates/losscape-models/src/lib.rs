@@ -25,11 +25,11 @@
 //!
 //! ```
 //! use losscape_core::Precision;
-//! use losscape_models::{build, checkpoint, CheckpointMeta, ModelSpec};
+//! use losscape_models::{build, checkpoint, BuildSpec, CheckpointMeta, ModelSpec};
 //! use tch::{Device, Kind, Tensor};
 //!
 //! let spec: ModelSpec = "resnet20".parse()?;
-//! let model = build(&spec, 1, 10, [28, 28], Precision::F32, Device::Cpu, 0)?;
+//! let model = build(&BuildSpec { in_channels: 1, image_size: [28, 28], ..BuildSpec::new(spec) }, Device::Cpu, 0)?;
 //! assert_eq!(model.num_parameters(), 272_474 - 288); // one input channel
 //!
 //! let images = Tensor::zeros([4, 1, 28, 28], (Kind::Float, Device::Cpu));
@@ -54,6 +54,7 @@ pub mod error;
 pub mod import;
 pub mod inference;
 mod layers;
+pub mod loss;
 pub mod model;
 mod resnet;
 pub mod role;
@@ -73,10 +74,11 @@ pub use error::{Error, Result};
 pub use import::{import_state_dict, ImportOptions, Imported, CIFAR10_MEAN, CIFAR10_STD};
 pub use inference::{FastForward, FoldedForward, Layout};
 pub use layers::{BN_EPS, BN_MOMENTUM, LINEAR_INIT_STD};
+pub use loss::{Accumulation, Evaluation, LossKind};
 pub use model::{Model, NamedTensor};
 pub use role::Role;
 pub use source::{check_input_file, ModelSource};
 pub use spec::{Family, ModelSpec};
 pub use state_dict::load_state_dict;
 pub use torchscript::{BnMode, TorchScriptModel, TorchScriptOptions};
-pub use zoo::build;
+pub use zoo::{build, BuildSpec};

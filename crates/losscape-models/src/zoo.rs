@@ -1,4 +1,5 @@
-//! [`build`]: a model from its spec, input shape, class count, precision, device and seed.
+//! [`build`]: a model from its [`BuildSpec`] (network, input shape, class count, precision), a
+//! device and a seed.
 
 use tch::Device;
 
@@ -11,8 +12,40 @@ use crate::resnet::ResNet;
 use crate::spec::{Family, ModelSpec};
 use crate::vgg::Vgg9;
 
-/// Builds the network `spec` for images of `in_channels` x `image_size` (`[height, width]`) and
-/// `num_classes` classes, in `precision` on `device`, initialized as the original code does:
+/// What [`build`] makes: the network and the data it is built for.
+///
+/// ```
+/// use losscape_core::Precision;
+/// use losscape_models::BuildSpec;
+///
+/// // CIFAR-10's shape in f32 unless said otherwise.
+/// let spec = BuildSpec { in_channels: 1, image_size: [28, 28], ..BuildSpec::new("resnet20".parse()?) };
+/// assert_eq!((spec.num_classes, spec.precision), (10, Precision::F32));
+/// # Ok::<(), losscape_models::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuildSpec {
+    /// The network.
+    pub model: ModelSpec,
+    /// Channels of the input images.
+    pub in_channels: i64,
+    /// Number of classes (outputs).
+    pub num_classes: i64,
+    /// `[height, width]` of the input images (VGG-9's first Linear layer depends on it).
+    pub image_size: [i64; 2],
+    /// f32 or f64.
+    pub precision: Precision,
+}
+
+impl BuildSpec {
+    /// `model` for CIFAR-10's images and classes (3 x 32 x 32, 10 classes) in f32; set the
+    /// fields that differ with struct update syntax.
+    pub fn new(model: ModelSpec) -> Self {
+        BuildSpec { model, in_channels: 3, num_classes: 10, image_size: [32, 32], precision: Precision::F32 }
+    }
+}
+
+/// Builds the network of `spec` on `device`, initialized as the original code does:
 ///
 /// - convolution weights Kaiming-normal with fan-in and gain sqrt(2): std = sqrt(2 / (in*kh*kw));
 /// - convolution biases (VGG-9 only) 0; BN gamma 1, beta 0, running mean 0, running variance 1;
@@ -27,36 +60,13 @@ use crate::vgg::Vgg9;
 ///
 /// ResNets accept any image size (global average pooling); VGG-9 requires the size it was built
 /// for (its first Linear layer's width depends on it; at least 5x5).
-pub fn build(
-    spec: &ModelSpec,
-    in_channels: i64,
-    num_classes: i64,
-    image_size: [i64; 2],
-    precision: Precision,
-    device: Device,
-    seed: u64,
-) -> Result<Box<dyn Model>> {
-    build_with(
-        spec,
-        in_channels,
-        num_classes,
-        image_size,
-        precision,
-        device,
-        Init::Seeded(seed),
-    )
+pub fn build(spec: &BuildSpec, device: Device, seed: u64) -> Result<Box<dyn Model>> {
+    build_with(spec, device, Init::Seeded(seed))
 }
 
 /// [`build`] with an explicit initialization (checkpoint loading uses [`Init::Blank`]).
-pub(crate) fn build_with(
-    spec: &ModelSpec,
-    in_channels: i64,
-    num_classes: i64,
-    image_size: [i64; 2],
-    precision: Precision,
-    device: Device,
-    init: Init,
-) -> Result<Box<dyn Model>> {
+pub(crate) fn build_with(build: &BuildSpec, device: Device, init: Init) -> Result<Box<dyn Model>> {
+    let BuildSpec { model: ref spec, in_channels, num_classes, image_size, precision } = *build;
     if !(1..=4096).contains(&in_channels) {
         return Err(Error::Invalid(format!(
             "{spec}: input channels must be between 1 and 4096, got {in_channels}"

@@ -7,12 +7,12 @@ use std::path::Path;
 use losscape_core::Precision;
 use losscape_data::Normalization;
 use losscape_models::checkpoint::{self, CheckpointMeta};
-use losscape_models::{build, Model, ModelSpec};
+use losscape_models::{build, BuildSpec, Model, ModelSpec};
 use tch::{Device, Kind, Tensor};
 
 fn model(spec: &str, precision: Precision, seed: u64) -> Box<dyn Model> {
     let spec: ModelSpec = spec.parse().unwrap();
-    build(&spec, 1, 10, [16, 16], precision, Device::Cpu, seed).unwrap()
+    build(&BuildSpec { in_channels: 1, image_size: [16, 16], precision: precision, ..BuildSpec::new(spec) }, Device::Cpu, seed).unwrap()
 }
 
 fn meta_for(m: &dyn Model, precision: Precision) -> CheckpointMeta {
@@ -161,7 +161,7 @@ fn mismatched_checkpoints_are_refused_with_the_tensor_name() {
 
     // Another class count: the head differs.
     let spec: ModelSpec = "resnet8".parse().unwrap();
-    let five = build(&spec, 1, 5, [16, 16], Precision::F32, Device::Cpu, 0).unwrap();
+    let five = build(&BuildSpec { in_channels: 1, num_classes: 5, image_size: [16, 16], ..BuildSpec::new(spec) }, Device::Cpu, 0).unwrap();
     let err = checkpoint::load_into(five.as_ref(), &resnet8).unwrap_err().to_string();
     assert!(
         err.contains("'linear.weight'") && err.contains("[10, 64]") && err.contains("[5, 64]"),

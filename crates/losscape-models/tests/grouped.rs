@@ -3,9 +3,8 @@
 //! with projection shortcuts and for VGG-9, and a network folded with `fold_owned` keeps its
 //! weights after the model moves on.
 
-use losscape_core::Precision;
 use losscape_models::inference::{FastForward, GroupedForward, Layout};
-use losscape_models::{build, Model, ModelSpec};
+use losscape_models::{build, BuildSpec, Model, ModelSpec};
 use tch::{Device, Kind, Tensor};
 
 /// Moves every tensor of `m` (weights, biases, BN statistics) by a seeded relative amount that
@@ -24,7 +23,7 @@ fn perturb(m: &dyn Model, seed: i64) {
 
 fn check(spec: &str, layout: Layout) {
     let spec: ModelSpec = spec.parse().unwrap();
-    let m = build(&spec, 3, 10, [16, 16], Precision::F32, Device::Cpu, 4).unwrap();
+    let m = build(&BuildSpec { image_size: [16, 16], ..BuildSpec::new(spec) }, Device::Cpu, 4).unwrap();
     let plan = FastForward::new(m.as_ref(), layout).unwrap();
     tch::manual_seed(1);
     let xs = Tensor::randn([5, 3, 16, 16], (Kind::Float, Device::Cpu));
@@ -71,8 +70,8 @@ fn stacking_nothing_or_different_graphs_is_an_error() {
     assert!(GroupedForward::stack(&[]).is_err());
     let r: ModelSpec = "resnet8".parse().unwrap();
     let v: ModelSpec = "vgg9".parse().unwrap();
-    let a = build(&r, 3, 10, [16, 16], Precision::F32, Device::Cpu, 1).unwrap();
-    let b = build(&v, 3, 10, [16, 16], Precision::F32, Device::Cpu, 1).unwrap();
+    let a = build(&BuildSpec { image_size: [16, 16], ..BuildSpec::new(r) }, Device::Cpu, 1).unwrap();
+    let b = build(&BuildSpec { image_size: [16, 16], ..BuildSpec::new(v) }, Device::Cpu, 1).unwrap();
     let fa = FastForward::new(a.as_ref(), Layout::Contiguous).unwrap().fold_owned().unwrap();
     let fb = FastForward::new(b.as_ref(), Layout::Contiguous).unwrap().fold_owned().unwrap();
     assert!(GroupedForward::stack(&[fa, fb]).is_err());
@@ -82,7 +81,7 @@ fn stacking_nothing_or_different_graphs_is_an_error() {
 fn the_largest_activation_follows_from_the_layer_shapes() {
     let plan = |spec: &str, size: [i64; 2]| {
         let spec: ModelSpec = spec.parse().unwrap();
-        let m = build(&spec, 3, 10, size, Precision::F32, Device::Cpu, 1).unwrap();
+        let m = build(&BuildSpec { image_size: size, ..BuildSpec::new(spec) }, Device::Cpu, 1).unwrap();
         FastForward::new(m.as_ref(), Layout::ChannelsLast).unwrap()
     };
     // ResNet-20: the stem and the first stage keep 16 channels at full resolution.

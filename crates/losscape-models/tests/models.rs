@@ -2,12 +2,12 @@
 //! forward shapes and kinds, seeding, batch-norm statistics and shared storage.
 
 use losscape_core::Precision;
-use losscape_models::{build, Model, ModelSpec, Role};
+use losscape_models::{build, BuildSpec, Model, ModelSpec, Role};
 use tch::{Device, Kind, Tensor};
 
 fn model(spec: &str, channels: i64, size: i64, precision: Precision, seed: u64) -> Box<dyn Model> {
     let spec: ModelSpec = spec.parse().unwrap();
-    build(&spec, channels, 10, [size, size], precision, Device::Cpu, seed).unwrap()
+    build(&BuildSpec { in_channels: channels, image_size: [size, size], precision, ..BuildSpec::new(spec) }, Device::Cpu, seed).unwrap()
 }
 
 fn count(spec: &str, channels: i64) -> i64 {
@@ -214,10 +214,10 @@ fn bad_inputs_are_errors_not_panics() {
         .to_string();
     assert!(err.contains("28x28"), "{err}");
     let spec: ModelSpec = "resnet20".parse().unwrap();
-    assert!(build(&spec, 0, 10, [32, 32], Precision::F32, Device::Cpu, 0).is_err());
-    assert!(build(&spec, 3, 0, [32, 32], Precision::F32, Device::Cpu, 0).is_err());
+    assert!(build(&BuildSpec { in_channels: 0, ..BuildSpec::new(spec) }, Device::Cpu, 0).is_err());
+    assert!(build(&BuildSpec { num_classes: 0, ..BuildSpec::new(spec) }, Device::Cpu, 0).is_err());
     let vgg9 = ModelSpec::vgg9();
-    assert!(build(&vgg9, 3, 10, [4, 4], Precision::F32, Device::Cpu, 0)
+    assert!(build(&BuildSpec { image_size: [4, 4], ..BuildSpec::new(vgg9) }, Device::Cpu, 0)
         .unwrap_err()
         .to_string()
         .contains("5x5"));

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use losscape_core::Precision;
 use losscape_models::torchscript::is_torchscript_file;
 use losscape_models::{
-    build, checkpoint, load_state_dict, BnMode, Model, ModelSpec, Role, TorchScriptModel, TorchScriptOptions,
+    build, checkpoint, BuildSpec, load_state_dict, BnMode, Model, ModelSpec, Role, TorchScriptModel, TorchScriptOptions,
 };
 use tch::{Device, Kind, Tensor};
 
@@ -174,8 +174,8 @@ fn a_state_dict_loads_into_a_module_and_names_what_does_not_fit() {
 fn a_state_dict_loads_into_a_built_network() {
     tch::set_num_threads(1);
     let spec: ModelSpec = "resnet8".parse().unwrap();
-    let source = build(&spec, 1, 3, [8, 8], Precision::F32, Device::Cpu, 1).unwrap();
-    let target = build(&spec, 1, 3, [8, 8], Precision::F64, Device::Cpu, 2).unwrap();
+    let source = build(&BuildSpec { in_channels: 1, num_classes: 3, image_size: [8, 8], ..BuildSpec::new(spec) }, Device::Cpu, 1).unwrap();
+    let target = build(&BuildSpec { in_channels: 1, num_classes: 3, image_size: [8, 8], precision: Precision::F64, ..BuildSpec::new(spec) }, Device::Cpu, 2).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.safetensors");
     let tensors: Vec<(String, Tensor)> = source.named_tensors().into_iter().map(|t| (t.name, t.tensor)).collect();

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use losscape_plot::{
     contour, explained_variance_label, heatmap, heatmap_with, lines, surface3d, trajectory,
-    ContourFigure, Curve, Grid, HeatmapFigure, HeatmapOverlay, Levels, LinesFigure, Rgb, Shading,
-    SurfaceFigure, Trajectory, TrajectoryFigure, YAxis,
+    ContourFigure, Curve, ValueGrid, HeatmapFigure, HeatmapOverlay, Levels, LinesFigure, Rgb, Shading,
+    SurfaceFigure, PlanePath, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
 
@@ -88,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     bowl[[5, 25]] = f64::NAN;
     bowl[[6, 25]] = f64::INFINITY;
-    let g = Grid::new(&x, &y, bowl.view())?;
+    let g = ValueGrid::new(&x, &y, bowl.view())?;
     let c = ContourFigure {
         title: "asymmetric bowl, minimum at (0.5, -0.3)".into(),
         x_label: "x (41 points)".into(),
@@ -132,7 +132,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let r2 = a * a + b * b;
         0.1 + 3.0 * r2 + (6.0 * r2).exp() * (1.2 + (9.0 * a).sin() * (7.0 * b + 1.0).cos())
     });
-    let g = Grid::new(&x, &y, chaos.view())?;
+    let g = ValueGrid::new(&x, &y, chaos.view())?;
     let c = ContourFigure {
         title: "chaotic landscape, original levels".into(),
         levels: Levels::original(),
@@ -163,7 +163,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let x = linspace(-2.0, 2.0, 33);
     let y = linspace(-1.0, 1.0, 17);
     let saddle = Array2::from_shape_fn((33, 17), |(i, j)| x[i] * x[i] - 4.0 * y[j] * y[j]);
-    let g = Grid::new(&x, &y, saddle.view())?;
+    let g = ValueGrid::new(&x, &y, saddle.view())?;
     let h = HeatmapFigure {
         title: "saddle x^2 - 4 y^2".into(),
         colorbar_label: "value".into(),
@@ -188,7 +188,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         0.02 + 0.6 * (x[i] * x[i] + 0.5 * y[j] * y[j]) * (1.0 + x[i]) / 2.0
     });
     ratio[[8, 8]] = f64::NAN;
-    let g = Grid::new(&x, &y, ratio.view())?;
+    let g = ValueGrid::new(&x, &y, ratio.view())?;
     let h = HeatmapFigure {
         title: "|λmin / λmax| (9x9)".into(),
         x_label: "alpha".into(),
@@ -203,7 +203,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let loss = Array2::from_shape_fn((25, 25), |(i, j)| {
         0.05 + 1.5 * (lx[i] - 0.1).powi(2) + 2.5 * ly[j] * ly[j]
     });
-    let lg = Grid::new(&lx, &ly, loss.view())?;
+    let lg = ValueGrid::new(&lx, &ly, loss.view())?;
     let overlay = HeatmapOverlay {
         contours: Some(lg),
         contour_levels: Levels::original(),
@@ -233,8 +233,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let surf = Array2::from_shape_fn((33, 25), |(i, j)| {
         0.05 + 0.03 * x[i] * x[i] + 0.3 * y[j] * y[j]
     });
-    let g = Grid::new(&x, &y, surf.view())?;
-    let tr = Trajectory {
+    let g = ValueGrid::new(&x, &y, surf.view())?;
+    let tr = PlanePath {
         x: &px,
         y: &py,
         lr_decay: &[12, 22],
@@ -262,10 +262,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let flat = Array2::from_shape_fn((21, 21), |(i, j)| {
         0.4512 + 400.0 * (x[i] * x[i] + 2.0 * y[j] * y[j]) + 0.05 * x[i]
     });
-    let g = Grid::new(&x, &y, flat.view())?;
+    let g = ValueGrid::new(&x, &y, flat.view())?;
     let sx: Vec<f64> = px.iter().map(|v| v * 3e-5).collect();
     let sy: Vec<f64> = py.iter().map(|v| v * 1e-4).collect();
-    let tr = Trajectory {
+    let tr = PlanePath {
         x: &sx,
         y: &sy,
         lr_decay: &[12, 22],
@@ -283,7 +283,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let nan = Array2::from_elem((7, 5), f64::NAN);
     let xs = linspace(0.0, 1.0, 7);
     let ys = linspace(0.0, 1.0, 5);
-    let g = Grid::new(&xs, &ys, nan.view())?;
+    let g = ValueGrid::new(&xs, &ys, nan.view())?;
     contour(
         &out.join("contour_all_nan.png"),
         &g,
@@ -309,7 +309,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     )?;
     let one = Array2::from_shape_fn((1, 5), |(_, j)| j as f64);
-    let g = Grid::new(&[0.0], &ys, one.view())?;
+    let g = ValueGrid::new(&[0.0], &ys, one.view())?;
     heatmap(
         &out.join("heatmap_1x5.png"),
         &g,

@@ -11,7 +11,7 @@ use crate::frame::{
     frame, is_square, legend, note, split_legend, square_area, AxisSpec, Chart2d, FrameSpec,
     LegendEntry, Sample,
 };
-use crate::grid::{finite_min_max, widen, Grid};
+use crate::grid::{finite_min_max, widen, ValueGrid};
 use crate::levels::{LevelSet, Levels};
 use crate::marching::contour_lines;
 use crate::output::{render, Draw};
@@ -59,7 +59,7 @@ impl Default for ContourFigure {
 /// give way to automatic ones); lines stop at the grid border and around non-finite values.
 /// Linear levels are coloured from dark to light, the log-spaced high levels are dark grey, and
 /// all labels share one number format. A square domain gets a square plot area.
-pub fn contour(path: &Path, grid: &Grid<'_>, figure: &ContourFigure) -> Result<()> {
+pub fn contour(path: &Path, grid: &ValueGrid<'_>, figure: &ContourFigure) -> Result<()> {
     let levels = figure
         .levels
         .resolve_for_view(&grid.finite_values(), figure.range)?;
@@ -75,7 +75,7 @@ pub fn contour(path: &Path, grid: &Grid<'_>, figure: &ContourFigure) -> Result<(
 }
 
 struct ContourDraw<'g, 'a> {
-    grid: &'g Grid<'a>,
+    grid: &'g ValueGrid<'a>,
     figure: &'g ContourFigure,
     levels: LevelSet,
 }
@@ -154,7 +154,7 @@ struct LevelLines {
 /// Returns the number of polylines drawn.
 pub(crate) fn draw_contours<DB: DrawingBackend>(
     chart: &Chart2d<'_, DB>,
-    grid: &Grid<'_>,
+    grid: &ValueGrid<'_>,
     levels: &LevelSet,
     label_levels: bool,
     color: Option<Rgb>,
@@ -305,7 +305,7 @@ fn point_at(p: &[(f64, f64)], s: f64) -> (f64, f64) {
 
 /// An optimization path in a plane: point `i` at `(x[i], y[i])`, one point per checkpoint.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Trajectory<'a> {
+pub struct PlanePath<'a> {
     /// First coordinate of each point (for example the projection on the first PCA direction).
     pub x: &'a [f64],
     /// Second coordinate of each point.
@@ -367,8 +367,8 @@ pub fn explained_variance_label(component: usize, ratio: f64) -> String {
 /// grid and the whole path.
 pub fn trajectory(
     path: &Path,
-    surface: Option<&Grid<'_>>,
-    traj: &Trajectory<'_>,
+    surface: Option<&ValueGrid<'_>>,
+    traj: &PlanePath<'_>,
     figure: &TrajectoryFigure,
 ) -> Result<()> {
     if traj.x.len() != traj.y.len() {
@@ -423,15 +423,15 @@ pub fn trajectory(
 }
 
 struct TrajectoryDraw<'g, 'a, 'b> {
-    surface: Option<&'g Grid<'a>>,
-    traj: &'g Trajectory<'b>,
+    surface: Option<&'g ValueGrid<'a>>,
+    traj: &'g PlanePath<'b>,
     figure: &'g TrajectoryFigure,
     levels: LevelSet,
 }
 
 /// The axes' ranges of a trajectory figure: the surface's extent kept exactly, the path with a
 /// margin only where it leaves the surface.
-fn view(surface: Option<&Grid<'_>>, t: &Trajectory<'_>) -> ((f64, f64), (f64, f64)) {
+fn view(surface: Option<&ValueGrid<'_>>, t: &PlanePath<'_>) -> ((f64, f64), (f64, f64)) {
     let finite: Vec<(f64, f64)> =
         t.x.iter()
             .zip(t.y)

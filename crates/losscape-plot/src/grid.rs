@@ -9,15 +9,15 @@ use crate::error::{Error, Result};
 /// The grid need not be square, and non-finite values (NaN, ±inf: diverged points) are allowed;
 /// every plot shows them as gaps. Coordinates must be finite and strictly increasing.
 #[derive(Debug, Clone, Copy)]
-pub struct Grid<'a> {
+pub struct ValueGrid<'a> {
     x: &'a [f64],
     y: &'a [f64],
     z: ArrayView2<'a, f64>,
 }
 
-impl<'a> Grid<'a> {
+impl<'a> ValueGrid<'a> {
     /// Checks the shapes and coordinates and wraps them.
-    pub fn new(x: &'a [f64], y: &'a [f64], z: ArrayView2<'a, f64>) -> Result<Grid<'a>> {
+    pub fn new(x: &'a [f64], y: &'a [f64], z: ArrayView2<'a, f64>) -> Result<ValueGrid<'a>> {
         if x.is_empty() || y.is_empty() {
             return Err(Error::invalid(format!(
                 "empty grid: {} x coordinates and {} y coordinates",
@@ -35,7 +35,7 @@ impl<'a> Grid<'a> {
         }
         check_axis("x", x)?;
         check_axis("y", y)?;
-        Ok(Grid { x, y, z })
+        Ok(ValueGrid { x, y, z })
     }
 
     /// The x coordinates (one per row of `z`).
@@ -148,15 +148,15 @@ mod tests {
     #[test]
     fn checks_shapes_and_coordinates() {
         let z = Array2::<f64>::zeros((3, 2));
-        assert!(Grid::new(&[0.0, 1.0, 2.0], &[0.0, 1.0], z.view()).is_ok());
-        let e = Grid::new(&[0.0, 1.0], &[0.0, 1.0, 2.0], z.view()).unwrap_err();
+        assert!(ValueGrid::new(&[0.0, 1.0, 2.0], &[0.0, 1.0], z.view()).is_ok());
+        let e = ValueGrid::new(&[0.0, 1.0], &[0.0, 1.0, 2.0], z.view()).unwrap_err();
         assert!(e.to_string().contains("shape (3, 2)"), "{e}");
-        let e = Grid::new(&[0.0, 0.0, 2.0], &[0.0, 1.0], z.view()).unwrap_err();
+        let e = ValueGrid::new(&[0.0, 0.0, 2.0], &[0.0, 1.0], z.view()).unwrap_err();
         assert!(e.to_string().contains("increase"), "{e}");
-        let e = Grid::new(&[0.0, f64::NAN, 2.0], &[0.0, 1.0], z.view()).unwrap_err();
+        let e = ValueGrid::new(&[0.0, f64::NAN, 2.0], &[0.0, 1.0], z.view()).unwrap_err();
         assert!(e.to_string().contains("finite"), "{e}");
         let empty = Array2::<f64>::zeros((0, 2));
-        assert!(Grid::new(&[], &[0.0, 1.0], empty.view()).is_err());
+        assert!(ValueGrid::new(&[], &[0.0, 1.0], empty.view()).is_err());
     }
 
     #[test]

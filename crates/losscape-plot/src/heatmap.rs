@@ -13,7 +13,7 @@ use crate::frame::{
     cross, frame, hatch, is_square, note, patch_key, plot_rect, square_area, AxisSpec, FrameSpec,
     Sample,
 };
-use crate::grid::{finite_min_max, widen, Grid};
+use crate::grid::{finite_min_max, widen, ValueGrid};
 use crate::levels::{LevelSet, Levels};
 use crate::output::{render, Draw};
 use crate::style::{Colormap, Rgb, Theme};
@@ -90,7 +90,7 @@ impl HeatmapFigure {
 pub struct HeatmapOverlay<'a> {
     /// Contour lines of another grid over the same plane (for example the loss over a Hessian
     /// map), drawn in white with labelled levels; it may have other coordinates than the map.
-    pub contours: Option<Grid<'a>>,
+    pub contours: Option<ValueGrid<'a>>,
     /// The levels of those contour lines (chosen from its values inside the map's extent).
     pub contour_levels: Levels,
     /// The key of the contour lines (empty: no key), e.g. "train loss".
@@ -109,14 +109,14 @@ pub struct HeatmapOverlay<'a> {
 /// `(x[ix], y[iy])`. Non-finite values are left light grey and named in a "no value" key; with
 /// [`HeatmapFigure::mark_over`], values above a fixed range are hatched and named in a key. A
 /// square domain gets a square plot area.
-pub fn heatmap(path: &Path, grid: &Grid<'_>, figure: &HeatmapFigure) -> Result<()> {
+pub fn heatmap(path: &Path, grid: &ValueGrid<'_>, figure: &HeatmapFigure) -> Result<()> {
     heatmap_with(path, grid, figure, &HeatmapOverlay::default())
 }
 
 /// [`heatmap`] with contour lines of a second grid and marked points drawn over it.
 pub fn heatmap_with(
     path: &Path,
-    grid: &Grid<'_>,
+    grid: &ValueGrid<'_>,
     figure: &HeatmapFigure,
     overlay: &HeatmapOverlay<'_>,
 ) -> Result<()> {
@@ -201,7 +201,7 @@ pub(crate) struct ColorScale {
 }
 
 impl ColorScale {
-    fn fit(grid: &Grid<'_>, fig: &HeatmapFigure) -> ColorScale {
+    fn fit(grid: &ValueGrid<'_>, fig: &HeatmapFigure) -> ColorScale {
         let bands = match fig.shading {
             Shading::Bands(n) => Some(n),
             Shading::Cells => None,
@@ -281,7 +281,7 @@ impl ColorScale {
 }
 
 struct HeatmapDraw<'g, 'a, 'o> {
-    grid: &'g Grid<'a>,
+    grid: &'g ValueGrid<'a>,
     figure: &'g HeatmapFigure,
     scale: ColorScale,
     overlay: &'g HeatmapOverlay<'o>,

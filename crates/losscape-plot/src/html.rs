@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::grid::Grid;
+use crate::grid::ValueGrid;
 use crate::output::write_atomic;
 
 /// The viewer script (plain JavaScript, no dependencies): `LosscapeViewer.mount(element, data)`.
@@ -66,7 +66,7 @@ pub fn json_string(s: &str) -> String {
 
 /// The grid as the viewer's data object: `{"x": [...], "y": [...], "z": [[row at y0], ...],
 /// "label": ..., "title": ..., "vmax": ...}` with `z[j][i]` the value at `(x[i], y[j])`.
-pub fn surface_json(grid: &Grid, fig: &HtmlFigure) -> String {
+pub fn surface_json(grid: &ValueGrid, fig: &HtmlFigure) -> String {
     let mut out = String::from("{\"x\":[");
     for (i, &x) in grid.x().iter().enumerate() {
         if i > 0 {
@@ -114,7 +114,7 @@ pub fn surface_json(grid: &Grid, fig: &HtmlFigure) -> String {
 pub const VIEWER_CSS: &str = ".lv-bar{font:13px sans-serif;margin:4px 0}.lv-bar label{margin-right:1em}.lv-readout{margin-left:1em;font-family:monospace}.lv-canvas{width:100%;height:100%;min-height:300px;border:1px solid #ddd;cursor:grab;display:block}";
 
 /// The whole page: the viewer, the values and a one-line mount, in one file.
-pub fn surface_page(grid: &Grid, fig: &HtmlFigure) -> Result<String> {
+pub fn surface_page(grid: &ValueGrid, fig: &HtmlFigure) -> Result<String> {
     let (w, h) = fig.size;
     if !(200..=8192).contains(&w) || !(150..=8192).contains(&h) {
         return Err(Error::invalid(format!("view size {w}x{h} is out of range (200..=8192 by 150..=8192 pixels)")));
@@ -127,7 +127,7 @@ pub fn surface_page(grid: &Grid, fig: &HtmlFigure) -> Result<String> {
 }
 
 /// Writes [`surface_page`] to `path` (whole: a temporary file renamed over it).
-pub fn html(path: &Path, grid: &Grid, fig: &HtmlFigure) -> Result<()> {
+pub fn html(path: &Path, grid: &ValueGrid, fig: &HtmlFigure) -> Result<()> {
     write_atomic(path, surface_page(grid, fig)?.as_bytes())
 }
 
@@ -142,7 +142,7 @@ mod tests {
         let y = [0.0, 0.5];
         let mut z = Array2::from_shape_fn((3, 2), |(i, j)| x[i] * x[i] + 10.0 * y[j] + 0.1);
         z[[2, 1]] = f64::NAN;
-        let grid = Grid::new(&x, &y, z.view()).unwrap();
+        let grid = ValueGrid::new(&x, &y, z.view()).unwrap();
         let fig = HtmlFigure { title: "a <b> \"c\"".into(), vmax: Some(10.0), ..HtmlFigure::default() };
         let json = surface_json(&grid, &fig);
         assert_eq!(

@@ -12,7 +12,7 @@
 //! - [`lines`]: several [`Curve`]s, loss on the left axis (log scale optional), accuracy on a right
 //!   twin axis, train solid / test dashed, the legend in a strip below the plot; non-finite
 //!   points are grey bands with a mark on the axis and a "k points not finite (gap)" key.
-//! - [`contour`]: contour lines of a [`Grid`] with labelled [`Levels`] (linear levels like the
+//! - [`contour`]: contour lines of a [`ValueGrid`] with labelled [`Levels`] (linear levels like the
 //!   original's `arange(vmin, vmax, vlevel)`, plus decades above them), chosen from the values in
 //!   view ([`Levels::resolve_for_view`]), all labels in one number format.
 //! - [`heatmap`]: cells or filled contour bands with a colour bar, an optional fixed range
@@ -26,7 +26,7 @@
 //! - [`trajectory`]: an optimization path over contour lines, a dot per checkpoint, learning-rate
 //!   decays in red, axes labelled with [`explained_variance_label`].
 //!
-//! A [`Grid`] holds `x` (nx coordinates), `y` (ny coordinates) and `z` of shape `(nx, ny)`, with
+//! A [`ValueGrid`] holds `x` (nx coordinates), `y` (ny coordinates) and `z` of shape `(nx, ny)`, with
 //! `z[[ix, iy]]` drawn at `(x[ix], y[iy])`: x is horizontal, y vertical, and the grid need not be
 //! square; a square domain (equal x and y ranges) gets a square plot area. Non-finite values
 //! (diverged points) are gaps in every kind of figure; levels and colour ranges come from the
@@ -35,7 +35,7 @@
 //! # Example
 //!
 //! ```
-//! use losscape_plot::{contour, lines, ContourFigure, Curve, Grid, Levels, LinesFigure, YAxis};
+//! use losscape_plot::{contour, lines, ContourFigure, Curve, ValueGrid, Levels, LinesFigure, YAxis};
 //! use ndarray::Array2;
 //!
 //! let dir = tempfile::tempdir()?;
@@ -56,7 +56,7 @@
 //! let y: Vec<f64> = (0..15).map(|j| -0.7 + j as f64 / 10.0).collect();
 //! let mut z = Array2::from_shape_fn((21, 15), |(i, j)| 0.1 + x[i] * x[i] + 3.0 * y[j] * y[j]);
 //! z[[3, 4]] = f64::NAN;
-//! let grid = Grid::new(&x, &y, z.view())?;
+//! let grid = ValueGrid::new(&x, &y, z.view())?;
 //! let fig = ContourFigure {
 //!     levels: Levels::Linear { min: 0.1, max: 3.0, step: 0.25, log_above: true },
 //!     ..ContourFigure::default()
@@ -83,11 +83,11 @@ mod surface;
 mod ticks;
 
 pub use contour::{
-    contour, explained_variance_label, trajectory, ContourFigure, Trajectory, TrajectoryFigure,
+    contour, explained_variance_label, trajectory, ContourFigure, PlanePath, TrajectoryFigure,
 };
 pub use error::{Error, Result};
 pub use from_surface::{surface_values, SurfaceValues};
-pub use grid::Grid;
+pub use grid::ValueGrid;
 /// The surface files the figures read (losscape-surface, no libtorch).
 pub use losscape_surface;
 pub use heatmap::{heatmap, heatmap_with, HeatmapFigure, HeatmapOverlay, Shading};

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::grid::Grid;
+use crate::grid::ValueGrid;
 
 /// Where a contour crosses a grid edge: the edge from point (ix, iy) to its right neighbour
 /// (`horizontal`, along x) or to its upper neighbour (along y).
@@ -24,7 +24,7 @@ struct EdgeKey {
 /// A cell (the square between four neighbouring grid points) contributes only when all four
 /// values are finite, so lines end at the grid border and at diverged points. Saddle cells are
 /// split by the mean of their four corners.
-pub(crate) fn contour_lines(grid: &Grid<'_>, level: f64) -> Vec<Vec<(f64, f64)>> {
+pub(crate) fn contour_lines(grid: &ValueGrid<'_>, level: f64) -> Vec<Vec<(f64, f64)>> {
     let (nx, ny) = (grid.nx(), grid.ny());
     if nx < 2 || ny < 2 || !level.is_finite() {
         return Vec::new();
@@ -97,7 +97,7 @@ pub(crate) fn contour_lines(grid: &Grid<'_>, level: f64) -> Vec<Vec<(f64, f64)>>
 }
 
 /// The point where the contour crosses an edge, by linear interpolation along it.
-fn crossing(grid: &Grid<'_>, level: f64, k: EdgeKey) -> (f64, f64) {
+fn crossing(grid: &ValueGrid<'_>, level: f64, k: EdgeKey) -> (f64, f64) {
     let (x, y) = (grid.x(), grid.y());
     let va = grid.at(k.ix, k.iy);
     if k.horizontal {
@@ -186,7 +186,7 @@ mod tests {
         let x = coords(11, 0.0, 1.0);
         let y = coords(7, -2.0, 2.0);
         let z = Array2::from_shape_fn((11, 7), |(ix, _)| x[ix]);
-        let g = Grid::new(&x, &y, z.view()).unwrap();
+        let g = ValueGrid::new(&x, &y, z.view()).unwrap();
         let lines = contour_lines(&g, 0.3);
         assert_eq!(lines.len(), 1);
         let line = &lines[0];
@@ -204,7 +204,7 @@ mod tests {
         let x = coords(41, -1.0, 1.0);
         let y = coords(31, -1.0, 1.0);
         let z = Array2::from_shape_fn((41, 31), |(i, j)| x[i] * x[i] + y[j] * y[j]);
-        let g = Grid::new(&x, &y, z.view()).unwrap();
+        let g = ValueGrid::new(&x, &y, z.view()).unwrap();
         let lines = contour_lines(&g, 0.25);
         assert_eq!(lines.len(), 1);
         let ring = &lines[0];
@@ -221,7 +221,7 @@ mod tests {
         let y = coords(11, 0.0, 1.0);
         let mut z = Array2::from_shape_fn((11, 11), |(ix, _)| x[ix]);
         z[[3, 5]] = f64::NAN;
-        let g = Grid::new(&x, &y, z.view()).unwrap();
+        let g = ValueGrid::new(&x, &y, z.view()).unwrap();
         let lines = contour_lines(&g, 0.25);
         // The NaN point removes the four cells around it, so the line x = 0.25 is cut in two.
         assert_eq!(lines.len(), 2);
@@ -232,14 +232,14 @@ mod tests {
                 .all(|p| p.1 <= 0.4 + 1e-12 || p.1 >= 0.6 - 1e-12));
         }
         let all_nan = Array2::from_elem((11, 11), f64::NAN);
-        let g = Grid::new(&x, &y, all_nan.view()).unwrap();
+        let g = ValueGrid::new(&x, &y, all_nan.view()).unwrap();
         assert!(contour_lines(&g, 0.5).is_empty());
     }
 
     #[test]
     fn degenerate_grids_have_no_lines() {
         let z = Array2::from_shape_fn((1, 5), |(_, j)| j as f64);
-        let g = Grid::new(&[0.0], &[0.0, 1.0, 2.0, 3.0, 4.0], z.view()).unwrap();
+        let g = ValueGrid::new(&[0.0], &[0.0, 1.0, 2.0, 3.0, 4.0], z.view()).unwrap();
         assert!(contour_lines(&g, 2.5).is_empty());
     }
 
@@ -249,7 +249,7 @@ mod tests {
         let x = coords(6, 0.0, 0.5);
         let y = coords(3, 0.0, 2.0);
         let z = Array2::from_shape_fn((6, 3), |(i, j)| 10.0 * x[i] + y[j]);
-        let g = Grid::new(&x, &y, z.view()).unwrap();
+        let g = ValueGrid::new(&x, &y, z.view()).unwrap();
         for line in contour_lines(&g, 4.0) {
             for (px, py) in line {
                 assert!((10.0 * px + py - 4.0).abs() < 1e-9, "({px}, {py})");

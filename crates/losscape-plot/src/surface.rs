@@ -12,7 +12,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 use crate::frame::{note, AxisSpec};
-use crate::grid::{finite_min_max, widen, Grid};
+use crate::grid::{finite_min_max, widen, ValueGrid};
 use crate::heatmap::{draw_colorbar, ColorScale};
 use crate::output::{render, Draw};
 use crate::style::{Colormap, Rgb, Theme};
@@ -74,7 +74,7 @@ impl Default for SurfaceFigure {
 ///
 /// `z[[ix, iy]]` is the height at `(x[ix], y[iy])`. Cells with a non-finite corner are left
 /// out (holes in the surface); heights are clipped to `z_range`.
-pub fn surface3d(path: &Path, grid: &Grid<'_>, figure: &SurfaceFigure) -> Result<()> {
+pub fn surface3d(path: &Path, grid: &ValueGrid<'_>, figure: &SurfaceFigure) -> Result<()> {
     if let Some((lo, hi)) = figure.z_range {
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
             return Err(Error::invalid(format!(
@@ -160,7 +160,7 @@ fn fit_projection<DB: DrawingBackend>(
 }
 
 struct SurfaceDraw<'g, 'a> {
-    grid: &'g Grid<'a>,
+    grid: &'g ValueGrid<'a>,
     figure: &'g SurfaceFigure,
 }
 
@@ -236,7 +236,7 @@ impl Draw for SurfaceDraw<'_, '_> {
         let tamed = g
             .z()
             .mapv(|v| if v.is_finite() { v.min(headroom) } else { v });
-        let tamed_grid = Grid::new(g.x(), g.y(), tamed.view())?;
+        let tamed_grid = ValueGrid::new(g.x(), g.y(), tamed.view())?;
         let (rx, ry, rz) = refine(&tamed_grid, fig.mesh);
         let box_of = |p: (f64, f64, f64)| {
             (
@@ -522,7 +522,7 @@ fn shade(color: Rgb, q: [(f64, f64, f64); 4]) -> Rgb {
 /// axes, 1 when `mesh` is 0 or the grid is fine already), values by Catmull-Rom bicubic
 /// interpolation where the 4x4 neighbourhood is finite, bilinear where only the cell's corners
 /// are, and NaN in cells with a non-finite corner.
-fn refine(g: &Grid<'_>, mesh: usize) -> (Vec<f64>, Vec<f64>, Array2<f64>) {
+fn refine(g: &ValueGrid<'_>, mesh: usize) -> (Vec<f64>, Vec<f64>, Array2<f64>) {
     let cells = (g.nx().max(g.ny())).saturating_sub(1).max(1);
     let k = if mesh == 0 {
         1
@@ -631,7 +631,7 @@ mod tests {
         let x = [0.0, 1.0, 2.0, 3.0];
         let y = [0.0, 1.0, 2.0];
         let mut z = Array2::from_shape_fn((4, 3), |(i, j)| i as f64 + 10.0 * j as f64);
-        let g = Grid::new(&x, &y, z.view()).unwrap();
+        let g = ValueGrid::new(&x, &y, z.view()).unwrap();
         let (rx, ry, rz) = refine(&g, 6);
         assert_eq!((rx.len(), ry.len()), (7, 5));
         // A plane is reproduced exactly, grid points are kept.
@@ -641,7 +641,7 @@ mod tests {
             }
         }
         z[[1, 1]] = f64::NAN;
-        let g = Grid::new(&x, &y, z.view()).unwrap();
+        let g = ValueGrid::new(&x, &y, z.view()).unwrap();
         let (_, _, rz) = refine(&g, 6);
         // Every fine point of the four cells around the NaN is a gap; far cells are not.
         assert!(rz[[1, 1]].is_nan() && rz[[3, 3]].is_nan());

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use losscape_plot::{
     contour, explained_variance_label, heatmap, lines, surface3d, trajectory, Colormap,
-    ContourFigure, Curve, Error, Grid, HeatmapFigure, Levels, LinesFigure, Shading, SurfaceFigure,
-    Trajectory, TrajectoryFigure, YAxis,
+    ContourFigure, Curve, Error, ValueGrid, HeatmapFigure, Levels, LinesFigure, Shading, SurfaceFigure,
+    PlanePath, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
 
@@ -149,7 +149,7 @@ fn log_scale_with_zeros_and_empty_inputs() {
     let (gx, gy, mut z) = bowl();
     z[[10, 7]] = 0.0;
     z[[11, 7]] = -1.0;
-    let g = Grid::new(&gx, &gy, z.view()).unwrap();
+    let g = ValueGrid::new(&gx, &gy, z.view()).unwrap();
     let h = HeatmapFigure {
         log_scale: true,
         ..HeatmapFigure::default()
@@ -173,7 +173,7 @@ fn svg_text_of_lines_without_curves(dir: &Path) -> String {
 fn maps_of_a_bowl_with_gaps() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y, z) = bowl();
-    let g = Grid::new(&x, &y, z.view()).unwrap();
+    let g = ValueGrid::new(&x, &y, z.view()).unwrap();
     let c = ContourFigure {
         title: "Bowl Contours".into(),
         x_label: "alpha".into(),
@@ -228,7 +228,7 @@ fn degenerate_grids_draw_notes_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let y = linspace(0.0, 1.0, 5);
     let one = Array2::from_shape_fn((1, 5), |(_, j)| j as f64);
-    let g = Grid::new(&[0.25], &y, one.view()).unwrap();
+    let g = ValueGrid::new(&[0.25], &y, one.view()).unwrap();
     contour(&dir.path().join("c1.svg"), &g, &ContourFigure::default()).unwrap();
     assert!(svg_text(&dir.path().join("c1.svg"), (800, 600)).contains("too few grid points"));
     heatmap(&dir.path().join("h1.png"), &g, &HeatmapFigure::default()).unwrap();
@@ -236,14 +236,14 @@ fn degenerate_grids_draw_notes_not_panics() {
     trajectory(
         &dir.path().join("t1.png"),
         Some(&g),
-        &Trajectory::default(),
+        &PlanePath::default(),
         &TrajectoryFigure::default(),
     )
     .unwrap();
 
     let x = linspace(0.0, 1.0, 6);
     let nan = Array2::from_elem((6, 5), f64::NAN);
-    let g = Grid::new(&x, &y, nan.view()).unwrap();
+    let g = ValueGrid::new(&x, &y, nan.view()).unwrap();
     for (name, result) in [
         (
             "c.svg",
@@ -273,7 +273,7 @@ fn degenerate_grids_draw_notes_not_panics() {
 
     // A single point.
     let single = Array2::from_elem((1, 1), 3.0);
-    let g = Grid::new(&[0.0], &[0.0], single.view()).unwrap();
+    let g = ValueGrid::new(&[0.0], &[0.0], single.view()).unwrap();
     contour(&dir.path().join("p.png"), &g, &ContourFigure::default()).unwrap();
     heatmap(&dir.path().join("p.png"), &g, &HeatmapFigure::default()).unwrap();
     surface3d(&dir.path().join("p.png"), &g, &SurfaceFigure::default()).unwrap();
@@ -283,10 +283,10 @@ fn degenerate_grids_draw_notes_not_panics() {
 fn trajectory_over_contours() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y, z) = bowl();
-    let g = Grid::new(&x, &y, z.view()).unwrap();
+    let g = ValueGrid::new(&x, &y, z.view()).unwrap();
     let px = [-0.9, -0.6, f64::NAN, -0.2, 0.1, 0.25, 0.3];
     let py = [0.6, 0.4, 0.3, 0.2, 0.05, 0.01, 0.0];
-    let t = Trajectory {
+    let t = PlanePath {
         x: &px,
         y: &py,
         lr_decay: &[3, 5],
@@ -315,7 +315,7 @@ fn trajectory_over_contours() {
     trajectory(
         &dir.path().join("alone.png"),
         None,
-        &Trajectory {
+        &PlanePath {
             x: &far,
             y: &far,
             lr_decay: &[],
@@ -332,7 +332,7 @@ fn heat_map_orientation() {
     let dir = tempfile::tempdir().unwrap();
     let mut z = Array2::zeros((2, 3));
     z[[1, 2]] = 1.0;
-    let g = Grid::new(&[0.0, 1.0], &[0.0, 1.0, 2.0], z.view()).unwrap();
+    let g = ValueGrid::new(&[0.0, 1.0], &[0.0, 1.0, 2.0], z.view()).unwrap();
     let fig = HeatmapFigure {
         range: Some((0.0, 1.0)),
         shading: Shading::Cells,
@@ -359,7 +359,7 @@ fn heat_map_orientation() {
 fn bad_inputs_are_errors_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y, z) = bowl();
-    let g = Grid::new(&x, &y, z.view()).unwrap();
+    let g = ValueGrid::new(&x, &y, z.view()).unwrap();
     let e = contour(&dir.path().join("a.jpg"), &g, &ContourFigure::default()).unwrap_err();
     assert!(matches!(e, Error::UnsupportedFormat { .. }), "{e}");
     assert!(e.to_string().contains("a.jpg"));
@@ -420,7 +420,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
     let e = trajectory(
         &dir.path().join("a.png"),
         None,
-        &Trajectory {
+        &PlanePath {
             x: &p,
             y: &p,
             lr_decay: &[2],
@@ -464,7 +464,7 @@ fn an_existing_file_is_replaced_whole() {
     let path = dir.path().join("f.svg");
     std::fs::write(&path, "old").unwrap();
     let (x, y, z) = bowl();
-    let g = Grid::new(&x, &y, z.view()).unwrap();
+    let g = ValueGrid::new(&x, &y, z.view()).unwrap();
     contour(
         &path,
         &g,
@@ -506,7 +506,7 @@ fn extreme_values_do_not_panic() {
         (5, 5),
         |(i, j)| if (i + j) % 2 == 0 { 1e300 } else { -1e-300 },
     );
-    let g = Grid::new(&gx, &gx, z.view()).unwrap();
+    let g = ValueGrid::new(&gx, &gx, z.view()).unwrap();
     contour(
         &dir.path().join("c.png"),
         &g,
@@ -531,7 +531,7 @@ fn extreme_values_do_not_panic() {
     trajectory(
         &dir.path().join("g.png"),
         Some(&g),
-        &Trajectory {
+        &PlanePath {
             x: &far,
             y: &far,
             lr_decay: &[1],

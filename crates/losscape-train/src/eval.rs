@@ -1,25 +1,19 @@
 //! Evaluation of a model on a whole split (eval mode, no gradients) and the global weight norm.
 
 use losscape_data::Dataset;
+use losscape_models::loss::{Accumulation, LossKind, Reduction};
 use losscape_models::Model;
-use serde::{Deserialize, Serialize};
-use tch::{Kind, Reduction, Tensor};
+use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
 
-/// Loss and accuracy over a whole split.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    /// Sample-weighted mean cross-entropy.
-    pub loss: f64,
-    /// Accuracy in percent.
-    pub accuracy: f64,
-    /// Number of examples.
-    pub examples: usize,
-}
+// Loss and accuracy over a whole split: the one evaluation result, beside the loss definition.
+pub use losscape_models::loss::Evaluation;
 
 /// Cross-entropy loss and accuracy of `model` on `data` in eval mode (BN running statistics),
-/// without gradients, in batches of `batch_size`. `data` must already carry the normalization the
+/// without gradients, in batches of `batch_size`. The loss is [`LossKind::CrossEntropy`] summed
+/// per batch in the model's own kind ([`Accumulation::Native`], training's numerics since the
+/// first checkpoints; landscapes sum the same definition in f64). `data` must already carry the normalization the
 /// model was trained with; its images are converted to the model's kind and device.
 pub fn evaluate(model: &dyn Model, data: &Dataset, batch_size: usize) -> Result<Evaluation> {
     if data.is_empty() {
@@ -30,7 +24,7 @@ pub fn evaluate(model: &dyn Model, data: &Dataset, batch_size: usize) -> Result<
     let (mut loss_sum, mut correct) = (0.0f64, 0i64);
     for (xs, ys) in data.batches(batch_size, None)? {
         let logits = model.forward_t(&xs, false);
-        let loss = logits.f_cross_entropy_loss(&ys, None::<Tensor>, Reduction::Sum, -100, 0.0)?;
+        let loss = LossKind::CrossEntropy.loss(&logits, &ys, Accumulation::Native, Reduction::Sum)?;
         loss_sum += loss.f_double_value(&[])?;
         correct += count_correct(&logits, &ys)?;
     }
@@ -38,9 +32,9 @@ pub fn evaluate(model: &dyn Model, data: &Dataset, batch_size: usize) -> Result<
     Ok(Evaluation { loss: loss_sum / n as f64, accuracy: 100.0 * correct as f64 / n as f64, examples: n })
 }
 
-/// Number of rows of `logits` whose arg-max equals the label.
+/// Number of rows of `logits` whose arg-max equals the label ([`losscape_models::loss::count_correct`]).
 pub(crate) fn count_correct(logits: &Tensor, labels: &Tensor) -> Result<i64> {
-    Ok(logits.f_argmax(1, false)?.f_eq_tensor(labels)?.f_sum(Kind::Int64)?.f_int64_value(&[])?)
+    Ok(losscape_models::loss::count_correct(logits, labels)?)
 }
 
 /// L2 norm of all trainable parameters of `model` taken together (computed in f64).

@@ -46,7 +46,7 @@ pub mod trainer;
 pub use config::{Preset, TrainConfig};
 pub use error::{Error, Result};
 pub use eval::{evaluate, weight_norm, Evaluation};
-pub use run::{CheckpointEntry, ConfigFile, EpochMetrics, RunFolder, RunRecord, RunStatus, Session};
+pub use run::{CheckpointEntry, ConfigFile, EpochMetrics, RunFolder, RunFile, RunStatus, RunSession};
 pub use schedule::StepSchedule;
 pub use sgd::{Sgd, SgdConfig};
 pub use trainer::{prepare_data, train, Outcome, PreparedData, RunOptions, TrainSummary};

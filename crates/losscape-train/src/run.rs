@@ -5,7 +5,7 @@
 //! ```text
 //! RUN/
 //!   config.json                     the TrainConfig and its hash (written once)
-//!   run.json                        RunRecord: status, checkpoints, LR-decay epochs, final metrics
+//!   run.json                        RunFile: status, checkpoints, LR-decay epochs, final metrics
 //!   metrics.jsonl                   one EpochMetrics per line, epoch 0 (initialization) first
 //!   state.safetensors               resume state: weights, BN statistics, momentum buffers, epoch
 //!   checkpoints/epoch-NNNN.safetensors   model checkpoints (losscape-models format)
@@ -115,7 +115,7 @@ impl RunFolder {
     }
 
     /// Reads `run.json`.
-    pub fn read_record(&self) -> Result<RunRecord> {
+    pub fn read_record(&self) -> Result<RunFile> {
         read_json(&self.record_path())
     }
 
@@ -137,7 +137,7 @@ impl RunFolder {
         write_json(&self.config_path(), file)
     }
 
-    pub(crate) fn write_record(&self, record: &RunRecord) -> Result<()> {
+    pub(crate) fn write_record(&self, record: &RunFile) -> Result<()> {
         write_json(&self.record_path(), record)
     }
 
@@ -227,7 +227,7 @@ pub struct CheckpointEntry {
 
 /// A (re)start of the run in `run.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Session {
+pub struct RunSession {
     /// The epoch the session started from (0 for a fresh run, else the saved epoch it resumed).
     pub from_epoch: u64,
     /// Device name (`cpu`, `cuda:0`).
@@ -238,7 +238,7 @@ pub struct Session {
 
 /// `run.json`: the run's status and index, rewritten after every epoch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
+pub struct RunFile {
     /// Always [`RUN_FORMAT`].
     pub format: String,
     /// [`RUN_FORMAT_VERSION`].
@@ -275,7 +275,7 @@ pub struct RunRecord {
     /// Wall-clock seconds over all sessions (epochs only, not set-up).
     pub wall_seconds: f64,
     /// Every start and resume of the run.
-    pub sessions: Vec<Session>,
+    pub sessions: Vec<RunSession>,
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {

@@ -14,14 +14,15 @@ use std::time::Instant;
 use losscape_core::Progress;
 use losscape_data::rng::derive_seed;
 use losscape_data::{Dataset, Normalization};
-use losscape_models::{checkpoint, Model};
-use tch::{Device, Reduction, Tensor};
+use losscape_models::loss::{self, Accumulation, LossKind};
+use losscape_models::{checkpoint, BuildSpec, Model};
+use tch::{Device, Tensor};
 
 use crate::config::TrainConfig;
 use crate::error::{Error, Result};
 use crate::eval::{count_correct, evaluate, weight_norm};
 use crate::run::{
-    CheckpointEntry, ConfigFile, EpochMetrics, RunFolder, RunRecord, RunStatus, Session, RUN_FORMAT,
+    CheckpointEntry, ConfigFile, EpochMetrics, RunFolder, RunFile, RunStatus, RunSession, RUN_FORMAT,
     RUN_FORMAT_VERSION, STATE_FORMAT,
 };
 use crate::sgd::Sgd;
@@ -182,15 +183,14 @@ fn train_in(config: &TrainConfig, run_dir: &Path, options: &RunOptions, progress
     }
     let [channels, height, width] = data.train.image_shape();
     let num_classes = data.train.num_classes;
-    let model = losscape_models::build(
-        &config.model,
-        channels,
+    let build = BuildSpec {
+        in_channels: channels,
         num_classes,
-        [height, width],
-        config.precision,
-        options.device,
-        config.seed,
-    )?;
+        image_size: [height, width],
+        precision: config.precision,
+        ..BuildSpec::new(config.model)
+    };
+    let model = losscape_models::build(&build, options.device, config.seed)?;
     let params = model.parameters();
     let mut sgd = Sgd::new(config.sgd(), &params)?;
     if !folder.config_path().exists() {
@@ -244,7 +244,7 @@ fn train_in(config: &TrainConfig, run_dir: &Path, options: &RunOptions, progress
         return run.summary(Outcome::AlreadyFinished, resumed_from, started);
     }
 
-    run.sessions.push(Session {
+    run.sessions.push(RunSession {
         from_epoch: resumed_from.unwrap_or(0),
         device: device_name(options.device),
         threads: tch::get_num_threads() as i64,
@@ -280,7 +280,7 @@ struct RunState<'a> {
     num_classes: i64,
     image_size: [i64; 2],
     metrics: Vec<EpochMetrics>,
-    sessions: Vec<Session>,
+    sessions: Vec<RunSession>,
     wall_total: f64,
 }
 
@@ -344,7 +344,7 @@ impl RunState<'_> {
             )?;
             Sgd::zero_grad(params);
             let logits = self.model.forward_t(&xs, true);
-            let loss = logits.f_cross_entropy_loss(&ys, None::<Tensor>, Reduction::Mean, -100, 0.0)?;
+            let loss = LossKind::CrossEntropy.loss(&logits, &ys, Accumulation::Native, loss::Reduction::Mean)?;
             loss.f_backward()?;
             let loss_value = loss.f_double_value(&[])?;
             if !loss_value.is_finite() {
@@ -536,7 +536,7 @@ impl RunState<'_> {
         Ok(SavedState { epoch, wall_seconds })
     }
 
-    fn record(&self, status: RunStatus) -> Result<RunRecord> {
+    fn record(&self, status: RunStatus) -> Result<RunFile> {
         let completed = self.metrics.last().map_or(0, |m| m.epoch);
         let checkpoints: Vec<CheckpointEntry> = self
             .metrics
@@ -554,7 +554,7 @@ impl RunState<'_> {
             RunStatus::Finished => checkpoints.last().map(|c| c.file.clone()),
             RunStatus::Running => None,
         };
-        Ok(RunRecord {
+        Ok(RunFile {
             format: RUN_FORMAT.into(),
             version: RUN_FORMAT_VERSION,
             status,

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::path::Trajectory;
 use crate::pca::{pca_from_gram, rows_of, Pca};
 use crate::plane::fit_plane;
-use crate::stream::{Layout, StreamStats, Streamer};
+use crate::stream::{StreamLayout, StreamStats, Streamer};
 
 /// Default working-set bound of the streaming passes: `4 Mi` f64 values (32 MiB) per block.
 pub const DEFAULT_CHUNK_ELEMENTS: usize = 1 << 22;
@@ -158,7 +158,7 @@ pub fn analyze(trajectory: &Trajectory, model: &dyn Model, options: &Options, pr
     let final_file = &trajectory.final_point().file;
     let final_checkpoint_hash = hash::sha256_file(final_file)?;
     let model_spec = model.spec();
-    let layout = Layout::new(model, options.scope, options.ignore)?;
+    let layout = StreamLayout::new(model, options.scope, options.ignore)?;
     let paths: Vec<&Path> = trajectory.points().iter().map(|p| p.file.as_path()).collect();
     let mut streamer = Streamer::new(&paths, &layout, options.chunk_elements)?;
     let n = paths.len();

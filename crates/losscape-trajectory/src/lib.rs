@@ -9,11 +9,11 @@
 //!   `weights` or `states` scope, optionally without biases and BN parameters, computed from the
 //!   `n x n` Gram matrix accumulated tensor by tensor and slice by slice ([`stream`]), so the
 //!   `n x parameters` matrix is never held; the eigendecomposition is libtorch's `linalg_eigh` in
-//!   f64 ([`pca`]). The result ([`Analysis`]) holds the explained-variance ratios, the two unit
+//!   f64 (module `pca`). The result ([`Analysis`]) holds the explained-variance ratios, the two unit
 //!   principal directions as a [`DirectionSet`](losscape_directions::DirectionSet) with
 //!   `Origin::Pca`, the projected path (`x_i = <theta_i - theta_final, pc1>`, final model at the
 //!   origin) and, for each baseline plane, its directions, the path's coordinates in it and the
-//!   share of the path's variance it captures ([`plane`]).
+//!   share of the path's variance it captures (module `plane`).
 //! - [`report::save`]: writes the direction files, the path projected onto each plane
 //!   (`projection-<plane>.json`, for `losscape plot --path`), `projection.csv` and
 //!   `trajectory.json` (with the suggested `--x`/`--y` grids of the surfaces under the path); see
@@ -67,13 +67,9 @@
 pub mod analysis;
 pub mod error;
 pub mod path;
-pub mod pca;
-pub mod plane;
-/// Ranged safetensors reads, at their old path (they live in losscape-models, beside the
-/// checkpoint reader that shares their header parser).
-pub mod reader {
-    pub use losscape_models::tensor_file::{read_header, Header, TensorEntry, TensorFile};
-}
+// The PCA of the Gram matrix and the baseline planes' fits are internals of `analyze`.
+mod pca;
+mod plane;
 pub mod report;
 pub mod stream;
 

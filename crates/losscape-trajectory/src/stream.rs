@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
-use crate::reader::TensorFile;
+use losscape_models::tensor_file::TensorFile;
 
 /// One model tensor of the rows: its name and shape, and whether it is read (`active`) or is
 /// zero in every row (a tensor of dim <= 1 under [`Ignore::BiasBn`]).
@@ -39,7 +39,7 @@ pub struct Slot {
 /// tensors of dim <= 1 zeroed under [`Ignore::BiasBn`] (as the original masks its difference
 /// vectors before PCA).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Layout {
+pub struct StreamLayout {
     /// The tensors, in canonical order.
     pub slots: Vec<Slot>,
     /// The scope the slots come from.
@@ -50,7 +50,7 @@ pub struct Layout {
     pub model_spec: String,
 }
 
-impl Layout {
+impl StreamLayout {
     /// The layout of `model`'s tensors for a scope and an ignore rule.
     pub fn new(model: &dyn Model, scope: Scope, ignore: Ignore) -> Result<Self> {
         let all = model.named_tensors();
@@ -106,7 +106,7 @@ pub struct StreamStats {
 /// Reads the rows `theta_i - theta_final` of a path block by block.
 pub struct Streamer<'a> {
     files: Vec<TensorFile>,
-    layout: &'a Layout,
+    layout: &'a StreamLayout,
     chunk_elements: usize,
     stats: StreamStats,
 }
@@ -114,7 +114,7 @@ pub struct Streamer<'a> {
 impl<'a> Streamer<'a> {
     /// Opens the checkpoints (headers only; the last is the final model) and checks that each
     /// holds every tensor of `layout` with the same shape and a floating-point kind.
-    pub fn new(paths: &[&std::path::Path], layout: &'a Layout, chunk_elements: usize) -> Result<Self> {
+    pub fn new(paths: &[&std::path::Path], layout: &'a StreamLayout, chunk_elements: usize) -> Result<Self> {
         if chunk_elements == 0 {
             return Err(Error::Invalid("the chunk size must be at least one element".into()));
         }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use losscape_core::{Precision, Silent};
-use losscape_models::{build, checkpoint, load_into, CheckpointMeta, Model, ModelSpec};
+use losscape_models::{build, BuildSpec, checkpoint, load_into, CheckpointMeta, Model, ModelSpec};
 use losscape_trajectory::{analyze, Options, Trajectory};
 use tch::{Device, Kind, Tensor};
 
@@ -24,7 +24,7 @@ const CHUNK: usize = 1 << 21;
 
 fn model() -> Box<dyn Model> {
     let spec: ModelSpec = SPEC.parse().unwrap();
-    build(&spec, 1, 10, [8, 8], Precision::F32, Device::Cpu, 0).unwrap()
+    build(&BuildSpec { in_channels: 1, image_size: [8, 8], ..BuildSpec::new(spec) }, Device::Cpu, 0).unwrap()
 }
 
 fn checkpoint_path(dir: &Path, i: usize) -> PathBuf {

@@ -7,7 +7,7 @@ use common::*;
 use losscape_core::{Precision, Silent};
 use losscape_directions::{DirectionSet, Ignore, Origin, Scope};
 use losscape_models::checkpoint;
-use losscape_trajectory::stream::{Layout, Streamer};
+use losscape_trajectory::stream::{StreamLayout, Streamer};
 use losscape_trajectory::{analyze, report, Options, Trajectory};
 use tch::{Kind, Tensor};
 
@@ -114,7 +114,7 @@ fn gram_pass_equals_the_dense_gram_in_both_scopes_and_ignore_rules() {
     let paths: Vec<&std::path::Path> = files.iter().map(|f| f.as_path()).collect();
     for scope in [Scope::Weights, Scope::States] {
         for ignore in [Ignore::BiasBn, Ignore::None] {
-            let layout = Layout::new(model.as_ref(), scope, ignore).unwrap();
+            let layout = StreamLayout::new(model.as_ref(), scope, ignore).unwrap();
             let mut streamer = Streamer::new(&paths, &layout, 777).unwrap();
             let (gram, dots) = streamer.gram(&[], &Silent).unwrap();
             assert_eq!(dots.size(), [5, 0]);
@@ -127,7 +127,7 @@ fn gram_pass_equals_the_dense_gram_in_both_scopes_and_ignore_rules() {
         }
     }
     // The states scope holds more entries than weights, and ignoring bias+BN fewer.
-    let count = |s, i| Layout::new(model.as_ref(), s, i).unwrap().active_elements();
+    let count = |s, i| StreamLayout::new(model.as_ref(), s, i).unwrap().active_elements();
     assert!(count(Scope::States, Ignore::None) > count(Scope::Weights, Ignore::None));
     assert!(count(Scope::Weights, Ignore::None) > count(Scope::Weights, Ignore::BiasBn));
     assert_eq!(count(Scope::States, Ignore::BiasBn), count(Scope::Weights, Ignore::BiasBn));
@@ -254,7 +254,7 @@ fn unusable_paths_get_clear_errors() {
 
 fn save_other(spec: &str, classes: i64, path: &std::path::Path) {
     let spec: losscape_models::ModelSpec = spec.parse().unwrap();
-    let model = losscape_models::build(&spec, 1, classes, [8, 8], Precision::F32, tch::Device::Cpu, 0).unwrap();
+    let model = losscape_models::build(&losscape_models::BuildSpec { in_channels: 1, num_classes: classes, image_size: [8, 8], ..losscape_models::BuildSpec::new(spec) }, tch::Device::Cpu, 0).unwrap();
     let meta = losscape_models::CheckpointMeta::new(&spec, 1, classes, [8, 8], Precision::F32);
     checkpoint::save(model.as_ref(), &meta, path).unwrap();
 }

@@ -4,14 +4,14 @@
 use losscape_core::Precision;
 use losscape_data::rng::{int_tensor, normal_tensor};
 use losscape_data::Dataset;
-use losscape_models::{build, Model, Role};
+use losscape_models::{build, BuildSpec, Model, Role};
 use tch::{Device, Kind};
 
 /// A model of `spec` with the statistics and scales a trained network has: random BN running
 /// statistics and affine parameters, and a head large enough that the loss depends on the input.
 pub fn trained_like(spec: &str, side: i64, kind: Kind) -> Box<dyn Model> {
     let precision = if kind == Kind::Double { Precision::F64 } else { Precision::F32 };
-    let model = build(&spec.parse().unwrap(), 3, 10, [side, side], precision, Device::Cpu, 7).unwrap();
+    let model = build(&BuildSpec { image_size: [side, side], precision: precision, ..BuildSpec::new(spec.parse().unwrap()) }, Device::Cpu, 7).unwrap();
     let _guard = tch::no_grad_guard();
     for (i, t) in model.named_tensors().into_iter().enumerate() {
         let noise = normal_tensor(100 + i as u64, &t.tensor.size(), kind);

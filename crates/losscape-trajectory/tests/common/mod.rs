@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use losscape_core::Precision;
 use losscape_directions::{in_scope, Direction, Ignore, Scope};
-use losscape_models::{build, checkpoint, CheckpointMeta, Model, ModelSpec};
+use losscape_models::{build, BuildSpec, checkpoint, CheckpointMeta, Model, ModelSpec};
 use tch::{Device, Kind, Tensor};
 
 /// A seeded ResNet-8 for 1-channel images with 10 classes.
 pub fn resnet8(precision: Precision) -> Box<dyn Model> {
-    build(&"resnet8".parse().unwrap(), 1, 10, [8, 8], precision, Device::Cpu, 0).unwrap()
+    build(&BuildSpec { in_channels: 1, image_size: [8, 8], precision: precision, ..BuildSpec::new("resnet8".parse().unwrap()) }, Device::Cpu, 0).unwrap()
 }
 
 pub fn meta(model: &dyn Model) -> CheckpointMeta {
