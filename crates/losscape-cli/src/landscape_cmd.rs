@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use losscape::core::Precision;
 use losscape::data::DataSource;
 use losscape::directions::{Direction, Ignore, Norm, RandomSpec, Scope};
 use losscape::landscape::evaluate::LossKind;
@@ -115,6 +116,11 @@ pub struct SurfaceArgs {
     /// Examples per forward pass (default: 32 on the CPU, 1024 on CUDA).
     #[arg(long, value_parser = crate::guard::positive)]
     batch_size: Option<usize>,
+    /// Precision of the evaluation: f32 | f64 | bf16 (default: the checkpoint's). bf16 runs the
+    /// built-in networks' fast path in bf16 and checks the grid's centre and corners in f32
+    /// (recorded in the surface).
+    #[arg(long)]
+    precision: Option<Precision>,
     /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
     #[arg(long, value_parser = crate::guard::positive)]
     threads: Option<usize>,
@@ -273,10 +279,16 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
             BnExtrapolation::Undefined => job::BnExtrapolation::Undefined,
             BnExtrapolation::Floor => job::BnExtrapolation::Floor,
         },
+        precision: args.precision,
     };
-    let prepared = request.prepare()?;
+    let mut prepared = request.prepare()?;
     for note in &prepared.notes {
         eprintln!("note: {note}");
+    }
+    if crate::mpi_run::world().0 == 0 {
+        if let Some(check) = prepared.check_precision(&args.out)? {
+            eprintln!("{check}");
+        }
     }
     let bar = ProgressBar::new();
     // Spread over the ranks of an MPI job, if any; only rank 0 writes and reports.

@@ -53,6 +53,7 @@ pub mod fast;
 pub mod h5;
 pub mod job;
 pub mod mpi;
+pub mod precision;
 pub mod run;
 
 pub use error::{Error, Result};

@@ -9,8 +9,13 @@
 //! folds it at the current weights (one pass over the weights, microseconds for ResNet-20) before
 //! each evaluation. Models without a plan (TorchScript modules, f64 models kept for exact checks)
 //! are evaluated by their own forward.
+//!
+//! A plan may compute in another floating kind than the model's ([`FastForward::with_kind`]: bf16
+//! on CPUs with native bf16, or on GPUs): the weights are folded in the model's kind and then
+//! cast, the images are cast at the input, and the logits come back in f32, so losses and
+//! accuracies are summed as for an f32 plan.
 
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use crate::error::Result;
 use crate::layers::BN_EPS;
@@ -72,16 +77,27 @@ pub(crate) struct Folded {
     padding: i64,
 }
 
+/// `t` in `kind` (`None`: as it is).
+fn cast(t: Tensor, kind: Option<Kind>) -> Result<Tensor> {
+    match kind {
+        Some(k) if t.kind() != k => Ok(t.f_to_kind(k)?),
+        _ => Ok(t),
+    }
+}
+
 impl AffineBn {
-    fn fold(&self, layout: Layout) -> Result<Folded> {
+    fn fold(&self, layout: Layout, kind: Option<Kind>) -> Result<Folded> {
         let (scale, shift) = self.bn.scale_shift()?;
         let mut shape = vec![-1i64];
         shape.resize(self.weight.dim(), 1);
-        let weight = layout.apply(&self.weight.f_mul(&scale.f_reshape(&shape)?)?)?;
-        let bias = match &self.bias {
-            Some(b) => b.f_mul(&scale)?.f_add(&shift)?,
-            None => shift,
-        };
+        let weight = layout.apply(&cast(self.weight.f_mul(&scale.f_reshape(&shape)?)?, kind)?)?;
+        let bias = cast(
+            match &self.bias {
+                Some(b) => b.f_mul(&scale)?.f_add(&shift)?,
+                None => shift,
+            },
+            kind,
+        )?;
         Ok(Folded { weight, bias, stride: self.stride, padding: self.padding })
     }
 }
@@ -122,12 +138,15 @@ pub(crate) enum Graph<T> {
 pub struct FastForward {
     graph: Graph<AffineBn>,
     layout: Layout,
+    /// The kind the folded network computes in (`None`: the model's).
+    kind: Option<Kind>,
 }
 
 /// A [`FastForward`] folded at one set of weights: an inference-only network.
 pub struct FoldedForward {
     graph: Graph<Folded>,
     layout: Layout,
+    kind: Option<Kind>,
 }
 
 impl FastForward {
@@ -140,7 +159,19 @@ impl FastForward {
 
     /// The plan over `graph`, built by a built-in architecture from its own layers.
     pub(crate) fn from_graph(graph: Graph<AffineBn>, layout: Layout) -> Self {
-        Self { graph, layout }
+        Self { graph, layout, kind: None }
+    }
+
+    /// The same plan computing in `kind` (weights and activations; e.g. `Kind::BFloat16`), its
+    /// logits returned in f32. The weights are folded in the model's kind, then cast.
+    pub fn with_kind(mut self, kind: Kind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// The kind the folded network computes in (`None`: the model's).
+    pub fn kind(&self) -> Option<Kind> {
+        self.kind
     }
 
     /// The layout of the activations.
@@ -151,39 +182,48 @@ impl FastForward {
     /// Folds every BN at the model's current weights (call it after each weight change).
     pub fn fold(&self) -> Result<FoldedForward> {
         let _guard = tch::no_grad_guard();
-        let l = self.layout;
+        let (l, k) = (self.layout, self.kind);
         let graph = match &self.graph {
             Graph::ResNet { stem, blocks, linear } => Graph::ResNet {
-                stem: stem.fold(l)?,
+                stem: stem.fold(l, k)?,
                 blocks: blocks
                     .iter()
                     .map(|b| {
                         Ok(Block {
-                            conv1: b.conv1.fold(l)?,
-                            conv2: b.conv2.fold(l)?,
+                            conv1: b.conv1.fold(l, k)?,
+                            conv2: b.conv2.fold(l, k)?,
                             shortcut: match &b.shortcut {
                                 Shortcut::None => Shortcut::None,
                                 Shortcut::Identity => Shortcut::Identity,
-                                Shortcut::Projection(p) => Shortcut::Projection(p.fold(l)?),
+                                Shortcut::Projection(p) => Shortcut::Projection(p.fold(l, k)?),
                             },
                         })
                     })
                     .collect::<Result<_>>()?,
-                linear: (linear.0.shallow_clone(), linear.1.shallow_clone()),
+                linear: (cast(linear.0.shallow_clone(), k)?, cast(linear.1.shallow_clone(), k)?),
             },
             Graph::Vgg { features, fc, classifier } => Graph::Vgg {
-                features: features.iter().map(|(c, pool)| Ok((c.fold(l)?, *pool))).collect::<Result<_>>()?,
-                fc: fc.fold(l)?,
-                classifier: (classifier.0.shallow_clone(), classifier.1.shallow_clone()),
+                features: features.iter().map(|(c, pool)| Ok((c.fold(l, k)?, *pool))).collect::<Result<_>>()?,
+                fc: fc.fold(l, k)?,
+                classifier: (cast(classifier.0.shallow_clone(), k)?, cast(classifier.1.shallow_clone(), k)?),
             },
         };
-        Ok(FoldedForward { graph, layout: self.layout })
+        Ok(FoldedForward { graph, layout: self.layout, kind: self.kind })
     }
 }
 
 impl FoldedForward {
-    /// Logits for a batch of images `[N, C, H, W]` (evaluation mode; call under `no_grad`).
+    /// Logits for a batch of images `[N, C, H, W]` (evaluation mode; call under `no_grad`); in
+    /// f32 when the plan computes in another kind than the images'.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let logits = self.forward_in_kind(&cast(xs.shallow_clone(), self.kind)?)?;
+        match self.kind {
+            Some(k) if k != xs.kind() => Ok(logits.f_to_kind(Kind::Float)?),
+            _ => Ok(logits),
+        }
+    }
+
+    fn forward_in_kind(&self, xs: &Tensor) -> Result<Tensor> {
         let xs = self.layout.apply(xs)?;
         match &self.graph {
             Graph::ResNet { stem, blocks, linear } => {
