@@ -30,11 +30,18 @@ pub enum Layout {
     /// NHWC strides behind NCHW shapes (PyTorch's `channels_last`), which oneDNN convolutions
     /// run on without reordering.
     ChannelsLast,
+    /// oneDNN's own blocked layout (`to_mkldnn`), with the convolution weights reordered once per
+    /// fold (`mkldnn_reorder_conv2d_weight`) and activations kept in it until the pooling (CPU
+    /// only; an experiment, see the crate README).
+    Mkldnn,
 }
 
 impl Layout {
     /// `t` (4D) in this layout; other ranks are returned unchanged.
     pub fn apply(self, t: &Tensor) -> Result<Tensor> {
+        if self == Layout::Mkldnn && t.dim() == 4 {
+            return Ok(t.f_contiguous()?.f_to_mkldnn(None)?);
+        }
         if self == Layout::ChannelsLast && t.dim() == 4 {
             Ok(t.f_permute([0, 2, 3, 1])?.f_contiguous()?.f_permute([0, 3, 1, 2])?)
         } else {
@@ -75,6 +82,8 @@ pub(crate) struct Folded {
     bias: Tensor,
     stride: i64,
     padding: i64,
+    /// Weights reordered for oneDNN, inputs in its layout ([`Layout::Mkldnn`]).
+    mkldnn: bool,
 }
 
 /// `t` in `kind` (`None`: as it is).
@@ -90,7 +99,8 @@ impl AffineBn {
         let (scale, shift) = self.bn.scale_shift()?;
         let mut shape = vec![-1i64];
         shape.resize(self.weight.dim(), 1);
-        let weight = layout.apply(&cast(self.weight.f_mul(&scale.f_reshape(&shape)?)?, kind)?)?;
+        let (s, p) = (self.stride, self.padding);
+        let weight = cast(self.weight.f_mul(&scale.f_reshape(&shape)?)?, kind)?;
         let bias = cast(
             match &self.bias {
                 Some(b) => b.f_mul(&scale)?.f_add(&shift)?,
@@ -98,13 +108,22 @@ impl AffineBn {
             },
             kind,
         )?;
-        Ok(Folded { weight, bias, stride: self.stride, padding: self.padding })
+        if layout == Layout::Mkldnn && weight.dim() == 4 {
+            let weight = weight.f_contiguous()?.f_to_mkldnn(None)?.f_mkldnn_reorder_conv2d_weight([p, p], [s, s], [1, 1], 1, None::<&[i64]>)?;
+            let bias = bias.f_contiguous()?.f_to_mkldnn(None)?;
+            return Ok(Folded { weight, bias, stride: s, padding: p, mkldnn: true });
+        }
+        let weight = layout.apply(&weight)?;
+        Ok(Folded { weight, bias, stride: self.stride, padding: self.padding, mkldnn: false })
     }
 }
 
 impl Folded {
     fn conv(&self, xs: &Tensor) -> Result<Tensor> {
         let (s, p) = (self.stride, self.padding);
+        if self.mkldnn {
+            return Ok(xs.f_mkldnn_convolution(&self.weight, Some(&self.bias), [p, p], [s, s], [1, 1], 1)?);
+        }
         Ok(xs.f_conv2d(&self.weight, Some(&self.bias), [s, s], [p, p], [1, 1], 1)?)
     }
 
@@ -237,6 +256,9 @@ impl FoldedForward {
                     };
                     out = sum.f_relu_()?;
                 }
+                if out.is_mkldnn() {
+                    out = out.f_to_dense(None, false)?;
+                }
                 let pooled = out.f_mean_dim([2i64, 3].as_slice(), false, None)?;
                 Ok(pooled.f_linear(&linear.0, Some(&linear.1))?)
             }
@@ -247,6 +269,9 @@ impl FoldedForward {
                     if *pool {
                         out = out.f_max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], true)?;
                     }
+                }
+                if out.is_mkldnn() {
+                    out = out.f_to_dense(None, false)?;
                 }
                 let flat = out.f_flatten(1, -1)?;
                 let hidden = flat.f_linear(&fc.weight, Some(&fc.bias))?.f_relu_()?;
