@@ -61,10 +61,20 @@ pub fn ours(surface_help: &str, native_bf16: bool) -> Vec<Ours> {
     if native_bf16 && surface_help.contains("bf16") {
         list.push(Ours { name: "losscape-bf16", flags: vec!["--precision", "bf16"], precision: "bf16" });
     }
-    if surface_help.lines().any(|l| l.contains("--samples")) && surface_help.contains("auto") {
+    if offers_auto_samples(surface_help) {
         list.push(Ours { name: "losscape-auto", flags: vec!["--samples", "auto", "--rel-error", "0.01"], precision: "f32" });
     }
     list
+}
+
+/// Whether a `--help` text's `--samples` option (its line and the description lines under it, up
+/// to the next option) mentions `auto`.
+fn offers_auto_samples(help: &str) -> bool {
+    let mut lines = help.lines().skip_while(|l| !l.trim_start().starts_with("--samples"));
+    let Some(first) = lines.next() else {
+        return false;
+    };
+    std::iter::once(first).chain(lines.take_while(|l| !l.trim_start().starts_with('-'))).any(|l| l.contains("auto"))
 }
 
 /// The model of the fixed problem.
@@ -590,6 +600,10 @@ mod tests {
         let auto = "--precision f32 | f64 | bf16\n  --samples <N>  a count, or auto with --rel-error";
         assert_eq!(names(ours(auto, true)), ["losscape", "losscape-bf16", "losscape-auto"]);
         assert_eq!(ours(auto, true)[2].flags, ["--samples", "auto", "--rel-error", "0.01"]);
+        // Described under the option, as clap's long help does; `auto` elsewhere does not count.
+        assert!(offers_auto_samples("  --samples <N>\n          Examples per point, or auto\n  --device <D>\n"));
+        assert!(!offers_auto_samples("  --samples <N>\n          Examples per point\n  --device <D>\n          cpu | auto\n"));
+        assert!(!offers_auto_samples("  --device <D>\n          cpu | auto\n"));
         assert!(cpu_has_native_bf16("flags : sse avx512_bf16\n") && !cpu_has_native_bf16("flags : avx512_bf16x\n"));
         assert_eq!("resnet56".parse::<BenchModel>().unwrap().depth(), 56);
         assert!("resnet32".parse::<BenchModel>().is_err());
