@@ -2,8 +2,9 @@
 //! `theta* + a d1 + b d2` by an `Anchor`, then loss and accuracy over the whole synthetic set),
 //! for ResNet-20 and ResNet-56 with and without shortcuts, comparing the evaluator's fast path
 //! (BN folded, channels-last, cache-sized batches) with a straightforward loop (the model's plain
-//! eval-mode forward at batch 128). Time per iteration is seconds per point; the throughput line
-//! is images per second.
+//! eval-mode forward at batch 128), and the fast path in bf16 (`fast-bf16-b*`, the plan of
+//! `--precision bf16`; left out on CPUs without native bf16, where it is emulated). Time per
+//! iteration is seconds per point; the throughput line is images per second.
 //!
 //! Environment: `LOSSCAPE_BENCH_IMAGES` (default 512), `LOSSCAPE_BENCH_THREADS` (default all
 //! cores); with `--features cuda`, also the first GPU.
@@ -14,7 +15,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use losscape::directions::{Anchor, Direction, RandomSpec, Scope};
-use losscape::landscape::{EvalPath, Evaluator, LossKind};
+use losscape::core::Precision;
+use losscape::landscape::{precision, EvalPath, Evaluator, Layout, LossKind};
 
 const MODELS: [&str; 4] = ["resnet20", "resnet20-noshort", "resnet56", "resnet56-noshort"];
 /// The grid points visited in turn (a 3 x 3 patch of a [-1, 1]^2 plane).
@@ -28,7 +30,8 @@ fn grid_eval(c: &mut Criterion) {
         let data = common::synthetic_data(images as i64, device);
         let fast = Evaluator::new(device, LossKind::CrossEntropy);
         let plain = Evaluator { batch_size: 128, loss: LossKind::CrossEntropy };
-        let variants = [(format!("fast-b{}", fast.batch_size), fast, EvalPath::Auto), ("plain-b128".to_string(), plain, EvalPath::Plain)];
+        let variants = [(format!("fast-b{}", fast.batch_size), fast.clone(), EvalPath::Auto), ("plain-b128".to_string(), plain, EvalPath::Plain)];
+        let bf16 = device != tch::Device::Cpu || losscape::core::precision::cpu_has_native_bf16() == Some(true);
         let mut group = c.benchmark_group(format!("grid_eval/{}/{images}img", common::device_name(device, threads)));
         group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
         group.throughput(Throughput::Elements(images as u64));
@@ -47,6 +50,18 @@ fn grid_eval(c: &mut Criterion) {
                         next += 1;
                         anchor.set(&[(&directions[0], x), (&directions[1], y)]).expect("weights written");
                         evaluator.evaluate_with(model.as_ref(), &data, *path).expect("an evaluation")
+                    })
+                });
+            }
+            if bf16 {
+                let plan = precision::plan_in(model.as_ref(), Precision::Bf16).expect("a bf16 plan");
+                let mut next = 0;
+                group.bench_function(BenchmarkId::new(spec, format!("fast-bf16-b{}", fast.batch_size)), |b| {
+                    b.iter(|| {
+                        let (x, y) = POINTS[next % POINTS.len()];
+                        next += 1;
+                        anchor.set(&[(&directions[0], x), (&directions[1], y)]).expect("weights written");
+                        fast.evaluate_planned(model.as_ref(), plan.as_ref(), Layout::Contiguous, &data).expect("an evaluation")
                     })
                 });
             }

@@ -19,10 +19,18 @@ several configurations:
   jit-frozen-b{32,128}, jit-frozen-cl-b32
                   a TorchScript module frozen with torch.jit.freeze (conv-BN folding) and re-frozen
                   at every point (the weights change); the freeze is part of the timed point
+  autocast-bf16-cl-b{32,64,128}                                                      (bf16)
+                  channels-last model and data under torch.autocast("cpu", dtype=torch.bfloat16):
+                  convolutions and the linear layer in bf16, the loss summed in f64
+  jit-frozen-bf16-cl-b{32,64}                                                        (bf16)
+                  a bf16 copy of the model, scripted once; at every point the f32 weights are
+                  cast into it and it is frozen (conv-BN folded) anew; channels-last bf16 images
 
 Settings are fixed: torch.set_num_threads(2) (or --threads), one untimed warm-up evaluation per
-configuration, then every grid point timed once; the median is reported. The script also measures
-the fp32 matrix-multiply rate (torch.mm) and counts the convolution FLOPs of one forward pass.
+configuration, then every grid point timed once; the median is reported. Each configuration has a
+precision (f32 or bf16). The script also measures the matrix-multiply rate of torch.mm in f32 and
+in bf16 (4096x4096 by default: median of 5 after a warm-up) and counts the convolution FLOPs of one
+forward pass.
 
   compare.py data --out DIR [--images 2000] [--test-images 100] [--seed 0]
       writes a synthetic CIFAR-10 binary folder (seeded), the data every side reads
@@ -145,6 +153,7 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     def __init__(self, depth, width, shortcuts, in_channels, num_classes):
         super().__init__()
+        self.arch = (depth, width, shortcuts, in_channels, num_classes)
         if (depth - 2) % 6:
             raise ValueError(f"resnet depth {depth} is not 6n+2")
         n = (depth - 2) // 6
@@ -318,17 +327,55 @@ def make_configs(model, grid, images, labels, mean, std):
 
         return label, run
 
+    def autocast(bs, label):
+        batches = [(x_cl[i : i + bs], labels[i : i + bs]) for i in range(0, n, bs)]
+
+        def run(a, b):
+            grid.set_inplace(a, b)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return eval_batches(model, batches, n)
+
+        return label, run
+
+    for bs in (32, 64, 128):
+        configs[f"autocast-bf16-cl-b{bs}"] = autocast(bs, f"torch.autocast bf16, channels-last model and data, batch {bs}")
+
+    low = []  # the bf16 copy, scripted once, on first use
+
+    def frozen_bf16(bs, label):
+        data = x_cl.to(torch.bfloat16)
+        batches = [(data[i : i + bs], labels[i : i + bs]) for i in range(0, n, bs)]
+
+        def run(a, b):
+            if not low:
+                copy = ResNet(*model.arch).eval()
+                copy.load_state_dict(model.state_dict())
+                copy = copy.to(torch.bfloat16).to(memory_format=torch.channels_last)
+                low.append((copy, torch.jit.script(copy)))
+            copy, scripted_low = low[0]
+            grid.set_inplace(a, b)
+            with torch.no_grad():
+                for (_, p), (_, q) in zip(model.named_parameters(), copy.named_parameters()):
+                    q.copy_(p)  # cast to bf16
+            f = torch.jit.freeze(scripted_low.eval())
+            return eval_batches(f, batches, n)
+
+        return label, run
+
+    for bs in (32, 64):
+        configs[f"jit-frozen-bf16-cl-b{bs}"] = frozen_bf16(bs, f"bf16 copy of the weights frozen per point (torch.jit.freeze), channels-last, batch {bs}")
+
     for bs in (32, 128):
         configs[f"jit-frozen-b{bs}"] = frozen(bs, x, False, f"torch.jit.freeze (conv-BN folded) per point, batch {bs}")
     configs["jit-frozen-cl-b32"] = frozen(32, x_cl, True, "torch.jit.freeze per point, channels-last, batch 32")
     return configs
 
 
-def matmul_rate(sizes=(1024, 2048), reps=7):
-    """Median fp32 torch.mm GFLOP/s per size."""
+def matmul_rate(sizes, dtype, reps=5):
+    """Median torch.mm GFLOP/s per size in `dtype`, after one untimed warm-up product."""
     out = {}
     for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
         torch.mm(a, b)
         times = []
         for _ in range(reps):
@@ -337,6 +384,10 @@ def matmul_rate(sizes=(1024, 2048), reps=7):
             times.append(time.perf_counter() - t)
         out[str(n)] = 2 * n**3 / statistics.median(times) / 1e9
     return out
+
+
+def precision_of(name):
+    return "bf16" if "bf16" in name else "f32"
 
 
 def run(args):
@@ -364,8 +415,8 @@ def run(args):
             losses.append(loss)
             accs.append(acc)
         med = statistics.median(times)
-        print(f"{name:>20}: {1 / med:.3f} points/s (median of {len(times)}), losses {['%.6f' % l for l in losses]}", file=sys.stderr, flush=True)
-        results.append({"name": name, "setup": setup, "seconds": times, "median_seconds": med, "losses": losses, "accuracies": accs})
+        print(f"{name:>24}: {1 / med:.3f} points/s (median of {len(times)}), losses {['%.6f' % l for l in losses]}", file=sys.stderr, flush=True)
+        results.append({"name": name, "precision": precision_of(name), "setup": setup, "seconds": times, "median_seconds": med, "losses": losses, "accuracies": accs})
         model.to(memory_format=torch.contiguous_format)
         grid.set_inplace(0.0, 0.0)
     out = {
@@ -374,7 +425,7 @@ def run(args):
         "images": len(labels),
         "points": [list(p) for p in points],
         "conv_flops_per_image": flops,
-        "matmul_gflops": matmul_rate(),
+        "matmul_gflops": {p: matmul_rate(args.matmul_sizes, dt) for p, dt in (("f32", torch.float32), ("bf16", torch.bfloat16))},
         "configs": results,
     }
     with open(args.out, "w") as f:
@@ -396,6 +447,7 @@ def main():
     r.add_argument("--points", required=True, help='grid points "a,b;a,b;..."')
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--only", help="comma-separated configuration names")
+    r.add_argument("--matmul-sizes", type=lambda v: [int(n) for n in v.split(",")], default=[4096], help="sizes of the square matrix-multiply probe (default 4096)")
     r.add_argument("--out", required=True)
     args = p.parse_args()
     if args.cmd == "data":

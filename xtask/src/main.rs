@@ -127,6 +127,15 @@ enum Task {
         /// Only these PyTorch configurations (comma-separated names, e.g. original,plain-b128).
         #[arg(long)]
         configs: Option<String>,
+        /// The model: resnet20 or resnet56 (each in its own folder of target/bench-compare/).
+        #[arg(long, default_value = "resnet20")]
+        model: bench::BenchModel,
+        /// Images per grid point (smaller for a quick check of the command).
+        #[arg(long, default_value_t = bench::IMAGES)]
+        images: usize,
+        /// Sizes of the matrix-multiply probe, comma-separated (default 4096).
+        #[arg(long)]
+        matmul_sizes: Option<String>,
     },
     /// Rebuild the embedded Fashion-MNIST subset from Debian's `dataset-fashion-mnist` package.
     Data {
@@ -221,9 +230,9 @@ fn run() -> Result<()> {
             libtorch::setup(&root)?;
             bench::bench(&root, &args)?;
         }
-        Task::BenchCompare { python, configs } => {
+        Task::BenchCompare { python, configs, model, images, matmul_sizes } => {
             libtorch::setup(&root)?;
-            bench::compare(&root, python, configs.as_deref())?;
+            bench::compare(&root, &bench::CompareOptions { python, configs, model, images, matmul_sizes })?;
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use losscape::core::Precision;
 use losscape::data::DataSource;
 use losscape::directions::{Direction, Ignore, Norm, RandomSpec, Scope};
 use losscape::landscape::evaluate::LossKind;
@@ -116,6 +117,11 @@ pub struct SurfaceArgs {
     /// activations fit in half the GPU's free memory, at most 8192, else 1024).
     #[arg(long, value_parser = crate::guard::positive)]
     batch_size: Option<usize>,
+    /// Precision of the evaluation: f32 | f64 | bf16 (default: the checkpoint's). bf16 runs the
+    /// built-in networks' fast path in bf16 and checks the grid's centre and corners in f32
+    /// (recorded in the surface).
+    #[arg(long)]
+    precision: Option<Precision>,
     /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
     #[arg(long, value_parser = crate::guard::positive)]
     threads: Option<usize>,
@@ -278,6 +284,7 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
             BnExtrapolation::Undefined => job::BnExtrapolation::Undefined,
             BnExtrapolation::Floor => job::BnExtrapolation::Floor,
         },
+        precision: args.precision,
     };
     let mut prepared = request.prepare()?;
     for note in &prepared.notes {
@@ -287,6 +294,11 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
         // On CUDA: the batch that fits the GPU's free memory (or the one a resumed file records).
         if let Some(note) = prepared.fit_batch_to_memory(args.points_per_pass, Some(&args.out))? {
             eprintln!("note: {note}");
+        }
+    }
+    if crate::mpi_run::world().0 == 0 {
+        if let Some(check) = prepared.check_precision(&args.out)? {
+            eprintln!("{check}");
         }
     }
     let bar = ProgressBar::new();

@@ -103,6 +103,7 @@ pub struct SpectrumArgs {
 fn open(checkpoint: &Path, model_args: &ModelArgs, source: &HessianSource) -> Result<(Box<dyn Model>, CheckpointMeta, HvpOptions)> {
     let device = crate::device_cmd::resolve(&source.on.device)?;
     crate::mpi_run::set_threads(source.on.threads);
+    losscape::curvature::job::check_precision(source.on.precision)?;
     let (model, meta) = load_model(checkpoint, device, source.on.precision, model_args)?;
     let hvp = HvpOptions {
         params: source.on.params,

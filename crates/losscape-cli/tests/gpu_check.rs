@@ -77,5 +77,15 @@ fn toy_check_on_the_cpu_writes_a_consistent_report() {
     let hvp = &r["hvp"];
     assert_eq!(hvp["products"], 3);
     assert!(hvp["seconds_per_product"].as_f64().unwrap() > 0.0);
-    assert_eq!(r["bf16"], "not available in this build");
+    // bf16: the same grid timed in bf16; its deviation is the one the surface file records.
+    let bf16 = &r["bf16"];
+    assert_eq!(bf16["points"], 4, "{bf16}");
+    assert!(bf16["seconds_per_point"].as_f64().unwrap() > 0.0 && bf16["speedup_over_f32"].as_f64().unwrap() > 0.0);
+    let deviation = bf16["max_rel_loss_deviation_from_f32"].as_f64().unwrap();
+    let surface = losscape::landscape::Surface::load(&work.join("time-bf16.surface")).unwrap();
+    assert_eq!(surface.header().dtype, losscape::core::Precision::Bf16);
+    let recorded = losscape::landscape::precision::PrecisionCheck::from_header(surface.header()).unwrap();
+    assert!(deviation > 0.0 && deviation < 5e-2, "{deviation}");
+    assert!((deviation / recorded.max_rel_loss_deviation - 1.0).abs() < 1e-2, "{deviation} vs {}", recorded.max_rel_loss_deviation);
+    assert!(stdout.contains("largest relative loss deviation from f32"), "{stdout}");
 }

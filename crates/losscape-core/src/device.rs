@@ -1,11 +1,10 @@
-//! Device and precision helpers: parse user-facing names into libtorch values.
+//! Device helpers: parse user-facing device names into libtorch values ([`Precision`] lives in
+//! [`crate::precision`] and is re-exported here).
 
-use std::fmt;
-use std::str::FromStr;
+use tch::Device;
 
-use tch::{Device, Kind};
-
-use crate::error::{Error, Result};
+use crate::error::Result;
+pub use crate::precision::Precision;
 
 
 /// Parses `cpu`, `cuda`, `cuda:N` or `auto` (CUDA when usable, else the CPU). A CUDA request
@@ -15,57 +14,10 @@ pub fn parse_device(name: &str) -> Result<Device> {
     crate::cuda::select_device(name).map(|choice| choice.device)
 }
 
-/// Floating-point precision of models and evaluations: f32 by default, f64 where exactness is
-/// tested (curvature).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum Precision {
-    #[default]
-    F32,
-    F64,
-}
-
-impl Precision {
-    /// The libtorch kind.
-    pub fn kind(self) -> Kind {
-        match self {
-            Precision::F32 => Kind::Float,
-            Precision::F64 => Kind::Double,
-        }
-    }
-
-    /// The precision of a floating kind: `Kind::Double` is f64, anything else f32.
-    pub fn from_kind(kind: Kind) -> Self {
-        if kind == Kind::Double {
-            Precision::F64
-        } else {
-            Precision::F32
-        }
-    }
-}
-
-impl FromStr for Precision {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "f32" | "float" | "float32" => Ok(Precision::F32),
-            "f64" | "double" | "float64" => Ok(Precision::F64),
-            _ => Err(Error::Invalid(format!("unknown precision '{s}': use f32 or f64"))),
-        }
-    }
-}
-
-impl fmt::Display for Precision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Precision::F32 => "f32",
-            Precision::F64 => "f64",
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Kind;
 
     #[test]
     fn parses_devices_and_precisions() {

@@ -6,7 +6,9 @@
 //!   whose stderr is a file.
 //! - [`fsio`]: files written whole or not at all (temporary name, then rename).
 //! - [`hash`]: SHA-256 content hashes of files, bytes and tensors, used to tie results to inputs.
-//! - [`device`]: parsing of device and precision names, thread settings.
+//! - [`device`]: parsing of device names, thread settings.
+//! - [`precision`]: [`Precision`] (f32, f64, bf16; no libtorch needed) and whether the CPU has
+//!   native bf16.
 //! - [`cuda`]: runtime loading of a CUDA libtorch's kernels and device selection (`auto`, `cuda:N`).
 //! - [`machine`]: the libtorch, GPUs, CPU features and threads of this process (`losscape device`).
 //! - [`error`]: the crate's error type and [`Result`] alias.
@@ -28,13 +30,15 @@ pub mod error;
 pub mod fsio;
 pub mod hash;
 pub mod npy;
+pub mod precision;
 #[cfg(feature = "torch")]
 pub mod machine;
 pub mod progress;
 pub mod progress_log;
 
 #[cfg(feature = "torch")]
-pub use device::{parse_device, Precision};
+pub use device::parse_device;
+pub use precision::Precision;
 pub use error::{Error, Result};
 pub use progress::{Progress, Silent};
 pub use progress_log::LogProgress;

@@ -91,7 +91,7 @@ impl<'a> EigenMetrics<'a> {
         header.loss = self.hvp.loss.to_string();
         header.batch_size = self.hvp.batch_size;
         header.data = self.data.name.clone();
-        header.dtype = precision.to_string();
+        header.dtype = precision;
         header.extra = self.header_extra();
         header
     }

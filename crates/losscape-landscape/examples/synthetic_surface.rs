@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let header = SurfaceHeader {
         method: "synthetic bowl".into(),
         loss: "synthetic".into(),
-        dtype: "f64".into(),
+        dtype: losscape_core::Precision::F64,
         threads: 1,
         ..SurfaceHeader::new(grid, vec!["train_loss".into(), "train_acc".into()])
     };

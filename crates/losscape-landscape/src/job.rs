@@ -373,6 +373,9 @@ pub struct SurfaceRequest {
     /// Examples per forward pass (default: the evaluator's for the device).
     pub batch_size: Option<usize>,
     pub bn_extrapolation: BnExtrapolation,
+    /// The evaluation's precision (default: the checkpoint's). bf16 evaluates an f32 model
+    /// through its fast path in bf16 ([`crate::precision`]).
+    pub precision: Option<Precision>,
 }
 
 /// A loss surface ready to run: the loaded model, its directions, the data on the device, the
@@ -389,13 +392,22 @@ pub struct PreparedSurface {
     pub save_interval: Duration,
     /// Things to tell the user (see [`ResolvedDirections::notes`]).
     pub notes: Vec<String>,
+    /// The precision the points are evaluated in (the header's `dtype`).
+    pub precision: Precision,
 }
 
 impl SurfaceRequest {
     /// Loads the model, resolves the directions, loads and prepares the data, and fills the header.
     pub fn prepare(&self) -> Result<PreparedSurface> {
         let job = &self.job;
-        let (model, meta, checkpoint_hash) = job.load_model(None)?;
+        // bf16 evaluates an f32 model through its plan in bf16.
+        let load_as = match self.precision {
+            Some(Precision::Bf16) => Some(Precision::F32),
+            other => other,
+        };
+        let (model, meta, checkpoint_hash) = job.load_model(load_as)?;
+        let precision = self.precision.unwrap_or_else(|| Precision::from_kind(model.kind()));
+        crate::precision::plan_in(model.as_ref(), precision)?;
         let dims = if self.grid.is_2d() { 2 } else { 1 };
         let resolved = job.directions.resolve(model.as_ref(), &meta, &job.model, &checkpoint_hash, dims, "surface")?;
         let (source, splits) = load_data(job.data.as_ref(), &meta)?;
@@ -417,7 +429,7 @@ impl SurfaceRequest {
         };
         header.loss = self.loss.to_string();
         header.batch_size = evaluator.batch_size;
-        header.dtype = Precision::from_kind(model.kind()).to_string();
+        header.dtype = precision;
         if resolved.directions.iter().any(|d| d.scope == Scope::States) {
             // Where an extrapolated BN running variance would be negative the point is no network
             // on the line: undefined (NaN) by default, or evaluated with the variance floored at 0.
@@ -437,7 +449,8 @@ impl SurfaceRequest {
             header,
             shard: job.shard,
             save_interval: job.save_interval,
-            notes: resolved.notes,
+            notes: resolved.notes.into_iter().chain(crate::precision::emulation_note(precision, job.device)).collect(),
+            precision,
         })
     }
 }
@@ -453,13 +466,56 @@ impl PreparedSurface {
         }
     }
 
-    /// The loss metrics over the prepared splits.
+    /// The loss metrics over the prepared splits, in the surface's precision.
     pub fn metrics(&self) -> LossMetrics<'_> {
-        LossMetrics::new(self.model.as_ref(), self.evaluator.clone(), self.train.as_ref(), self.test.as_ref())
+        self.metrics_in(self.precision)
     }
 
-    /// Computes the pending points of the shard into the surface file at `path` in this process.
+    fn metrics_in(&self, precision: Precision) -> LossMetrics<'_> {
+        let mut metrics = LossMetrics::new(self.model.as_ref(), self.evaluator.clone(), self.train.as_ref(), self.test.as_ref());
+        // `prepare` checked that the plan exists in the surface's precision.
+        if let Ok(plan) = crate::precision::plan_in(self.model.as_ref(), precision) {
+            metrics.plan = plan;
+        }
+        metrics
+    }
+
+    /// For a bf16 surface, recomputes the centre and the corners of the grid in f32, records the
+    /// comparison in the header (see [`crate::precision`]) and returns it; `None` in other
+    /// precisions. [`run`](PreparedSurface::run) does it when the header lacks it. A surface file
+    /// at `out` that this job could not resume is refused first, before anything is computed.
+    pub fn check_precision(&mut self, out: &Path) -> Result<Option<crate::precision::PrecisionCheck>> {
+        if self.precision == Precision::Bf16 && out.exists() {
+            crate::surface::Surface::open_or_create(out, self.header.clone())?;
+        }
+        let check = self.compute_check()?;
+        if let Some(check) = &check {
+            check.record(&mut self.header);
+        }
+        Ok(check)
+    }
+
+    fn compute_check(&self) -> Result<Option<crate::precision::PrecisionCheck>> {
+        if self.precision != Precision::Bf16 {
+            return Ok(None);
+        }
+        let check = crate::precision::check_bf16(&self.job(), &mut self.metrics(), &mut self.metrics_in(Precision::F32), &self.header)?;
+        Ok(Some(check))
+    }
+
+    /// Computes the pending points of the shard into the surface file at `path` in this process
+    /// (a bf16 surface first gets its check against f32, as [`check_precision`](Self::check_precision)
+    /// makes it, unless its header has it).
     pub fn run(&self, path: &Path, progress: &dyn Progress) -> Result<RunReport> {
-        run_grid(&self.job(), &mut self.metrics(), path, self.header.clone(), progress)
+        let mut header = self.header.clone();
+        if self.precision == Precision::Bf16 && crate::precision::PrecisionCheck::from_header(&header).is_none() {
+            if path.exists() {
+                crate::surface::Surface::open_or_create(path, header.clone())?;
+            }
+            if let Some(check) = self.compute_check()? {
+                check.record(&mut header);
+            }
+        }
+        run_grid(&self.job(), &mut self.metrics(), path, header, progress)
     }
 }

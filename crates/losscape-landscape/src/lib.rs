@@ -57,6 +57,7 @@ pub mod grouped;
 pub mod h5;
 pub mod job;
 pub mod mpi;
+pub mod precision;
 pub mod run;
 
 pub use error::{Error, Result};

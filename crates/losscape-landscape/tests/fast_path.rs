@@ -1,4 +1,4 @@
-//! The fast evaluation path (BN folded into the convolutions, either memory layout) gives the
+//! The fast evaluation path (BN folded into the convolutions, in every memory layout) gives the
 //! plain eval-mode losses and logits of the same weights, follows weight changes, and falls back
 //! to the plain path for models it does not apply to.
 
@@ -9,7 +9,7 @@ use losscape_landscape::{EvalPath, Evaluator, FastForward, Layout, LossKind};
 use losscape_models::{Model, NamedTensor, Role};
 use tch::{Device, Kind, Tensor};
 
-const PATHS: [EvalPath; 3] = [EvalPath::Auto, EvalPath::Folded(Layout::Contiguous), EvalPath::Folded(Layout::ChannelsLast)];
+const PATHS: [EvalPath; 4] = [EvalPath::Auto, EvalPath::Folded(Layout::Contiguous), EvalPath::Folded(Layout::ChannelsLast), EvalPath::Folded(Layout::Mkldnn)];
 
 /// Every fast variant against the plain path, for the loss, the accuracy and the logits.
 fn assert_fast_equals_plain(spec: &str, side: i64) {
@@ -26,7 +26,7 @@ fn assert_fast_equals_plain(spec: &str, side: i64) {
     }
     let xs = data.images.narrow(0, 0, 8);
     let expected = tch::no_grad(|| model.forward_t(&xs, false));
-    for layout in [Layout::Contiguous, Layout::ChannelsLast] {
+    for layout in [Layout::Contiguous, Layout::ChannelsLast, Layout::Mkldnn] {
         let fast = FastForward::new(model.as_ref(), layout).expect("the fast path applies");
         let logits = tch::no_grad(|| fast.fold().unwrap().forward(&xs).unwrap());
         assert_eq!(logits.size(), expected.size());

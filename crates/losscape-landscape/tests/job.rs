@@ -28,6 +28,7 @@ fn request(model: ModelSource, directions: DirectionSource, grid: &str) -> Surfa
         loss: LossKind::CrossEntropy,
         batch_size: Some(4),
         bn_extrapolation: BnExtrapolation::Undefined,
+        precision: None,
     }
 }
 
@@ -48,7 +49,7 @@ fn a_surface_request_fills_its_header_from_its_inputs_and_evaluates_them() {
     assert_eq!(h.directions_hash, set.hash().unwrap());
     assert_eq!(h.method, spec.to_string());
     assert_eq!(h.data, "fashion-mnist-mini (first 1 per class)");
-    assert_eq!((h.batch_size, h.loss.as_str(), h.dtype.as_str()), (4, "cross_entropy", "f32"));
+    assert_eq!((h.batch_size, h.loss.as_str(), h.dtype), (4, "cross_entropy", Precision::F32));
     assert_eq!(h.arrays, ["train_loss", "train_acc"]);
     assert!(!h.extra.contains_key(losscape_directions::BN_VAR_KEY), "weights-scope directions record no BN policy");
 

@@ -95,6 +95,9 @@ impl FastForward {
 /// `[K, out, in]` and `[K, out]` for batched products.
 fn stack_layers(parts: &[&Folded], layout: Layout) -> Result<Folded> {
     let first = parts[0];
+    if parts.iter().any(|f| f.mkldnn) {
+        return Err(Error::Invalid("grid points per pass need the contiguous or channels-last layout, not oneDNN's blocked one".into()));
+    }
     let weights: Vec<&Tensor> = parts.iter().map(|f| &f.weight).collect();
     let biases: Vec<&Tensor> = parts.iter().map(|f| &f.bias).collect();
     let (weight, bias) = if first.weight.dim() == 2 {
@@ -102,7 +105,7 @@ fn stack_layers(parts: &[&Folded], layout: Layout) -> Result<Folded> {
     } else {
         (layout.apply(&Tensor::f_cat(&weights, 0)?)?, Tensor::f_cat(&biases, 0)?)
     };
-    Ok(Folded { weight, bias, stride: first.stride, padding: first.padding })
+    Ok(Folded { weight, bias, stride: first.stride, padding: first.padding, mkldnn: false })
 }
 
 fn stack_linear(parts: &[&(Tensor, Tensor)]) -> Result<(Tensor, Tensor)> {

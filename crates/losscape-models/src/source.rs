@@ -54,6 +54,11 @@ impl ModelSource {
     /// set and no normalization. A model holding NaN or infinite values is refused.
     pub fn load(&self, device: Device, precision: Option<Precision>) -> Result<(Box<dyn Model>, CheckpointMeta)> {
         let path = self.checkpoint.as_path();
+        if let Some(p) = precision.filter(|p| !p.is_model_precision()) {
+            return Err(Error::Invalid(format!(
+                "models are loaded in f32 or f64; {p} is an evaluation precision (of the fast path's folded weights)"
+            )));
+        }
         check_input_file(path, "checkpoint")?;
         if let Some(weights) = &self.weights {
             check_input_file(weights, "weights file")?;

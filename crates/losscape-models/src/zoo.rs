@@ -83,6 +83,11 @@ pub(crate) fn build_with(build: &BuildSpec, device: Device, init: Init) -> Resul
             image_size[0], image_size[1]
         )));
     }
+    if !precision.is_model_precision() {
+        return Err(Error::Invalid(format!(
+            "{spec}: models are held in f32 or f64; {precision} is an evaluation precision (of the fast path's folded weights)"
+        )));
+    }
     let kind = precision.kind();
     let mut builder = Builder::new(kind, device, init);
     let model: Box<dyn Model> = match spec.family() {

@@ -9,10 +9,12 @@ pub mod error;
 pub mod export;
 pub mod grid;
 pub mod masked;
+mod precision_text;
 pub mod surface;
 
 pub use error::{Error, Result};
 pub use export::{write_csv, write_npz, write_vtp, ExportFormat, VtpOptions};
 pub use grid::{Axis, Grid, Shard};
+pub use losscape_core::Precision;
 pub use masked::MaskedArray;
 pub use surface::{RunRecord, Surface, SurfaceHeader};

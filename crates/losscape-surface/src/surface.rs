@@ -51,6 +51,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::grid::{Grid, Shard};
+use losscape_core::Precision;
 
 /// The first 8 bytes of every surface file.
 pub const MAGIC: [u8; 8] = *b"LSCPSURF";
@@ -67,12 +68,17 @@ const CHECKSUM_LEN: usize = 32;
 /// Names the exports reserve for their own arrays; metric arrays may not use them.
 pub const RESERVED_NAMES: [&str; 3] = ["xcoordinates", "ycoordinates", "done"];
 
+/// `extra` keys that start with this describe what a run measured (e.g. bf16's deviation from
+/// f32), not an input: they are not compared, and a resumed file keeps its own.
+pub const REPORT_PREFIX: &str = "report.";
+
 /// What a surface was made from and how: everything a resume or a merge must agree on.
 ///
 /// [`SurfaceHeader::differences`] compares two headers. Every field must match except two that
 /// describe a run rather than the result: `checkpoint` (the path as given; the checkpoint's
 /// identity is `checkpoint_hash`) and `threads` (a thread count may change between runs; each
-/// [`RunRecord`] keeps its own). `extra` is compared too, so put in it only what must match.
+/// [`RunRecord`] keeps its own). `extra` is compared too, so put in it only what must match, or
+/// measurements under keys starting with [`REPORT_PREFIX`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SurfaceHeader {
     /// The coordinates evaluated.
@@ -93,8 +99,9 @@ pub struct SurfaceHeader {
     pub batch_size: usize,
     /// The thread count of the latest run (not compared; every run records its own).
     pub threads: usize,
-    /// The precision of the evaluation, "f32" or "f64".
-    pub dtype: String,
+    /// The precision of the evaluation (stored as its name: "f32", "f64" or "bf16").
+    #[serde(with = "crate::precision_text")]
+    pub dtype: Precision,
     /// The metric names, in the order [`Surface::set_point`] takes their values, e.g.
     /// `["train_loss", "train_acc", "test_loss", "test_acc"]`.
     pub arrays: Vec<String>,
@@ -116,7 +123,7 @@ impl SurfaceHeader {
             loss: String::new(),
             batch_size: 0,
             threads: 0,
-            dtype: String::new(),
+            dtype: Precision::F32,
             arrays,
             extra: BTreeMap::new(),
         }
@@ -184,13 +191,18 @@ impl SurfaceHeader {
             self.batch_size.to_string(),
             other.batch_size.to_string(),
         );
-        check("dtype", quoted(&self.dtype), quoted(&other.dtype));
+        check("dtype", quoted(self.dtype.name()), quoted(other.dtype.name()));
         check(
             "arrays",
             format!("{:?}", self.arrays),
             format!("{:?}", other.arrays),
         );
-        let keys: BTreeSet<&String> = self.extra.keys().chain(other.extra.keys()).collect();
+        let keys: BTreeSet<&String> = self
+            .extra
+            .keys()
+            .chain(other.extra.keys())
+            .filter(|k| !k.starts_with(REPORT_PREFIX))
+            .collect();
         for key in keys {
             let value = |h: &SurfaceHeader| {
                 h.extra
@@ -285,6 +297,15 @@ impl Surface {
             return Surface::new(header);
         }
         let mut surface = Surface::load(path)?;
+        if surface.header.dtype != header.dtype {
+            return Err(Error::invalid(format!(
+                "cannot resume {}: its points were computed in {}, and this run computes in {}; a surface holds one precision (resume it in {}, or write to another file)",
+                path.display(),
+                surface.header.dtype,
+                header.dtype,
+                surface.header.dtype
+            )));
+        }
         let details = surface
             .header
             .differences(&header, "file has", "this run has");

@@ -164,13 +164,12 @@ fn resume_with_different_inputs_is_refused_naming_each_field() {
         "a refused resume leaves the file alone"
     );
 
-    for field in ["method", "data", "loss", "dtype", "directions_hash"] {
+    for field in ["method", "data", "loss", "directions_hash"] {
         let mut h = original.clone();
         match field {
             "method" => h.method.push('!'),
             "data" => h.data.push('!'),
             "loss" => h.loss = "mse".into(),
-            "dtype" => h.dtype = "f64".into(),
             _ => h.directions_hash.push('!'),
         }
         let message = Surface::open_or_create(&path, h).unwrap_err().to_string();

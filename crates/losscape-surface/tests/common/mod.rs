@@ -19,7 +19,7 @@ pub fn header(grid: Grid) -> SurfaceHeader {
     header.loss = "cross_entropy".into();
     header.batch_size = 128;
     header.threads = 2;
-    header.dtype = "f32".into();
+    header.dtype = losscape_surface::Precision::F32;
     header.extra.insert("device".into(), "cpu".into());
     header
 }
