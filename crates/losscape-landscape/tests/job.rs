@@ -28,6 +28,7 @@ fn request(model: ModelSource, directions: DirectionSource, grid: &str) -> Surfa
         loss: LossKind::CrossEntropy,
         batch_size: Some(4),
         bn_extrapolation: BnExtrapolation::Undefined,
+        sampling: None,
     }
 }
 
