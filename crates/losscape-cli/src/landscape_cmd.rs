@@ -341,6 +341,15 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
         report.points_per_second(),
         report.skipped
     );
+    if prepared.sampling.is_some() {
+        let surface = Surface::load(&args.out)?;
+        for (split, data) in [("train", &prepared.train), ("test", &prepared.test)] {
+            if let (Some(mean), Some(data)) = (sampling::mean_count(&surface, split), data) {
+                let share = 100.0 * mean / data.len() as f64;
+                eprintln!("{split}: {mean:.0} of {} examples per point on average ({share:.1}%)", data.len());
+            }
+        }
+    }
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::surface::Surface;
 
 /// The default floor on the examples evaluated at a point: 256 (8 batches of 32 on the CPU), so
 /// the sample variance that the stopping rule trusts rests on enough examples.
@@ -79,6 +80,14 @@ pub fn se_array(name: &str) -> String {
 /// The name of the array of examples evaluated per point on `split` (`train` -> `train_count`).
 pub fn count_array(split: &str) -> String {
     format!("{split}_count")
+}
+
+/// The mean of `split`'s example counts over the done points of a sampled surface (`None` when
+/// it has no `<split>_count` array or no point is done).
+pub fn mean_count(surface: &Surface, split: &str) -> Option<f64> {
+    let counts = surface.array(&count_array(split))?;
+    let done: Vec<f64> = counts.iter().zip(surface.done()).filter(|(_, &d)| d).map(|(&c, _)| c).collect();
+    (!done.is_empty()).then(|| done.iter().sum::<f64>() / done.len() as f64)
 }
 
 impl fmt::Display for Sampling {
