@@ -416,8 +416,8 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
                     Some(k) => {
                         let (lo, hi) = error_band(surface, name, k)?;
                         let (lower, upper) = (Grid::new(&lo.x, &lo.y, lo.z.view())?, Grid::new(&hi.x, &hi.y, hi.z.view())?);
-                        let label = format!("{} ± {k} SE", name.replace('_', " "));
-                        contour_band(out, &g, &lower, &upper, &label, &figure)?;
+                        let (value, band) = (name.replace('_', " "), format!("± {k} standard errors"));
+                        contour_band(out, &g, &lower, &upper, (&value, &band), &figure)?;
                     }
                     None => contour(out, &g, &figure)?,
                 }

@@ -20,14 +20,15 @@ use crate::style::{Rgb, Theme};
 
 /// Draws the contours of `grid` with, at each level, dashed contours of `lower` and `upper`
 /// (the values minus and plus `k` standard errors, over the same coordinates), and a key that
-/// names them with `band_label` (e.g. "loss ± 2 SE"); writes `.png` or `.svg`. Levels are those
+/// names the solid lines `value_label` (e.g. "train loss") and the dashed ones `band_label`
+/// (e.g. "± 2 SE"); writes `.png` or `.svg`. Levels are those
 /// [`contour`](crate::contour) would choose for `grid`.
 pub fn contour_band<'a>(
     path: &Path,
     grid: &Grid<'a>,
     lower: &Grid<'a>,
     upper: &Grid<'a>,
-    band_label: &str,
+    (value_label, band_label): (&str, &str),
     figure: &ContourFigure,
 ) -> Result<()> {
     for band in [lower, upper] {
@@ -36,13 +37,14 @@ pub fn contour_band<'a>(
         }
     }
     let levels = figure.levels.resolve_for_view(&grid.finite_values(), figure.range)?;
-    render(path, figure.size, &BandDraw { grid, lower, upper, band_label, figure, levels })
+    render(path, figure.size, &BandDraw { grid, lower, upper, value_label, band_label, figure, levels })
 }
 
 struct BandDraw<'g, 'a> {
     grid: &'g Grid<'a>,
     lower: &'g Grid<'a>,
     upper: &'g Grid<'a>,
+    value_label: &'g str,
     band_label: &'g str,
     figure: &'g ContourFigure,
     levels: LevelSet,
@@ -53,7 +55,7 @@ impl Draw for BandDraw<'_, '_> {
         let fig = self.figure;
         let theme = Theme::for_size(root.dim_in_pixel());
         let entries = [
-            LegendEntry { label: "value".into(), color: Rgb(60, 60, 60), sample: Sample::Line { dashed: false, dot: false } },
+            LegendEntry { label: self.value_label.into(), color: Rgb(60, 60, 60), sample: Sample::Line { dashed: false, dot: false } },
             LegendEntry { label: self.band_label.into(), color: Rgb(60, 60, 60), sample: Sample::Line { dashed: true, dot: false } },
         ];
         let (main, strip) = split_legend(root, &entries, &theme);
@@ -121,14 +123,15 @@ mod tests {
         let plain = dir.path().join("plain.svg");
         crate::contour(&plain, &grid, &fig).unwrap();
         let band = dir.path().join("band.svg");
-        contour_band(&band, &grid, &lower, &upper, "loss ± 2 SE", &fig).unwrap();
+        contour_band(&band, &grid, &lower, &upper, ("loss", "± 2 SE"), &fig).unwrap();
         let text = std::fs::read_to_string(&band).unwrap();
-        assert!(text.contains("loss ± 2 SE"), "the key names the band");
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert!(lines.contains(&"loss") && lines.contains(&"± 2 SE"), "the key names the solid and the dashed lines");
         assert!(elements(&band) > 2 * elements(&plain), "{} vs {}", elements(&band), elements(&plain));
         let short: Vec<f64> = x[..20].to_vec();
         let other = Array2::zeros((20, 21));
         let wrong = Grid::new(&short, &x, other.view()).unwrap();
-        let err = contour_band(&band, &grid, &wrong, &upper, "b", &fig).unwrap_err();
+        let err = contour_band(&band, &grid, &wrong, &upper, ("a", "b"), &fig).unwrap_err();
         assert!(err.to_string().contains("same grid"), "{err}");
     }
 }
