@@ -2,9 +2,11 @@
 //! `theta* + a d1 + b d2` by an `Anchor`, then loss and accuracy over the whole synthetic set),
 //! for ResNet-20 and ResNet-56 with and without shortcuts, comparing the evaluator's fast path
 //! (BN folded, channels-last, cache-sized batches) with a straightforward loop (the model's plain
-//! eval-mode forward at batch 128), and the fast path in bf16 (`fast-bf16-b*`, the plan of
-//! `--precision bf16`; left out on CPUs without native bf16, where it is emulated). Time per
-//! iteration is seconds per point; the throughput line is images per second.
+//! eval-mode forward at batch 128), the fast path in bf16 (`fast-bf16-b*`, the plan of
+//! `--precision bf16`; left out on CPUs without native bf16, where it is emulated), and the fast
+//! path with early stopping (`auto-0.01`: `--samples auto --rel-error 0.01`, which stops at a
+//! point once the mean loss's standard error is 1% of it, at least 256 images). Time per
+//! iteration is seconds per point; the throughput line is images of a full evaluation per second.
 //!
 //! Environment: `LOSSCAPE_BENCH_IMAGES` (default 512), `LOSSCAPE_BENCH_THREADS` (default all
 //! cores); with `--features cuda`, also the first GPU.
@@ -16,7 +18,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use losscape::directions::{Anchor, Direction, RandomSpec, Scope};
 use losscape::core::Precision;
-use losscape::landscape::{precision, EvalPath, Evaluator, Layout, LossKind};
+use losscape::landscape::sampled::{evaluate_sampled, permuted};
+use losscape::landscape::{precision, sampling, EvalPath, Evaluator, FastForward, Layout, LossKind, Sampling};
 
 const MODELS: [&str; 4] = ["resnet20", "resnet20-noshort", "resnet56", "resnet56-noshort"];
 /// The grid points visited in turn (a 3 x 3 patch of a [-1, 1]^2 plane).
@@ -65,6 +68,17 @@ fn grid_eval(c: &mut Criterion) {
                     })
                 });
             }
+            let sampling = Sampling::new(0.01, sampling::DEFAULT_MIN_SAMPLES, 0).expect("sampling settings");
+            let (ordered, plan) = (permuted(&data, sampling.seed).expect("a permutation"), FastForward::new(model.as_ref(), Layout::ChannelsLast));
+            let mut next = 0;
+            group.bench_function(BenchmarkId::new(spec, "auto-0.01"), |b| {
+                b.iter(|| {
+                    let (x, y) = POINTS[next % POINTS.len()];
+                    next += 1;
+                    anchor.set(&[(&directions[0], x), (&directions[1], y)]).expect("weights written");
+                    evaluate_sampled(&variants[0].1, model.as_ref(), plan.as_ref(), Layout::Contiguous, &ordered, &sampling).expect("an evaluation")
+                })
+            });
             anchor.restore().expect("weights restored");
         }
         group.finish();

@@ -12,7 +12,7 @@ use losscape::directions::{Direction, Ignore, Norm, RandomSpec, Scope};
 use losscape::landscape::evaluate::LossKind;
 use losscape::landscape::export::{write_csv, write_npz, write_vtp, ExportFormat, VtpOptions};
 use losscape::landscape::job::{self, DirectionSource, GridRequest, SplitChoice, SurfaceRequest};
-use losscape::landscape::{Axis, Grid, Shard, Surface};
+use losscape::landscape::{sampling, Axis, Grid, Sampling, Shard, Surface};
 use losscape::models::ModelSource;
 
 use crate::model_load::ModelArgs;
@@ -122,6 +122,8 @@ pub struct SurfaceArgs {
     /// (recorded in the surface).
     #[arg(long)]
     precision: Option<Precision>,
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// libtorch threads (default: all cores; under mpirun, the cores per rank on each machine).
     #[arg(long, value_parser = crate::guard::positive)]
     threads: Option<usize>,
@@ -144,6 +146,51 @@ pub struct SurfaceArgs {
     /// When another process is writing --out, wait for it to finish instead of stopping.
     #[arg(long)]
     wait: bool,
+}
+
+/// How many examples each point evaluates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Samples {
+    /// Every example of the split.
+    All,
+    /// A seeded permutation of the split, batch by batch, until the standard error of the mean
+    /// loss is at most --rel-error times the mean (and at least --min-samples are seen).
+    Auto,
+}
+
+/// Early stopping with error bars (`--samples auto`).
+#[derive(Args, Clone, Debug)]
+struct SamplingArgs {
+    /// all = every example at every point; auto = stop each point early and store its standard
+    /// errors and example count beside the values.
+    #[arg(long, value_enum, default_value = "all")]
+    samples: Samples,
+    /// With --samples auto: stop once the standard error of the mean loss is at most this
+    /// fraction of the mean [default: 0.01].
+    #[arg(long)]
+    rel_error: Option<f64>,
+    /// With --samples auto: evaluate at least this many examples per point (whole batches)
+    /// [default: 256].
+    #[arg(long)]
+    min_samples: Option<usize>,
+    /// With --samples auto: seed of the permutation of each split [default: 0].
+    #[arg(long)]
+    sample_seed: Option<u64>,
+}
+
+impl SamplingArgs {
+    fn sampling(&self) -> Result<Option<Sampling>> {
+        if self.samples == Samples::All {
+            if self.rel_error.is_some() || self.min_samples.is_some() || self.sample_seed.is_some() {
+                anyhow::bail!("--rel-error, --min-samples and --sample-seed need --samples auto");
+            }
+            return Ok(None);
+        }
+        let min = self.min_samples.unwrap_or(sampling::DEFAULT_MIN_SAMPLES);
+        let sampling = Sampling::new(self.rel_error.unwrap_or(0.01), min, self.sample_seed.unwrap_or(0))
+            .context("--samples auto (--rel-error, --min-samples)")?;
+        Ok(Some(sampling))
+    }
 }
 
 /// What a states-scope surface does where a BN running variance would be negative.
@@ -285,6 +332,7 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
             BnExtrapolation::Floor => job::BnExtrapolation::Floor,
         },
         precision: args.precision,
+        sampling: args.sampling.sampling()?,
     };
     let mut prepared = request.prepare()?;
     for note in &prepared.notes {
@@ -323,6 +371,15 @@ pub fn surface(mut args: SurfaceArgs) -> Result<()> {
         report.points_per_second(),
         report.skipped
     );
+    if prepared.sampling.is_some() {
+        let surface = Surface::load(&args.out)?;
+        for (split, data) in [("train", &prepared.train), ("test", &prepared.test)] {
+            if let (Some(mean), Some(data)) = (sampling::mean_count(&surface, split), data) {
+                let share = 100.0 * mean / data.len() as f64;
+                eprintln!("{split}: {mean:.0} of {} examples per point on average ({share:.1}%)", data.len());
+            }
+        }
+    }
     Ok(())
 }
 

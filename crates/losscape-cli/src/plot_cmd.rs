@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use losscape::directions::{DirectionSet, Origin};
 use losscape::landscape::Surface;
 use losscape::plot::{
-    contour, heatmap_with, html, lines, surface3d, trajectory, ContourFigure, Curve, ValueGrid, HeatmapFigure, HeatmapOverlay,
+    contour, contour_band, error_band, heatmap_with, html, lines, surface3d, trajectory, ContourFigure, Curve, ValueGrid, HeatmapFigure, HeatmapOverlay,
     HtmlFigure, Levels, LinesFigure, SurfaceFigure, PlanePath, TrajectoryFigure, YAxis,
 };
 use ndarray::Array2;
@@ -120,6 +120,11 @@ pub struct PlotArgs {
     /// A trajectory projection (JSON written by `losscape trajectory`) to draw over the contours.
     #[arg(long)]
     path: Option<PathBuf>,
+    /// Contours of a surface made with --samples auto: also draw, dashed, the same levels of
+    /// the array minus and plus this many standard errors (e.g. 2). Its heat map of standard
+    /// errors: --kind heatmap --array train_loss_se.
+    #[arg(long, conflicts_with = "path")]
+    error_band: Option<f64>,
     /// Inputs are training runs (folders or their metrics.jsonl): plot --metric per epoch.
     #[arg(long)]
     runs: bool,
@@ -368,6 +373,9 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
     if (args.azimuth.is_some() || args.elevation.is_some()) && !matches!(kind, Kind::Surface3d | Kind::Html) {
         bail!("--azimuth and --elevation turn 3D figures (--kind surface3d or html)");
     }
+    if args.error_band.is_some() && kind != Kind::Contour {
+        bail!("--error-band draws contours (--kind contour)");
+    }
     if args.vlevel.is_some() && !matches!(kind, Kind::Contour) {
         bail!("--vlevel spaces contour levels (--kind contour)");
     }
@@ -404,7 +412,15 @@ fn plot_2d(args: &PlotArgs, surface: &Surface, kind: Kind, out: &Path) -> Result
             None => {
                 let figure =
                     ContourFigure { title: args.title.clone(), levels, x_label, y_label, range, size, ..ContourFigure::default() };
-                contour(out, &g, &figure)?;
+                match args.error_band {
+                    Some(k) => {
+                        let (lo, hi) = error_band(surface, name, k)?;
+                        let (lower, upper) = (ValueGrid::new(&lo.x, &lo.y, lo.z.view())?, ValueGrid::new(&hi.x, &hi.y, hi.z.view())?);
+                        let (value, band) = (name.replace('_', " "), format!("± {k} standard errors"));
+                        contour_band(out, &g, &lower, &upper, (&value, &band), &figure)?;
+                    }
+                    None => contour(out, &g, &figure)?,
+                }
             }
         },
         Kind::Heatmap => {

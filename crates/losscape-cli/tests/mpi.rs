@@ -169,6 +169,25 @@ fn a_failing_rank_stops_the_job_with_its_message_and_the_saved_points_resume() {
 }
 
 #[test]
+fn a_surface_with_early_stopping_over_two_ranks_equals_the_single_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("model.safetensors");
+    write_checkpoint(&ckpt);
+    let mut args = support::surface_args(&ckpt);
+    args.retain(|a| !["--batch-size", "50", "--per-class", "10"].contains(&a.as_str()));
+    for a in ["--batch-size", "16", "--per-class", "20", "--samples", "auto", "--rel-error", "0.05", "--min-samples", "32"] {
+        args.push(a.into());
+    }
+    let single = dir.path().join("single.surface");
+    run_ok(losscape().args(with_out(args.clone(), &single)));
+    let path = dir.path().join("ranks2.surface");
+    run_ok(&mut mpirun(2, &with_out(args.clone(), &path)));
+    let (single, spread) = (Surface::load(&single).unwrap(), Surface::load(&path).unwrap());
+    assert!(single.array("train_count").unwrap().iter().any(|&c| c < 200.0), "some points stop early");
+    assert_bit_equal(&spread, &single, "sampled surface on 2 ranks");
+}
+
+#[test]
 fn a_hessian_map_over_two_ranks_equals_the_single_map() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("model.safetensors");

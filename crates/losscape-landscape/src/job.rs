@@ -22,7 +22,9 @@ use crate::error::{Error, Result};
 use crate::evaluate::{Evaluator, LossKind};
 use crate::grid::{Grid, Shard};
 use crate::run::{metric_names, run_grid, GridJob, LossMetrics, RunReport};
+use crate::sampled::permuted;
 use crate::surface::SurfaceHeader;
+use losscape_surface::Sampling;
 
 /// An input a job refuses because of what the model can do; the caller knows which of its
 /// options would change it (the message says what is needed in words).
@@ -376,6 +378,9 @@ pub struct SurfaceRequest {
     /// The evaluation's precision (default: the checkpoint's). bf16 evaluates an f32 model
     /// through its fast path in bf16 ([`crate::precision`]).
     pub precision: Option<Precision>,
+    /// Stop each point early with error bars (recorded in the header; see [`crate::sampled`]);
+    /// `None` evaluates every example.
+    pub sampling: Option<Sampling>,
 }
 
 /// A loss surface ready to run: the loaded model, its directions, the data on the device, the
@@ -394,6 +399,8 @@ pub struct PreparedSurface {
     pub notes: Vec<String>,
     /// The precision the points are evaluated in (the header's `dtype`).
     pub precision: Precision,
+    /// The request's sampling; with it, `train` and `test` are in its seeded order.
+    pub sampling: Option<Sampling>,
 }
 
 impl SurfaceRequest {
@@ -417,11 +424,24 @@ impl SurfaceRequest {
             SplitChoice::Test => (None, Some(test)),
             SplitChoice::Both => (Some(train), Some(test)),
         };
+        // A sampled evaluation walks each split in one seeded order, the same at every point.
+        let order = |d: Option<Dataset>| -> Result<Option<Dataset>> {
+            match (d, &self.sampling) {
+                (Some(d), Some(s)) => Ok(Some(permuted(&d, s.seed)?)),
+                (d, _) => Ok(d),
+            }
+        };
+        let (train, test) = (order(train)?, order(test)?);
         let mut evaluator = Evaluator::new(job.device, self.loss);
         if let Some(b) = self.batch_size {
             evaluator.batch_size = b;
         }
-        let mut header = SurfaceHeader::new(self.grid.clone(), metric_names(train.is_some(), test.is_some()));
+        let mut names = metric_names(train.is_some(), test.is_some());
+        if self.sampling.is_some() {
+            names = Sampling::arrays(&names);
+        }
+        let mut header = SurfaceHeader::new(self.grid.clone(), names);
+        header.sampling = self.sampling;
         job.fill_header(&mut header, checkpoint_hash, &resolved);
         header.data = match self.per_class {
             Some(k) => format!("{source} (first {k} per class)"),
@@ -451,6 +471,7 @@ impl SurfaceRequest {
             save_interval: job.save_interval,
             notes: resolved.notes.into_iter().chain(crate::precision::emulation_note(precision, job.device)).collect(),
             precision,
+            sampling: self.sampling,
         })
     }
 }
@@ -472,7 +493,8 @@ impl PreparedSurface {
     }
 
     fn metrics_in(&self, precision: Precision) -> LossMetrics<'_> {
-        let mut metrics = LossMetrics::new(self.model.as_ref(), self.evaluator.clone(), self.train.as_ref(), self.test.as_ref());
+        let mut metrics = LossMetrics::new(self.model.as_ref(), self.evaluator.clone(), self.train.as_ref(), self.test.as_ref())
+            .with_sampling(self.sampling);
         // `prepare` checked that the plan exists in the surface's precision.
         if let Ok(plan) = crate::precision::plan_in(self.model.as_ref(), precision) {
             metrics.plan = plan;

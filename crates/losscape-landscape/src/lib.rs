@@ -7,6 +7,8 @@
 //!   every BN folded into the convolution before it at the current weights, channels-last
 //!   activations, batches of 32 on the CPU, equal to the plain forward to f32 rounding.
 //! - [`run`]: the resumable grid driver ([`run_grid`], [`run_surface`]).
+//! - [`sampled`]: early stopping with error bars ([`Sampling`]): each point evaluated over a
+//!   seeded permutation of the split until the standard error of the mean loss is small enough.
 //! - [`grid`]: [`Axis`] (`min:max:num`), [`Grid`] (a line or a plane, row-major with x slowest) and
 //!   [`Shard`] (`i/n`, the points whose index is `i` modulo `n`).
 //! - [`surface`]: [`Surface`], the metric arrays with an explicit done-mask and a per-point record
@@ -59,6 +61,7 @@ pub mod job;
 pub mod mpi;
 pub mod precision;
 pub mod run;
+pub mod sampled;
 
 pub use error::{Error, Result};
 pub use evaluate::{EvalPath, Evaluation, Evaluator, LossKind};
@@ -67,3 +70,4 @@ pub use grid::{Axis, Grid, Shard};
 pub use job::{DirectionSource, GridRequest, PreparedSurface, Refusal, SurfaceRequest};
 pub use run::{run_grid, run_surface, GridJob, LossMetrics, PointMetrics, RunReport, SurfaceJob};
 pub use surface::{RunRecord, Surface, SurfaceHeader};
+pub use losscape_surface::sampling::{self, Sampling};

@@ -22,7 +22,9 @@ use crate::error::{Error, Result};
 use crate::evaluate::Evaluator;
 use crate::fast::{FastForward, Layout};
 use crate::grid::{Grid, Shard};
+use crate::sampled::evaluate_sampled;
 use crate::surface::{Surface, SurfaceHeader};
+use losscape_surface::Sampling;
 
 /// What the driver computes at each grid point, with the model already moved there.
 pub trait PointMetrics {
@@ -46,7 +48,8 @@ pub fn metric_names(train: bool, test: bool) -> Vec<String> {
 }
 
 /// Loss and accuracy on the training and/or the test split: `train_loss`, `train_acc`,
-/// `test_loss`, `test_acc` (those of the splits given).
+/// `test_loss`, `test_acc` (those of the splits given); with [`sampling`](Self::sampling), each
+/// split's followed by its standard errors and count ([`Sampling::arrays`]).
 pub struct LossMetrics<'a> {
     pub evaluator: Evaluator,
     pub train: Option<&'a Dataset>,
@@ -54,23 +57,41 @@ pub struct LossMetrics<'a> {
     /// The inference plan of the job's model, built once per job ([`LossMetrics::new`]) and
     /// folded at every point; `None` evaluates through [`crate::EvalPath::Auto`] at each call.
     pub plan: Option<FastForward>,
+    /// Stop each split early once its mean loss is known well enough (evaluating the splits in
+    /// their stored order: see [`crate::sampled`]); `None` evaluates every example.
+    pub sampling: Option<Sampling>,
 }
 
 impl<'a> LossMetrics<'a> {
     /// Metrics for `model` (the model the grid moves), with its inference plan built once here.
     pub fn new(model: &dyn Model, evaluator: Evaluator, train: Option<&'a Dataset>, test: Option<&'a Dataset>) -> Self {
-        LossMetrics { evaluator, train, test, plan: FastForward::new(model, Layout::ChannelsLast) }
+        LossMetrics { evaluator, train, test, plan: FastForward::new(model, Layout::ChannelsLast), sampling: None }
+    }
+
+    /// These metrics with early stopping (`Some`) or on every example (`None`).
+    pub fn with_sampling(self, sampling: Option<Sampling>) -> Self {
+        LossMetrics { sampling, ..self }
     }
 }
 
 impl PointMetrics for LossMetrics<'_> {
     fn names(&self) -> Vec<String> {
-        metric_names(self.train.is_some(), self.test.is_some())
+        let names = metric_names(self.train.is_some(), self.test.is_some());
+        if self.sampling.is_some() {
+            return Sampling::arrays(&names);
+        }
+        names
     }
 
     fn compute(&mut self, model: &dyn Model) -> Result<Vec<f64>> {
         let mut values = Vec::with_capacity(4);
         for split in [self.train, self.test].into_iter().flatten() {
+            if let Some(sampling) = &self.sampling {
+                // Without a plan, the model's own forward as it is (like `EvalPath::Auto`'s fallback).
+                let m = evaluate_sampled(&self.evaluator, model, self.plan.as_ref(), Layout::Contiguous, split, sampling)?;
+                values.extend(m.values());
+                continue;
+            }
             let m = match &self.plan {
                 Some(plan) => self.evaluator.evaluate_planned(model, Some(plan), Layout::Contiguous, split)?,
                 None => self.evaluator.evaluate(model, split)?,

@@ -29,6 +29,7 @@ fn request(model: ModelSource, directions: DirectionSource, grid: &str) -> Surfa
         batch_size: Some(4),
         bn_extrapolation: BnExtrapolation::Undefined,
         precision: None,
+        sampling: None,
     }
 }
 

@@ -66,6 +66,7 @@ fn request(ckpt: &std::path::Path, precision: Option<Precision>) -> SurfaceReque
         batch_size: Some(8),
         bn_extrapolation: BnExtrapolation::Undefined,
         precision,
+        sampling: None,
     }
 }
 

@@ -131,7 +131,7 @@ fn widen_extent((lo, hi): (f64, f64)) -> (f64, f64) {
 }
 
 /// The colour of linear level `i` of `n`: viridis from dark to a green that still reads on white.
-fn level_color(i: usize, n: usize) -> Rgb {
+pub(crate) fn level_color(i: usize, n: usize) -> Rgb {
     let t = if n > 1 {
         i as f64 / (n - 1) as f64
     } else {
@@ -140,7 +140,7 @@ fn level_color(i: usize, n: usize) -> Rgb {
     Colormap::Viridis.at(0.8 * t)
 }
 
-const LOG_LEVEL_COLOR: Rgb = Rgb(90, 90, 90);
+pub(crate) const LOG_LEVEL_COLOR: Rgb = Rgb(90, 90, 90);
 
 /// The contour lines of one level, in data coordinates.
 struct LevelLines {

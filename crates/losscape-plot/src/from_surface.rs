@@ -27,6 +27,24 @@ pub fn surface_values(surface: &Surface, name: &str) -> Result<SurfaceValues> {
     Ok(SurfaceValues { x: m.x, y: m.y, z })
 }
 
+/// The metric `name` of a 2D `surface` minus and plus `k` times its standard error (the array
+/// `<name>_se` that surfaces evaluated with early stopping hold), for [`contour_band`](crate::contour_band).
+pub fn error_band(surface: &Surface, name: &str, k: f64) -> Result<(SurfaceValues, SurfaceValues)> {
+    if !(k.is_finite() && k > 0.0) {
+        return Err(Error::invalid(format!("the width of an error band must be a positive number of standard errors, not {k}")));
+    }
+    let se_name = losscape_surface::sampling::se_array(name);
+    if surface.array(&se_name).is_none() {
+        return Err(Error::invalid(format!(
+            "the surface has no standard errors of '{name}' (no array '{se_name}'): only surfaces evaluated with early stopping have them"
+        )));
+    }
+    let values = surface_values(surface, name)?;
+    let se = surface_values(surface, &se_name)?;
+    let shifted = |sign: f64| SurfaceValues { z: &values.z + &(&se.z * (sign * k)), ..values.clone() };
+    Ok((shifted(-1.0), shifted(1.0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +66,21 @@ mod tests {
         assert!(surface_values(&s, "acc").unwrap_err().to_string().contains("has no array 'acc'"));
         let line = Surface::new(SurfaceHeader::new(Grid::new("0:1:2".parse().unwrap(), None).unwrap(), vec!["l".into()])).unwrap();
         assert!(surface_values(&line, "l").is_err());
+    }
+
+    #[test]
+    fn the_band_is_the_values_minus_and_plus_k_standard_errors() {
+        let grid = Grid::new("0:1:2".parse().unwrap(), Some("0:1:2".parse().unwrap())).unwrap();
+        let mut s = Surface::new(SurfaceHeader::new(grid, vec!["loss".into(), "loss_se".into()])).unwrap();
+        let run = s.begin_run(Shard::all());
+        for i in 0..3 {
+            s.set_point(i, &[i as f64, 0.5 * i as f64], run).unwrap();
+        }
+        let (lo, hi) = error_band(&s, "loss", 2.0).unwrap();
+        assert_eq!((lo.z[[0, 1]], hi.z[[0, 1]]), (0.0, 2.0));
+        assert_eq!((lo.z[[1, 0]], hi.z[[1, 0]]), (0.0, 4.0));
+        assert!(lo.z[[1, 1]].is_nan() && hi.z[[1, 1]].is_nan(), "not computed");
+        assert!(error_band(&s, "loss_se", 2.0).unwrap_err().to_string().contains("early stopping"));
+        assert!(error_band(&s, "loss", -1.0).is_err());
     }
 }

@@ -14,7 +14,8 @@
 //!   points are grey bands with a mark on the axis and a "k points not finite (gap)" key.
 //! - [`contour`]: contour lines of a [`ValueGrid`] with labelled [`Levels`] (linear levels like the
 //!   original's `arange(vmin, vmax, vlevel)`, plus decades above them), chosen from the values in
-//!   view ([`Levels::resolve_for_view`]), all labels in one number format.
+//!   view ([`Levels::resolve_for_view`]), all labels in one number format; [`contour_band`] adds
+//!   dashed contours of value ± k standard errors at the same levels (surfaces with error bars).
 //! - [`heatmap`]: cells or filled contour bands with a colour bar, an optional fixed range
 //!   (values above it hatched, with a key; [`HeatmapFigure::eigenvalue_ratio`] is the paper's
 //!   |lambda_min/lambda_max| map, 0..0.5) and an optional log scale; [`heatmap_with`] adds
@@ -66,6 +67,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod band;
 mod contour;
 mod error;
 mod frame;
@@ -82,11 +84,12 @@ mod style;
 mod surface;
 mod ticks;
 
+pub use band::contour_band;
 pub use contour::{
     contour, explained_variance_label, trajectory, ContourFigure, PlanePath, TrajectoryFigure,
 };
 pub use error::{Error, Result};
-pub use from_surface::{surface_values, SurfaceValues};
+pub use from_surface::{error_band, surface_values, SurfaceValues};
 pub use grid::ValueGrid;
 /// The surface files the figures read (losscape-surface, no libtorch).
 pub use losscape_surface;

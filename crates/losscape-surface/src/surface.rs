@@ -52,12 +52,14 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::grid::{Grid, Shard};
 use losscape_core::Precision;
+use crate::sampling::Sampling;
 
 /// The first 8 bytes of every surface file.
 pub const MAGIC: [u8; 8] = *b"LSCPSURF";
 
-/// The surface file format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The surface file format version this build writes; it reads this one and version 1 (which
+/// had no [`SurfaceHeader::sampling`]: such files read as evaluated on every example).
+pub const VERSION: u32 = 2;
 
 /// Bytes before the body: magic, version (u32), body length (u64).
 const PREFIX_LEN: usize = 8 + 4 + 8;
@@ -107,6 +109,10 @@ pub struct SurfaceHeader {
     pub arrays: Vec<String>,
     /// Further settings that must match for a resume (compared key by key).
     pub extra: BTreeMap<String, String>,
+    /// How each point was evaluated: on every example (`None`), or stopping early with error bars
+    /// (the arrays then include [`Sampling::arrays`]). Compared on resume and merge; since format
+    /// version 2.
+    pub sampling: Option<Sampling>,
 }
 
 impl SurfaceHeader {
@@ -126,6 +132,7 @@ impl SurfaceHeader {
             dtype: Precision::F32,
             arrays,
             extra: BTreeMap::new(),
+            sampling: None,
         }
     }
 
@@ -197,6 +204,7 @@ impl SurfaceHeader {
             format!("{:?}", self.arrays),
             format!("{:?}", other.arrays),
         );
+        check("sampling", describe_sampling(self.sampling), describe_sampling(other.sampling));
         let keys: BTreeSet<&String> = self
             .extra
             .keys()
@@ -213,6 +221,11 @@ impl SurfaceHeader {
         }
         out
     }
+}
+
+/// The sampling of a header in words.
+fn describe_sampling(sampling: Option<Sampling>) -> String {
+    sampling.map_or_else(|| "every example".to_string(), |s| s.to_string())
 }
 
 fn quoted(s: &str) -> String {
@@ -304,6 +317,15 @@ impl Surface {
                 surface.header.dtype,
                 header.dtype,
                 surface.header.dtype
+            )));
+        }
+        if surface.header.sampling != header.sampling {
+            // One line: the values and their errors would mix two stopping rules.
+            return Err(Error::invalid(format!(
+                "cannot resume {}: its points were evaluated with sampling {}, this run asks for {}; use the same sampling, or another file",
+                path.display(),
+                describe_sampling(surface.header.sampling),
+                describe_sampling(header.sampling)
             )));
         }
         let details = surface
@@ -598,8 +620,8 @@ impl Surface {
                 "surface file format version {version} is newer than this build reads (version {VERSION}): update losscape"
             ));
         }
-        if version != VERSION {
-            return Err(format!("unsupported surface file format version {version} (this build reads version {VERSION})"));
+        if version != VERSION && version != 1 {
+            return Err(format!("unsupported surface file format version {version} (this build reads versions 1 to {VERSION})"));
         }
         let body_len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
         let expected = (PREFIX_LEN as u64)
@@ -629,10 +651,11 @@ impl Surface {
         if Sha256::digest(body).as_slice() != &bytes[bytes.len() - CHECKSUM_LEN..] {
             return Err("corrupt surface file: the checksum of its content does not match".into());
         }
-        let body: Body = codec()
-            .with_limit(body.len() as u64)
-            .deserialize(body)
-            .map_err(|e| format!("corrupt surface file: cannot decode its content: {e}"))?;
+        let decode_error = |e: bincode::Error| format!("corrupt surface file: cannot decode its content: {e}");
+        let body: Body = match version {
+            1 => codec().with_limit(body.len() as u64).deserialize::<BodyV1>(body).map_err(decode_error)?.into(),
+            _ => codec().with_limit(body.len() as u64).deserialize(body).map_err(decode_error)?,
+        };
         let surface = Surface {
             header: body.header,
             arrays: body.arrays,
@@ -735,6 +758,58 @@ struct Body {
     runs: Vec<RunRecord>,
 }
 
+/// The body of a format-version-1 file: its header has no `sampling`.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct BodyV1 {
+    header: HeaderV1,
+    arrays: BTreeMap<String, Vec<f64>>,
+    done: Vec<bool>,
+    computed_by: Vec<u32>,
+    runs: Vec<RunRecord>,
+}
+
+/// [`SurfaceHeader`] as format version 1 wrote it.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+struct HeaderV1 {
+    grid: Grid,
+    checkpoint: String,
+    checkpoint_hash: String,
+    directions_hash: String,
+    method: String,
+    data: String,
+    loss: String,
+    batch_size: usize,
+    threads: usize,
+    #[serde(with = "crate::precision_text")]
+    dtype: Precision,
+    arrays: Vec<String>,
+    extra: BTreeMap<String, String>,
+}
+
+impl From<BodyV1> for Body {
+    fn from(v1: BodyV1) -> Body {
+        let h = v1.header;
+        let header = SurfaceHeader {
+            grid: h.grid,
+            checkpoint: h.checkpoint,
+            checkpoint_hash: h.checkpoint_hash,
+            directions_hash: h.directions_hash,
+            method: h.method,
+            data: h.data,
+            loss: h.loss,
+            batch_size: h.batch_size,
+            threads: h.threads,
+            dtype: h.dtype,
+            arrays: h.arrays,
+            extra: h.extra,
+            sampling: None,
+        };
+        Body { header, arrays: v1.arrays, done: v1.done, computed_by: v1.computed_by, runs: v1.runs }
+    }
+}
+
 /// The bincode settings of the body: fixed-width little-endian integers, no trailing bytes.
 fn codec() -> impl Options {
     bincode::DefaultOptions::new()
@@ -771,6 +846,47 @@ mod tests {
         let s = small();
         let back = Surface::from_bytes(&s.to_bytes().unwrap()).unwrap();
         assert_eq!(back.computed_by(), s.computed_by());
+    }
+
+    #[test]
+    fn a_version_1_file_reads_as_evaluated_on_every_example() {
+        let s = small();
+        let h = s.header.clone();
+        let v1 = BodyV1 {
+            header: HeaderV1 {
+                grid: h.grid.clone(),
+                checkpoint: "c.safetensors".into(),
+                checkpoint_hash: "ab".into(),
+                directions_hash: "cd".into(),
+                method: h.method.clone(),
+                data: "toy".into(),
+                loss: "mse".into(),
+                batch_size: 7,
+                threads: 2,
+                dtype: Precision::F32,
+                arrays: h.arrays.clone(),
+                extra: BTreeMap::from([("k".to_string(), "v".to_string())]),
+            },
+            arrays: s.arrays.clone(),
+            done: s.done.clone(),
+            computed_by: s.computed_by.clone(),
+            runs: s.runs.clone(),
+        };
+        let body = codec().serialize(&v1).unwrap();
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(&Sha256::digest(&body));
+        let back = Surface::from_bytes(&bytes).unwrap();
+        assert_eq!(back.header.sampling, None);
+        assert_eq!((back.header.batch_size, back.header.loss.as_str(), back.header.extra["k"].as_str()), (7, "mse", "v"));
+        assert_eq!(back.point_values(1).unwrap(), vec![0.5]);
+        // Saved again, it is a current-version file with the same content.
+        let again = Surface::from_bytes(&back.to_bytes().unwrap()).unwrap();
+        assert_eq!(again.header, back.header);
+        bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+        assert!(Surface::from_bytes(&bytes).unwrap_err().contains("version 3 is newer"));
     }
 
     #[test]
