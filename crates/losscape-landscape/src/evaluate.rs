@@ -92,7 +92,7 @@ impl Evaluator {
     }
 
     /// Refuses an empty data set or one on another device than the model.
-    fn check(&self, model: &dyn Model, data: &Dataset) -> Result<()> {
+    pub(crate) fn check(&self, model: &dyn Model, data: &Dataset) -> Result<()> {
         if data.is_empty() {
             return Err(Error::Invalid(format!(
                 "{}: cannot evaluate on an empty data set",

@@ -93,17 +93,7 @@ pub fn evaluate_sampled(
     data: &Dataset,
     sampling: &Sampling,
 ) -> Result<SampledMetrics> {
-    if data.is_empty() {
-        return Err(Error::Invalid(format!("{}: cannot evaluate on an empty data set", data.name)));
-    }
-    if data.device() != model.device() {
-        return Err(Error::Invalid(format!(
-            "{} is on {:?} but the model is on {:?}",
-            data.name,
-            data.device(),
-            model.device()
-        )));
-    }
+    evaluator.check(model, data)?;
     let kind = model.kind();
     tch::no_grad(|| {
         let folded = plan.map(FastForward::fold).transpose()?;
