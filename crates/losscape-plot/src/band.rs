@@ -9,10 +9,10 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use crate::contour::{draw_contours, level_color, ContourFigure, LOG_LEVEL_COLOR};
+use crate::contour::{contour_frame, draw_contours, level_color, ContourFigure, LOG_LEVEL_COLOR};
 use crate::error::{Error, Result};
-use crate::frame::{frame, is_square, legend, note, split_legend, square_area, AxisSpec, FrameSpec, LegendEntry, Sample};
-use crate::grid::{widen, ValueGrid};
+use crate::frame::{legend, note, split_legend, LegendEntry, Sample};
+use crate::grid::ValueGrid;
 use crate::levels::LevelSet;
 use crate::marching::contour_lines;
 use crate::output::{render, Draw};
@@ -59,20 +59,7 @@ impl Draw for BandDraw<'_, '_> {
             LegendEntry { label: self.band_label.into(), color: Rgb(60, 60, 60), sample: Sample::Line { dashed: true, dot: false } },
         ];
         let (main, strip) = split_legend(root, &entries, &theme);
-        let (x_lo, x_hi) = widen(self.grid.x_extent().0, self.grid.x_extent().1);
-        let (y_lo, y_hi) = widen(self.grid.y_extent().0, self.grid.y_extent().1);
-        let (x_axis, y_axis) = (AxisSpec::linear(x_lo, x_hi, 8), AxisSpec::linear(y_lo, y_hi, 8));
-        let spec = FrameSpec {
-            title: &fig.title,
-            x_label: &fig.x_label,
-            y_label: &fig.y_label,
-            x: &x_axis,
-            y: &y_axis,
-            grid_lines: false,
-            right_area: 0,
-        };
-        let area = if is_square((x_lo, x_hi), (y_lo, y_hi)) { square_area(&main, &spec, &theme)? } else { main.clone() };
-        let chart = frame(&area, &spec, &theme)?;
+        let chart = contour_frame(&main, self.grid, fig, &theme)?;
         let plot = chart.plotting_area();
         let n = self.levels.linear.len();
         let colored = self.levels.linear.iter().enumerate().map(|(i, &l)| (l, level_color(i, n)));

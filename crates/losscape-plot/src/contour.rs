@@ -84,25 +84,7 @@ impl Draw for ContourDraw<'_, '_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let fig = self.figure;
         let theme = Theme::for_size(root.dim_in_pixel());
-        let (x_lo, x_hi) = widen_extent(self.grid.x_extent());
-        let (y_lo, y_hi) = widen_extent(self.grid.y_extent());
-        let x_axis = AxisSpec::linear(x_lo, x_hi, 8);
-        let y_axis = AxisSpec::linear(y_lo, y_hi, 8);
-        let spec = FrameSpec {
-            title: &fig.title,
-            x_label: &fig.x_label,
-            y_label: &fig.y_label,
-            x: &x_axis,
-            y: &y_axis,
-            grid_lines: false,
-            right_area: 0,
-        };
-        let area = if is_square((x_lo, x_hi), (y_lo, y_hi)) {
-            square_area(root, &spec, &theme)?
-        } else {
-            root.clone()
-        };
-        let chart = frame(&area, &spec, &theme)?;
+        let chart = contour_frame(root, self.grid, fig, &theme)?;
         let drawn = draw_contours(
             &chart,
             self.grid,
@@ -124,6 +106,31 @@ impl Draw for ContourDraw<'_, '_> {
         Ok(())
     }
 }
+/// The axes of a contour figure over `grid`: linear ticks on its (widened) extents, the figure's
+/// title and labels, drawn in a square plotting area when the extents are equal.
+pub(crate) fn contour_frame<'a, DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    grid: &ValueGrid<'_>,
+    fig: &ContourFigure,
+    theme: &Theme,
+) -> Result<Chart2d<'a, DB>> {
+    let (x_lo, x_hi) = widen_extent(grid.x_extent());
+    let (y_lo, y_hi) = widen_extent(grid.y_extent());
+    let x_axis = AxisSpec::linear(x_lo, x_hi, 8);
+    let y_axis = AxisSpec::linear(y_lo, y_hi, 8);
+    let spec = FrameSpec {
+        title: &fig.title,
+        x_label: &fig.x_label,
+        y_label: &fig.y_label,
+        x: &x_axis,
+        y: &y_axis,
+        grid_lines: false,
+        right_area: 0,
+    };
+    let area = if is_square((x_lo, x_hi), (y_lo, y_hi)) { square_area(root, &spec, theme)? } else { root.clone() };
+    frame(&area, &spec, theme)
+}
+
 
 /// A grid extent, widened when the grid has a single coordinate along an axis.
 fn widen_extent((lo, hi): (f64, f64)) -> (f64, f64) {
