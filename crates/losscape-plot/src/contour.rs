@@ -7,10 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
-use crate::frame::{
-    frame, is_square, legend, note, split_legend, square_area, AxisSpec, Chart2d, FrameSpec,
-    LegendEntry, Sample,
-};
+use crate::frame::{legend, note, plane_frame, split_legend, Chart2d, LegendEntry, Sample};
 use crate::grid::{finite_min_max, widen, ValueGrid};
 use crate::levels::{LevelSet, Levels};
 use crate::marching::contour_lines;
@@ -114,21 +111,7 @@ pub(crate) fn contour_frame<'a, DB: DrawingBackend>(
     fig: &ContourFigure,
     theme: &Theme,
 ) -> Result<Chart2d<'a, DB>> {
-    let (x_lo, x_hi) = widen_extent(grid.x_extent());
-    let (y_lo, y_hi) = widen_extent(grid.y_extent());
-    let x_axis = AxisSpec::linear(x_lo, x_hi, 8);
-    let y_axis = AxisSpec::linear(y_lo, y_hi, 8);
-    let spec = FrameSpec {
-        title: &fig.title,
-        x_label: &fig.x_label,
-        y_label: &fig.y_label,
-        x: &x_axis,
-        y: &y_axis,
-        grid_lines: false,
-        right_area: 0,
-    };
-    let area = if is_square((x_lo, x_hi), (y_lo, y_hi)) { square_area(root, &spec, theme)? } else { root.clone() };
-    frame(&area, &spec, theme)
+    plane_frame(root, widen_extent(grid.x_extent()), widen_extent(grid.y_extent()), [&fig.title, &fig.x_label, &fig.y_label], theme)
 }
 
 
@@ -507,23 +490,7 @@ impl Draw for TrajectoryDraw<'_, '_, '_> {
         let (main, strip) = split_legend(root, &entries, &theme);
 
         let ((x_lo, x_hi), (y_lo, y_hi)) = view(self.surface, t);
-        let x_axis = AxisSpec::linear(x_lo, x_hi, 8);
-        let y_axis = AxisSpec::linear(y_lo, y_hi, 8);
-        let spec = FrameSpec {
-            title: &fig.title,
-            x_label: &fig.x_label,
-            y_label: &fig.y_label,
-            x: &x_axis,
-            y: &y_axis,
-            grid_lines: false,
-            right_area: 0,
-        };
-        let main = if is_square((x_lo, x_hi), (y_lo, y_hi)) {
-            square_area(&main, &spec, &theme)?
-        } else {
-            main
-        };
-        let chart = frame(&main, &spec, &theme)?;
+        let chart = plane_frame(&main, (x_lo, x_hi), (y_lo, y_hi), [&fig.title, &fig.x_label, &fig.y_label], &theme)?;
         if let Some(g) = self.surface {
             let drawn = draw_contours(&chart, g, &self.levels, fig.label_levels, None, &theme)?;
             if drawn == 0 && !finite.is_empty() {

@@ -199,6 +199,23 @@ pub(crate) fn is_square((x0, x1): (f64, f64), (y0, y1): (f64, f64)) -> bool {
     a > 0.0 && (a - b).abs() <= 1e-9 * a.max(b)
 }
 
+/// The axes of a figure over a plane `[x.0, x.1] x [y.0, y.1]` (contours, heat maps, paths):
+/// 8 linear ticks on each, the given title and labels, no grid lines, and a square plotting area
+/// when the two extents are equal.
+pub(crate) fn plane_frame<'a, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    (x_lo, x_hi): (f64, f64),
+    (y_lo, y_hi): (f64, f64),
+    [title, x_label, y_label]: [&str; 3],
+    theme: &Theme,
+) -> Result<Chart2d<'a, DB>> {
+    let x_axis = AxisSpec::linear(x_lo, x_hi, 8);
+    let y_axis = AxisSpec::linear(y_lo, y_hi, 8);
+    let spec = FrameSpec { title, x_label, y_label, x: &x_axis, y: &y_axis, grid_lines: false, right_area: 0 };
+    let area = if is_square((x_lo, x_hi), (y_lo, y_hi)) { square_area(area, &spec, theme)? } else { area.clone() };
+    frame(&area, &spec, theme)
+}
+
 /// The part of `area` on which a chart built with `spec` gets a square plot area: the chart is
 /// laid out once on a throwaway SVG of the same size (labels, title and margins depend only on
 /// the fonts), and the longer side of its plot area is taken back as equal margins.

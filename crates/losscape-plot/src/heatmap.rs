@@ -9,10 +9,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::contour::draw_contours;
 use crate::error::{Error, Result};
-use crate::frame::{
-    cross, frame, hatch, is_square, note, patch_key, plot_rect, square_area, AxisSpec, FrameSpec,
-    Sample,
-};
+use crate::frame::{cross, hatch, note, patch_key, plane_frame, plot_rect, AxisSpec, Sample};
 use crate::grid::{finite_min_max, widen, ValueGrid};
 use crate::levels::{LevelSet, Levels};
 use crate::output::{render, Draw};
@@ -422,23 +419,7 @@ impl Draw for HeatmapDraw<'_, '_, '_> {
         };
         let (x_lo, x_hi) = (xe[0], xe[xe.len() - 1]);
         let (y_lo, y_hi) = (ye[0], ye[ye.len() - 1]);
-        let x_axis = AxisSpec::linear(x_lo, x_hi, 8);
-        let y_axis = AxisSpec::linear(y_lo, y_hi, 8);
-        let spec = FrameSpec {
-            title: &fig.title,
-            x_label: &fig.x_label,
-            y_label: &fig.y_label,
-            x: &x_axis,
-            y: &y_axis,
-            grid_lines: false,
-            right_area: 0,
-        };
-        let main = if is_square((x_lo, x_hi), (y_lo, y_hi)) {
-            square_area(&main, &spec, &theme)?
-        } else {
-            main
-        };
-        let chart = frame(&main, &spec, &theme)?;
+        let chart = plane_frame(&main, (x_lo, x_hi), (y_lo, y_hi), [&fig.title, &fig.x_label, &fig.y_label], &theme)?;
         let area = chart.plotting_area();
         let to_px = |x: f64, y: f64| chart.backend_coord(&(x, y));
         area.draw(&Rectangle::new(
