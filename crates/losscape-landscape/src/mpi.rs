@@ -282,6 +282,14 @@ mod cluster {
             world.process_at_rank(w).send_with_tag(&[0u64][..], STOP);
         }
     }
+    /// A worker's RESULT message: the index of its point or item, then its values as f64 bits.
+    fn result_message(index: usize, values: &[f64]) -> Vec<u64> {
+        let mut reply = Vec::with_capacity(1 + values.len());
+        reply.push(index as u64);
+        reply.extend(values.iter().map(|v| v.to_bits()));
+        reply
+    }
+
 
     /// A worker: reports a failure to rank 0 (once).
     fn report_failure(text: &str) {
@@ -465,10 +473,7 @@ mod cluster {
                     let index = words.first().map_or(usize::MAX, |&i| i as usize);
                     match computer.compute(grid, index) {
                         Ok(values) => {
-                            let mut reply = Vec::with_capacity(1 + values.len());
-                            reply.push(index as u64);
-                            reply.extend(values.iter().map(|v| v.to_bits()));
-                            root.send_with_tag(&reply[..], RESULT);
+                            root.send_with_tag(&result_message(index, &values)[..], RESULT);
                         }
                         Err(err) => {
                             let (a, b) = if index < grid.len() { grid.point(index) } else { (f64::NAN, f64::NAN) };
@@ -602,10 +607,7 @@ mod cluster {
                     }
                     match compute(index) {
                         Ok(values) => {
-                            let mut reply = Vec::with_capacity(1 + values.len());
-                            reply.push(index as u64);
-                            reply.extend(values.iter().map(|v| v.to_bits()));
-                            root.send_with_tag(&reply[..], RESULT);
+                            root.send_with_tag(&result_message(index, &values)[..], RESULT);
                         }
                         Err(err) => {
                             report_failure(&format!("item {index}: {err}"));
