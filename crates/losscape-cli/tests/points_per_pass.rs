@@ -52,4 +52,11 @@ fn points_per_pass_is_refused_where_it_cannot_work() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("need an inference plan"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    // bf16's plan casts between its layers; the stacked one does not: refused, not a libtorch error.
+    let path = dir.path().join("bf16.surface");
+    let out = losscape().args(&args).args(["--precision", "bf16", "--points-per-pass", "2", "--out"]).arg(&path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("compute in the model's precision"), "{stderr}");
+    assert!(!stderr.contains("torch error"), "{stderr}");
 }

@@ -49,6 +49,15 @@ pub fn run_grid_grouped(
             job.model.spec()
         )));
     };
+    if plan.kind().is_some_and(|k| k != job.model.kind()) {
+        // The stacked network has no casts between its layers (the bf16 plan keeps its pooling
+        // and head in f32): grouping runs in the model's own precision only.
+        return Err(Error::Invalid(format!(
+            "several grid points per forward pass compute in the model's precision ({:?}), not in {:?}; evaluate one point per pass in that precision",
+            job.model.kind(),
+            plan.kind().unwrap_or(job.model.kind())
+        )));
+    }
     let dims = if header.grid.y.is_some() { 2 } else { 1 };
     if job.directions.len() != dims {
         return Err(Error::Invalid(format!("a {dims}D grid needs {dims} direction(s), got {}", job.directions.len())));
